@@ -1,0 +1,33 @@
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+OUT ?= outputs
+
+.PHONY: install test smoke demo bench clean
+
+$(BIN)/neurocli: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/neurocli  ## create .venv and install neurocli with its test dependencies
+
+test: install  ## the test suite (CPU, a few minutes on 2 cores)
+	$(BIN)/pytest -q
+
+smoke: install  ## each subcommand on a tiny config, seconds each
+	$(BIN)/neurocli simulate --config configs/smoke_simulate.yaml --output-root $(OUT)
+
+demo: install  ## the shipped default configs
+	$(BIN)/neurocli simulate --config configs/hh_pulse.yaml --output-root $(OUT)
+	$(BIN)/neurocli simulate --config configs/hh_reduced_seed.yaml --output-root $(OUT)
+	$(BIN)/neurocli simulate --config configs/fhn.yaml --output-root $(OUT)
+	$(BIN)/neurocli simulate --config configs/hh_fi_curve.yaml --output-root $(OUT)
+	$(BIN)/neurocli simulate --config configs/reaction_diffusion.yaml --output-root $(OUT)
+
+bench: install  ## benchmarks (not tests): figures go to benchmarks/results/
+	$(BIN)/python benchmarks/bench_simulate.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,64 @@
+"""The `neurocli` command line: parse options, hand over to `neurocli.runner`. Nothing else."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Simulate nerve-impulse models and train neural networks inside them (JAX + diffrax).",
+)
+
+CONFIG = typer.Option(None, "--config", "-c", help="The run's YAML config file.", exists=False, dir_okay=False)
+SET = typer.Option(None, "--set", help="Override a config key, parsed as YAML: --set solver.rtol=1e-8 (repeatable).")
+OUTPUT_ROOT = typer.Option(Path("outputs"), "--output-root", help="Where run directories go: <root>/<command>/<stamp>_<name>/.")
+NAME = typer.Option(None, "--name", help="Run name in the directory name (default: the config file's stem).")
+RESUME = typer.Option(None, "--resume", help="Continue the interrupted run in this run directory.", file_okay=False)
+
+
+def _run(command: str, module_name: str, config, sets, output_root, name, resume=None) -> None:
+    from neurocli import runner
+
+    module = importlib.import_module(f"neurocli.commands.{module_name}")
+    argv = ["neurocli", *sys.argv[1:]] if sys.argv else []
+    if resume is not None:
+        if config is not None or sets:
+            raise typer.BadParameter("--resume takes the config from the run directory; drop --config/--set")
+        code = runner.resume(command, module, resume, argv)
+    elif config is None:
+        raise typer.BadParameter("either --config or --resume is required", param_hint="--config")
+    else:
+        code = runner.launch(command, module, config, list(sets or []), output_root, name, argv)
+    raise typer.Exit(code)
+
+
+@app.command()
+def simulate(config: Path = CONFIG, set: Optional[list[str]] = SET, output_root: Path = OUTPUT_ROOT, name: Optional[str] = NAME):
+    """Solve a membrane or reaction–diffusion model (sweeps vmapped in one solve)."""
+    if config is None:
+        raise typer.BadParameter("--config is required", param_hint="--config")
+    _run("simulate", "simulate", config, set, output_root, name)
+
+
+@app.command("train-ude")
+def train_ude(config: Path = CONFIG, set: Optional[list[str]] = SET, output_root: Path = OUTPUT_ROOT,
+              name: Optional[str] = NAME, resume: Optional[Path] = RESUME):
+    """Train a universal differential equation: a membrane model with one current learned."""
+    _run("train-ude", "train_ude", config, set, output_root, name, resume)
+
+
+@app.command("train-pinn")
+def train_pinn(config: Path = CONFIG, set: Optional[list[str]] = SET, output_root: Path = OUTPUT_ROOT,
+               name: Optional[str] = NAME, resume: Optional[Path] = RESUME):
+    """Train physics-informed networks for the reaction–diffusion sweep, checked against a reference solve."""
+    _run("train-pinn", "train_pinn", config, set, output_root, name, resume)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,106 @@
+"""Config sections for the models. Keys are the model classes' field names, so a config section
+builds its model directly and a sweep path (`model.g_Na`) names a field of both."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, PositiveFloat, model_validator
+
+from neurocli.config.base import KeyedError, Section
+
+
+class _HHParameters(Section):
+    """Squid-axon parameters in the modern convention (rest near -65 mV).
+
+    Units: C_m µF/cm², conductances mS/cm², reversal potentials mV, temperature °C.
+    """
+
+    C_m: PositiveFloat = 1.0
+    g_Na: Annotated[float, Field(ge=0)] = 120.0
+    g_K: Annotated[float, Field(ge=0)] = 36.0
+    g_L: Annotated[float, Field(ge=0)] = 0.3
+    E_Na: float = 50.0
+    E_K: float = -77.0
+    E_L: float = -54.387
+    temperature_C: Annotated[float, Field(ge=-20, le=50)] = 6.3
+
+
+class HHConfig(_HHParameters):
+    """Full Hodgkin–Huxley: states V, m, h, n."""
+
+    name: Literal["hh"]
+
+
+class HHReducedConfig(_HHParameters):
+    """The seed's 2-D reduction: states V, n; m = m∞(V), h = h∞(V)."""
+
+    name: Literal["hh_reduced"]
+
+
+class FitzHughNagumoConfig(Section):
+    """dv/dt = v − v³/3 − w + I + I_ext(t),  dw/dt = (v + a − b w)/tau (dimensionless)."""
+
+    name: Literal["fitzhugh_nagumo"]
+    a: float = 0.7
+    b: float = 0.8
+    tau: PositiveFloat = 12.5
+    I: float = 0.0
+
+
+class SechProfile(Section):
+    """u(0, x) = height / cosh((x − centre) / width)."""
+
+    kind: Literal["sech"]
+    height: float = 2.0
+    centre: float = math.pi / 2
+    width: PositiveFloat = 0.1
+
+
+class GaussianProfile(Section):
+    """u(0, x) = height · exp(−(x − centre)² / (2 width²))."""
+
+    kind: Literal["gaussian"]
+    height: float = 2.0
+    centre: float = math.pi / 2
+    width: PositiveFloat = 0.1
+
+
+class PhiProfile(Section):
+    """The paper's φ(x) = 2 / cosh(10 (x − π/2))."""
+
+    kind: Literal["phi"] = "phi"
+
+
+ProfileConfig = Annotated[
+    Union[PhiProfile, SechProfile, GaussianProfile], Field(discriminator="kind")
+]
+
+
+class ReactionDiffusionConfig(Section):
+    """u_t = u_xx − u + H_k(u − a) on (0, length), method of lines with nx grid nodes."""
+
+    name: Literal["reaction_diffusion"]
+    a: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    k: PositiveFloat = 5.0
+    length: PositiveFloat = math.pi
+    nx: Annotated[int, Field(ge=5, le=20001)] = 401
+    boundary: Literal["dirichlet", "neumann"]
+    initial: ProfileConfig = PhiProfile()
+
+    @model_validator(mode="after")
+    def _check(self):
+        centre = getattr(self.initial, "centre", self.length / 2)
+        if not 0 <= centre <= self.length:
+            raise KeyedError("initial.centre", f"must lie in [0, length={self.length}]")
+        return self
+
+
+NEURON_MODELS = ("hh", "hh_reduced", "fitzhugh_nagumo")
+PDE_MODELS = ("reaction_diffusion",)
+
+ModelConfig = Annotated[
+    Union[HHConfig, HHReducedConfig, FitzHughNagumoConfig, ReactionDiffusionConfig],
+    Field(discriminator="name"),
+]

@@ -1,0 +1,69 @@
+"""Figures for point-neuron simulations. Functions take arrays and return matplotlib figures."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurocli.plotting.style import figure, parameter_label
+
+
+def voltage_trace(t, v, i_ext, *, v_unit="mV", t_unit="ms", i_unit="µA/cm²", labels=None, title=None):
+    """V(t) above, the injected current beneath, sharing the time axis. v, i_ext: (n, nt) or (nt,)."""
+    v, i_ext = np.atleast_2d(v), np.atleast_2d(i_ext)
+    fig, (ax_v, ax_i) = figure(2, 1, sharex=True, figsize=(7, 4.5), gridspec_kw={"height_ratios": [3, 1]})
+    for k in range(v.shape[0]):
+        label = labels[k] if labels is not None else None
+        ax_v.plot(t, v[k], lw=1.2, label=label)
+        ax_i.plot(t, i_ext[k], lw=1.2)
+    ax_v.set_ylabel(f"membrane potential ({v_unit})" if v_unit != "dimensionless" else "v")
+    ax_i.set_ylabel(f"I_ext ({i_unit})" if i_unit != "dimensionless" else "I_ext")
+    ax_i.set_xlabel(f"time ({t_unit})" if t_unit != "dimensionless" else "time")
+    if labels is not None:
+        ax_v.legend(loc="upper right", fontsize=8)
+    if title:
+        ax_v.set_title(title)
+    return fig
+
+
+def state_variables(t, ys, names, *, t_unit="ms", title=None):
+    """Every state but the voltage (gating variables, recovery variable) against time."""
+    fig, ax = figure(figsize=(7, 3.2))
+    for k, name in enumerate(names):
+        ax.plot(t, ys[:, k], lw=1.2, label=name)
+    ax.set_xlabel(f"time ({t_unit})" if t_unit != "dimensionless" else "time")
+    ax.set_ylabel("gating variable (dimensionless)" if t_unit == "ms" else "state (dimensionless)")
+    ax.legend(loc="upper right")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def phase_plane(traj, grid_x, grid_y, dx, dy, names, *, x_unit="mV"):
+    """A trajectory in a 2-D phase plane with the nullclines (zero contours of dx and dy)."""
+    fig, ax = figure(figsize=(6, 4.5))
+    ax.contour(grid_x, grid_y, dx, levels=[0.0], colors="tab:blue", linewidths=1.2)
+    ax.contour(grid_x, grid_y, dy, levels=[0.0], colors="tab:orange", linewidths=1.2)
+    ax.plot(traj[:, 0], traj[:, 1], color="k", lw=1.3)
+    ax.plot(traj[0, 0], traj[0, 1], "o", color="k", ms=5)
+    # proxy artists: contour sets make no legend entries of their own
+    ax.plot([], [], color="tab:blue", label=f"d{names[0]}/dt = 0 (I_ext = 0)")
+    ax.plot([], [], color="tab:orange", label=f"d{names[1]}/dt = 0")
+    ax.plot([], [], color="k", label="trajectory (● start)")
+    ax.set_xlabel(f"{names[0]} ({x_unit})" if x_unit != "dimensionless" else names[0])
+    ax.set_ylabel(f"{names[1]} (dimensionless)")
+    ax.set_xlim(grid_x.min(), grid_x.max())
+    ax.set_ylim(grid_y.min(), grid_y.max())
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def rate_curve(values, rates_hz, parameter, *, onset=None, dimensionless=False):
+    """Steady firing rate against the swept parameter (the f–I curve for stimulus.amplitude)."""
+    fig, ax = figure(figsize=(6, 4))
+    ax.plot(values, rates_hz, ".-", ms=3, lw=1.0, label="steady firing rate")
+    if onset is not None:
+        ax.axvline(onset, color="0.5", ls="--", lw=1, label=f"onset of repetitive firing: {onset:.3g}")
+    ax.set_xlabel(parameter_label(parameter, dimensionless))
+    ax.set_ylabel("firing rate (Hz)")
+    ax.legend(loc="upper left")
+    return fig

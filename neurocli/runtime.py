@@ -1,0 +1,31 @@
+"""Process-wide JAX settings: precision and the persistent compilation cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+CACHE_ENV = "NEUROCLI_CACHE_DIR"
+NO_CACHE_ENV = "NEUROCLI_NO_COMPILATION_CACHE"
+
+
+def cache_dir() -> Path:
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "neurocli" / "jax"
+
+
+def configure(precision: str = "float64", compilation_cache: bool = True) -> None:
+    """Call before any array is created. The cache is off if `compilation_cache` is false or the
+    environment variable NEUROCLI_NO_COMPILATION_CACHE is set (to anything but 0)."""
+    import jax
+
+    jax.config.update("jax_enable_x64", precision == "float64")
+    disabled = os.environ.get(NO_CACHE_ENV, "0") not in ("", "0")
+    if compilation_cache and not disabled:
+        path = cache_dir()
+        path.mkdir(parents=True, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", str(path))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
