@@ -39,7 +39,7 @@ class ReactionDiffusion(AbstractPDEModel):
     k: Float[ArrayLike, ""] = 5.0
     length: Float[ArrayLike, ""] = jnp.pi
     initial: Profile = SechProfile()
-    nx: int = eqx.field(static=True, default=401)
+    nx: int = eqx.field(static=True, default=201)
     boundary: Literal["dirichlet", "neumann"] = eqx.field(static=True, default="dirichlet")
 
     def grid(self):
