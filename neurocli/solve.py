@@ -19,7 +19,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Float
 
-from neurocli.config.common import IMEX_SOLVERS, SolverConfig
+from neurocli.block_tridiagonal import BlockTridiagonalJacobian
+from neurocli.config.common import IMEX_SOLVERS, IMPLICIT_SOLVERS, SolverConfig
 from neurocli.models.base import AbstractModel
 from neurocli.models.stimulus import AbstractStimulus, NoStimulus
 
@@ -67,6 +68,17 @@ def make_terms(problem: Problem, imex: bool):
     return diffrax.ODETerm(lambda t, y, args: model.vector_field(t, y, stimulus(t)))
 
 
+def make_solver(name: str, model: AbstractModel):
+    """The diffrax solver; implicit ones exploit a block-tridiagonal Jacobian when the model has one."""
+    block = type(model).jacobian_block_size
+    if name not in IMPLICIT_SOLVERS + IMEX_SOLVERS or block is None:
+        return SOLVERS[name]()
+    root_finder = diffrax.with_stepsize_controller_tols(diffrax.VeryChord)(
+        linear_solver=BlockTridiagonalJacobian(block)
+    )
+    return SOLVERS[name](root_finder=root_finder)
+
+
 def make_controller(cfg: SolverConfig, jump_ts: Sequence[float]):
     if not cfg.adaptive:
         return diffrax.ConstantStepSize()
@@ -95,7 +107,7 @@ def solve_one(problem: Problem, spec: SolveSpec, adjoint=None):
     save_fn = (lambda t, y, args: y) if spec.save is None else (lambda t, y, args: spec.save(t, y))
     sol = diffrax.diffeqsolve(
         make_terms(problem, cfg.name in IMEX_SOLVERS),
-        SOLVERS[cfg.name](),
+        make_solver(cfg.name, problem.model),
         spec.t0,
         spec.t1,
         cfg.dt0,
