@@ -1,6 +1,12 @@
-"""Tests run in float64 with strict dtype promotion, on the CPU."""
+"""Tests run in float64 on the CPU, with the persistent compilation cache (as the CLI runs)."""
 
-import jax
+import os
+
+os.environ.setdefault("EQX_ON_ERROR", "nan")  # as `neurocli train-ude` sets it: cacheable executables
+
+import jax  # noqa: E402
+
+from neurocli import runtime  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
-jax.config.update("jax_numpy_dtype_promotion", "strict")
+runtime.configure("float64", compilation_cache=True)

@@ -96,7 +96,7 @@ def make_step(phase: PhaseConfig, max_traces: int | None = 1) -> Callable:
             loss, grads = optax.value_and_grad_from_state(value)(state.params, state=state.opt_state)
         else:
             loss, grads = jax.value_and_grad(value)(state.params)
-        grad_norm = optax.global_norm(grads)
+        grad_norm = optax.tree.norm(grads)
         ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
 
         def pick(a, b):
