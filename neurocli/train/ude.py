@@ -127,6 +127,25 @@ def make_step(phase: PhaseConfig, max_traces: int | None = 1) -> Callable:
     return eqx.filter_jit(step)
 
 
+_STEPS: dict = {}
+
+
+def cached_step(phase: PhaseConfig, loss_fn) -> Callable:
+    """`make_step(phase)`, shared by every Trainer in this process whose objective has the same
+    structure (shapes, dtypes, static settings): a resumed run in the same process, or tests, do
+    not trace and compile the step again. Still at most one trace per function."""
+    leaves, treedef = jax.tree.flatten(loss_fn)
+    signature = tuple((x.shape, str(x.dtype)) if eqx.is_array(x) else x for x in leaves)
+    try:
+        key = (phase, treedef, signature)
+        hash(key)
+    except TypeError:
+        return make_step(phase)
+    if key not in _STEPS:
+        _STEPS[key] = make_step(phase)
+    return _STEPS[key]
+
+
 @dataclasses.dataclass
 class TrainSettings:
     phases: list[PhaseConfig]
@@ -270,12 +289,8 @@ class Trainer:
         first_calls: list[float] = []
         step_times: dict[int, list[float]] = {}
         iteration_arg = lambda i: jnp.asarray(i, dtype=jnp.int64 if jax.config.jax_enable_x64 else jnp.int32)  # noqa: E731
-        steps = {}
-
         def step_fn(p):
-            if p not in steps:
-                steps[p] = make_step(phases[p])
-            return steps[p]
+            return cached_step(phases[p], self.loss_fn)
 
         with deferred_sigint() as sigint, progress(self.settings.iterations, self.description,
                                                    start=cur.iteration) as update:
