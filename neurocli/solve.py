@@ -59,13 +59,24 @@ class Problem(eqx.Module):
         return y0
 
 
+class DrivenVectorField(eqx.Module):
+    """(t, y, args) -> dy/dt of a model under a stimulus. A Module, not a closure, so the model's
+    arrays are leaves of the ODE term (BacksolveAdjoint differentiates with respect to them)."""
+
+    model: AbstractModel
+    stimulus: AbstractStimulus
+
+    def __call__(self, t, y, args):
+        return self.model.vector_field(t, y, self.stimulus(t))
+
+
 def make_terms(problem: Problem, imex: bool):
-    model, stimulus = problem.model, problem.stimulus
+    model = problem.model
     if imex:
         explicit = diffrax.ODETerm(lambda t, y, args: model.split_vector_field(t, y, 0.0)[0])
         implicit = diffrax.ODETerm(lambda t, y, args: model.split_vector_field(t, y, 0.0)[1])
         return diffrax.MultiTerm(explicit, implicit)
-    return diffrax.ODETerm(lambda t, y, args: model.vector_field(t, y, stimulus(t)))
+    return diffrax.ODETerm(DrivenVectorField(model, problem.stimulus))
 
 
 def make_solver(name: str, model: AbstractModel):
@@ -104,7 +115,11 @@ def solve_one(problem: Problem, spec: SolveSpec, adjoint=None):
     """Integrate one problem; returns (saved values, num_steps, num_rejected_steps, result code)."""
     cfg = spec.solver
     jump_ts = [t for t in spec.jump_ts if spec.t0 < t < spec.t1]
-    save_fn = (lambda t, y, args: y) if spec.save is None else (lambda t, y, args: spec.save(t, y))
+    # no `fn` when saving the state itself: BacksolveAdjoint does not support SaveAt(fn=...)
+    if spec.save is None:
+        saveat = diffrax.SaveAt(ts=jnp.asarray(spec.ts))
+    else:
+        saveat = diffrax.SaveAt(ts=jnp.asarray(spec.ts), fn=lambda t, y, args: spec.save(t, y))
     sol = diffrax.diffeqsolve(
         make_terms(problem, cfg.name in IMEX_SOLVERS),
         make_solver(cfg.name, problem.model),
@@ -112,7 +127,7 @@ def solve_one(problem: Problem, spec: SolveSpec, adjoint=None):
         spec.t1,
         cfg.dt0,
         problem.y0(),
-        saveat=diffrax.SaveAt(ts=jnp.asarray(spec.ts), fn=save_fn),
+        saveat=saveat,
         stepsize_controller=make_controller(cfg, jump_ts),
         max_steps=cfg.max_steps,
         adjoint=adjoint if adjoint is not None else diffrax.RecursiveCheckpointAdjoint(),

@@ -1,16 +1,20 @@
-"""float64 by default; every test leaves the process-wide precision as it found it."""
+"""Tests run in float64 on the CPU, with the persistent compilation cache (as the CLI runs);
+every test leaves the process-wide precision as it found it."""
 
 from __future__ import annotations
 
 import os
 
-os.environ.setdefault("NEUROCLI_NO_COMPILATION_CACHE", "0")
+os.environ.setdefault("EQX_ON_ERROR", "nan")  # as `neurocli train-ude` sets it: cacheable executables
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from neurocli import runtime  # noqa: E402
+
 jax.config.update("jax_enable_x64", True)
+runtime.configure("float64", compilation_cache=True)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,107 @@
+"""Figures for UDE training. Functions take arrays and return matplotlib figures."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurocli.plotting.style import figure
+
+PHASE_COLOURS = ("#e8eef7", "#f7efe3", "#e9f5e9", "#f5e6ef")
+
+
+def state_label(name: str) -> str:
+    return "V (mV)" if name == "V" else f"{name} (dimensionless)"
+
+
+def _mark_phases(ax, step, phase, names):
+    """Shade each optimisation phase and name it at the top of the axes."""
+    for k, p in enumerate(np.unique(phase).astype(int)):
+        inside = step[phase == p]
+        lo, hi = inside.min() - 0.5, inside.max() + 0.5
+        ax.axvspan(lo, hi, color=PHASE_COLOURS[k % len(PHASE_COLOURS)], zorder=0, lw=0)
+        ax.text((lo + hi) / 2, 0.98, f"phase {p}: {names[p]}", transform=ax.get_xaxis_transform(),
+                ha="center", va="top", fontsize=8)
+
+
+def _loss_panel(ax, step, loss, phase, names, rejected, *, envelope=False):
+    finite = np.isfinite(loss) & (rejected == 0)
+    best = np.minimum.accumulate(np.where(finite, loss, np.inf))
+    _mark_phases(ax, step, phase, names)
+    ax.plot(step[finite], loss[finite], lw=1.0, color="tab:blue", label="loss")
+    ax.plot(step, best, lw=1.0, ls="--", color="k", label="best so far")
+    if envelope:
+        start = int(np.ceil(0.05 * len(step)))
+        ax.plot(step[start:], 10 * best[start:], lw=0.8, ls=":", color="tab:red", label="10 × best so far")
+    if (rejected > 0).any():
+        ymax = np.nanmax(loss[finite]) if finite.any() else 1.0
+        ax.plot(step[rejected > 0], np.full((rejected > 0).sum(), ymax), "|", color="tab:red", ms=8,
+                label=f"rejected steps ({int((rejected > 0).sum())})")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.legend(loc="lower left", fontsize=8)
+
+
+def loss_curve(step, loss, phase, names, rejected, *, title=None):
+    """Training loss per iteration on a log axis, phases shaded, rejected steps marked."""
+    fig, ax = figure(figsize=(7, 4))
+    _loss_panel(ax, np.asarray(step), np.asarray(loss), np.asarray(phase), names, np.asarray(rejected))
+    ax.set_ylabel("loss (sum of squared errors)")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def loss_comparison(curves, *, ylabel="loss (sum of squared errors)"):
+    """Several runs' loss curves side by side on one shared log axis.
+
+    curves: list of dicts with title, step, loss, phase, names, rejected.
+    """
+    fig, axes = figure(1, len(curves), figsize=(5.2 * len(curves), 4), sharey=True, squeeze=False)
+    for ax, c in zip(axes[0], curves):
+        _loss_panel(ax, np.asarray(c["step"]), np.asarray(c["loss"]), np.asarray(c["phase"]), c["names"],
+                    np.asarray(c["rejected"]), envelope=True)
+        ax.set_title(c["title"], fontsize=10)
+    axes[0][0].set_ylabel(ylabel)
+    return fig
+
+
+def trajectories(t, reference, ude, names, i_ext, *, reference_label, ude_label="UDE", clean=None,
+                 title=None, reference_style="line"):
+    """One panel per state (reference vs UDE), and the injected current beneath."""
+    n = len(names)
+    fig, axes = figure(n + 1, 1, sharex=True, figsize=(7, 1.9 * n + 1.4),
+                       gridspec_kw={"height_ratios": [3] * n + [1]})
+    for k, name in enumerate(names):
+        ax = axes[k]
+        if reference_style == "dots":
+            ax.plot(t, reference[:, k], ".", ms=2.0, color="0.55", label=reference_label)
+        else:
+            ax.plot(t, reference[:, k], lw=2.2, color="0.7", label=reference_label)
+        if clean is not None:
+            ax.plot(t, clean[:, k], lw=1.0, ls="--", color="k", label="true (noise-free)")
+        ax.plot(t, ude[:, k], lw=1.1, color="tab:red", label=ude_label)
+        ax.set_ylabel(state_label(name))
+    axes[0].legend(loc="upper right", fontsize=8)
+    axes[-1].plot(t, i_ext, lw=1.1, color="tab:green")
+    axes[-1].set_ylabel("I_ext (µA/cm²)")
+    axes[-1].set_xlabel("time (ms)")
+    if title:
+        axes[0].set_title(title)
+    return fig
+
+
+def current(voltage, learned, true, *, replaced, along, rmse, max_err):
+    """Learned vs true replaced current against V, and their difference."""
+    fig, (ax, ax_err) = figure(2, 1, sharex=True, figsize=(6.5, 5), gridspec_kw={"height_ratios": [3, 1.4]})
+    style = "-" if along == "voltage grid" else "."
+    ax.plot(voltage, true, style, color="0.6", lw=2.4, ms=3, label=f"true {replaced} current")
+    ax.plot(voltage, learned, style, color="tab:red", lw=1.1, ms=1.5, label="learned (network)")
+    ax.set_ylabel("current (µA/cm², outward +)")
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title(f"{replaced} current along the {along}: RMSE {rmse:.3g}, max error {max_err:.3g} µA/cm²",
+                 fontsize=9)
+    ax_err.axhline(0.0, color="0.7", lw=0.8)
+    ax_err.plot(voltage, np.asarray(learned) - np.asarray(true), style, color="tab:red", lw=1.0, ms=1.5)
+    ax_err.set_ylabel("learned − true\n(µA/cm²)")
+    ax_err.set_xlabel("V (mV)")
+    return fig

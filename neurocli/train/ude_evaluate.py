@@ -1,0 +1,109 @@
+"""How good is a trained UDE: its fit to the data, its learned current against the true one, and a
+held-out protocol.
+
+- fit: the UDE solved on the data's time grid (the training solve), against the data (and the
+  clean trajectory for simulated data), as sums of squared errors over all states and samples.
+- current: the network against the known model's version of the replaced current, at the inputs
+  the data visit: on a uniform grid over the recorded voltage range when the network sees V only,
+  else at the recorded states themselves. RMSE and max error in µA/cm².
+- validation: the UDE and the true model under `validation.stimulus` from the same initial state,
+  same time grid, tight tolerance; the sum of squared errors over all states and samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from neurocli.config.common import SolverConfig
+from neurocli.models.hh_membrane import AbstractHHMembrane
+from neurocli.models.stimulus import AbstractStimulus
+from neurocli.models.ude import AbstractUDE, TrueCurrent
+from neurocli.solve import Problem, SolveFailed, SolveSpec, run_solve
+from neurocli.train.ude_data import Recording
+
+GRID_POINTS = 401
+
+
+@dataclasses.dataclass
+class CurrentComparison:
+    inputs: np.ndarray  # (n, k): the network inputs compared at
+    voltage: np.ndarray  # (n,) mV, sorted ascending
+    learned: np.ndarray  # (n,) µA/cm²
+    true: np.ndarray  # (n,) µA/cm²
+    along: str  # "voltage grid" or "recorded states"
+
+    @property
+    def error(self) -> np.ndarray:
+        return self.learned - self.true
+
+    @property
+    def rmse(self) -> float:
+        return float(np.sqrt(np.mean(self.error**2)))
+
+    @property
+    def max_err(self) -> float:
+        return float(np.max(np.abs(self.error)))
+
+
+@dataclasses.dataclass
+class Trajectories:
+    t: np.ndarray  # (nt,)
+    reference: np.ndarray  # (nt, state): data (fit) or the true model (validation)
+    ude: np.ndarray  # (nt, state); NaN where the solve failed
+    i_ext: np.ndarray  # (nt,)
+    failed: str | None = None  # why the UDE solve failed, if it did
+
+    @property
+    def sse(self) -> float:
+        return float(np.sum((self.ude - self.reference) ** 2)) if self.failed is None else float("inf")
+
+
+def compare_current(ude: AbstractUDE, recording: Recording) -> CurrentComparison:
+    states = recording.reference
+    index = list(ude.input_index)
+    if index == [0]:
+        v = np.linspace(states[:, 0].min(), states[:, 0].max(), GRID_POINTS)
+        inputs, along = v[:, None], "voltage grid"
+    else:
+        order = np.argsort(states[:, 0], kind="stable")
+        inputs, along = states[order][:, index], "recorded states"
+        v = states[order, 0]
+    x = jnp.asarray(inputs)
+    learned = np.asarray(jax.vmap(ude.network)(x))
+    true = np.asarray(jax.vmap(TrueCurrent(ude))(x))
+    return CurrentComparison(inputs, v, learned, true, along)
+
+
+def solve_on(model, stimulus: AbstractStimulus, y0: np.ndarray, t: np.ndarray, solver: SolverConfig,
+             declare_edges: bool = True) -> tuple[np.ndarray, str | None]:
+    """The model's trajectory from y0 on the grid t; (NaN, reason) if the solve fails."""
+    problem = Problem(model, stimulus, jnp.asarray(y0), tuple(range(len(y0))))
+    jumps = tuple(stimulus.jump_times()) if declare_edges else ()
+    spec = SolveSpec(solver, float(t[0]), float(t[-1]), np.asarray(t), jumps)
+    try:
+        return run_solve(problem, spec).ys, None
+    except SolveFailed as exc:
+        return np.full((len(t), len(y0)), np.nan), str(exc)
+
+
+def currents_of(stimulus: AbstractStimulus, t: np.ndarray) -> np.ndarray:
+    return np.asarray(jax.vmap(stimulus)(jnp.asarray(t)))
+
+
+def fit(ude: AbstractUDE, stimulus: AbstractStimulus, recording: Recording, solver: SolverConfig,
+        declare_edges: bool) -> Trajectories:
+    ys, failed = solve_on(ude, stimulus, recording.y0, recording.t, solver, declare_edges)
+    return Trajectories(recording.t, recording.y, ys, currents_of(stimulus, recording.t), failed)
+
+
+def validate(ude: AbstractUDE, truth: AbstractHHMembrane, stimulus: AbstractStimulus, recording: Recording,
+             solver: SolverConfig) -> Trajectories:
+    true, why = solve_on(truth, stimulus, recording.y0, recording.t, solver)
+    if why is not None:
+        raise SolveFailed(f"the true model under the validation stimulus: {why}")
+    ys, failed = solve_on(ude, stimulus, recording.y0, recording.t, solver)
+    return Trajectories(recording.t, true, ys, currents_of(stimulus, recording.t), failed)

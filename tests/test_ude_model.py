@@ -1,0 +1,113 @@
+"""The UDE model, its config and the evaluation's reference current (no training here)."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from neurocli.config.base import ConfigError, validate
+from neurocli.config.ude import STATE_NAMES, TrainUDEConfig
+from neurocli.models import HodgkinHuxley, ReducedHodgkinHuxley
+from neurocli.models.stimulus import PulseStimulus
+from neurocli.models.ude import ScaledMLP, TrueCurrent, make_ude, with_true_current
+from neurocli.train import ude_evaluate
+from neurocli.train.ude_data import Recording
+
+BASE = {
+    "model": {"name": "hh_reduced"},
+    "stimulus": {"kind": "pulse", "start": 10.0, "duration": 1.0, "amplitude": 20.0},
+    "train": {"phases": [{"optimizer": "adam", "iterations": 3}]},
+}
+
+
+def _net(k, key=0):
+    return ScaledMLP([-50.0] * k, [25.0] * k, 100.0, 8, 1, "tanh", jax.random.key(key))
+
+
+def test_state_names_match_models():
+    assert STATE_NAMES["hh"] == HodgkinHuxley.state_names
+    assert STATE_NAMES["hh_reduced"] == ReducedHodgkinHuxley.state_names
+
+
+@pytest.mark.parametrize(
+    "known, replaced, inputs",
+    [
+        (ReducedHodgkinHuxley(), "sodium", ("V",)),
+        (ReducedHodgkinHuxley(), "potassium", ("V", "n")),
+        (HodgkinHuxley(), "sodium", ("V", "m", "h")),
+        (HodgkinHuxley(), "potassium", ("V", "n")),
+    ],
+)
+def test_true_current_network_reproduces_known_model(known, replaced, inputs):
+    ude = with_true_current(make_ude(known, _net(len(inputs)), replaced, inputs))
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        y = known.initial_state() + jnp.asarray(rng.normal(size=len(known.state_names)) * np.r_[10.0, [0.05] * (len(known.state_names) - 1)])
+        np.testing.assert_allclose(ude.vector_field(0.0, y, 3.0), known.vector_field(0.0, y, 3.0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ude.initial_state(), known.initial_state(), rtol=1e-12, atol=1e-12)
+
+
+def test_true_sodium_current_matches_seed_formula():
+    """TrueCurrent against the seed's equations written out independently in numpy."""
+    ude = make_ude(ReducedHodgkinHuxley(), _net(1), "sodium", ("V",))
+    V = np.linspace(-80.0, 20.0, 41)
+    V[7] = -55.0  # a removable singularity of α_n; -40 (α_m's) is in the grid already
+    with np.errstate(invalid="ignore", divide="ignore"):
+        am = 0.1 * (V + 40) / (1 - np.exp(-(V + 40) / 10))
+    am = np.where(np.isclose(V, -40.0), 1.0, am)
+    bm = 4.0 * np.exp(-(V + 65) / 18)
+    ah = 0.07 * np.exp(-(V + 65) / 20)
+    bh = 1 / (1 + np.exp(-(V + 35) / 10))
+    expected = 120.0 * (am / (am + bm)) ** 3 * (ah / (ah + bh)) * (V - 50.0)
+    got = np.asarray(jax.vmap(TrueCurrent(ude))(jnp.asarray(V)[:, None]))
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_network_scaling():
+    net = ScaledMLP([-50.0], [25.0], 100.0, 4, 1, "tanh", jax.random.key(1))
+    raw = net.mlp(jnp.asarray([(-30.0 + 50.0) / 25.0]))
+    assert float(net(jnp.asarray([-30.0]))) == pytest.approx(100.0 * float(raw), rel=1e-14)
+    small = ScaledMLP([-50.0], [25.0], 100.0, 4, 1, "tanh", jax.random.key(1), final_layer_scale=0.1)
+    np.testing.assert_allclose(small.mlp.layers[-1].weight, 0.1 * net.mlp.layers[-1].weight)
+
+
+def test_current_evaluation_is_exact_for_the_true_current():
+    known = ReducedHodgkinHuxley()
+    ude = with_true_current(make_ude(known, _net(1), "sodium", ("V",)))
+    t = np.linspace(0.0, 30.0, 151)
+    stim = PulseStimulus(jnp.asarray(10.0), jnp.asarray(1.0), jnp.asarray(20.0))
+    from neurocli.config.common import SolverConfig
+
+    solver = SolverConfig(rtol=1e-10, atol=1e-10)
+    y0 = np.asarray(known.initial_state())
+    clean, _ = ude_evaluate.solve_on(known, stim, y0, t, solver)
+    rec = Recording(("V", "n"), t, clean, clean)
+    cmp = ude_evaluate.compare_current(ude, rec)
+    assert cmp.along == "voltage grid"
+    assert cmp.voltage.min() == pytest.approx(clean[:, 0].min()) and cmp.voltage.max() == pytest.approx(clean[:, 0].max())
+    assert cmp.rmse == 0.0 and cmp.max_err == 0.0
+    assert cmp.true.min() < -50.0  # the comparison covers the depolarisation, not just rest
+    val = ude_evaluate.validate(ude, known, PulseStimulus(jnp.asarray(5.0), jnp.asarray(2.0), jnp.asarray(10.0)), rec, solver)
+    assert val.failed is None and val.sse < 1e-16
+    # multi-input networks are compared at the recorded states
+    ude_k = with_true_current(make_ude(known, _net(2), "potassium", ("V", "n")))
+    cmp_k = ude_evaluate.compare_current(ude_k, rec)
+    assert cmp_k.along == "recorded states" and cmp_k.inputs.shape == (151, 2) and cmp_k.rmse == 0.0
+
+
+def test_config_names_bad_keys():
+    with pytest.raises(ConfigError) as err:
+        validate(TrainUDEConfig, {**BASE, "data": {"kind": "simulated", "noise": {"W": 1.0}}}, "x.yaml")
+    assert "data.noise.W" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        validate(TrainUDEConfig, {**BASE, "ude": {"network": {"inputs": ["V", "m"]}}}, "x.yaml")
+    assert "ude.network.inputs" in str(err.value) and "V, n" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        validate(TrainUDEConfig, {**BASE, "train": {"phases": [{"optimizer": "lbfgs", "iterations": 5}]},
+                                  "loss": {"curriculum": {"start_ms": 10.0, "iterations": 3}}}, "x.yaml")
+    assert "loss.curriculum.iterations" in str(err.value)
+    cfg = validate(TrainUDEConfig, {**BASE, "model": {"name": "hh"}}, "x.yaml")
+    assert cfg.network_inputs == ("V", "m", "h")
+    assert dataclasses.is_dataclass(Recording)
