@@ -175,7 +175,9 @@ def figure(results: dict) -> None:
                         ("seed", "the seed's recipe (configs/ude_seed_recipe.yaml)")):
         h = results[name]["history"]
         ratio = results[name]["stability_ratio"]
-        curves.append({**h, "title": f"{title}\nmax loss / best-so-far after 5 %: {ratio:.3g}"})
+        m = results[name]["cold"]
+        curves.append({**h, "title": f"{title}\nbest {m['best_loss']:.3g}, rejected steps {m['failed_solves']}, "
+                                     f"max loss / best-so-far after 5 %: {ratio:.3g}"})
     fig = loss_comparison(curves)
     fig.savefig(RESULTS / "ude_loss_comparison.pdf", bbox_inches="tight")
 
@@ -206,5 +208,13 @@ def markdown(s: dict, results: dict) -> str:
     return "\n".join(lines)
 
 
+def redraw() -> None:
+    """Draw the comparison figure again from the run directories recorded in ude.json."""
+    runs = json.loads((RESULTS / "ude.json").read_text())["runs"]
+    for name in ("default", "seed"):
+        runs[name]["history"] = loss_history(runs[name]["cold"]["run_dir"])
+    figure(runs)
+
+
 if __name__ == "__main__":
-    main()
+    redraw() if "--redraw" in sys.argv else main()
