@@ -10,7 +10,7 @@ benchmarks/results/ude_loss_comparison.pdf.
 4. The potassium variant (configs/ude_potassium.yaml) and noisy data (configs/ude_noisy.yaml).
 
 The machine may be shared: the timings are then pessimistic. `BENCH_UDE_ONLY=a,b` runs a subset
-(names: default, seed, potassium, noisy).
+(names: default, seed, adam_timing, potassium, noisy).
 """
 
 from __future__ import annotations
@@ -32,17 +32,24 @@ RESULTS = ROOT / "benchmarks" / "results"
 TORCHDIFFEQ_S_PER_ITER = 0.55  # the issue's figure for the seed's model in PyTorch + torchdiffeq (2 cores)
 
 CONFIGS = {
-    "default": "configs/ude_reduced_hh.yaml",
-    "seed": "configs/ude_seed_recipe.yaml",
-    "potassium": "configs/ude_potassium.yaml",
-    "noisy": "configs/ude_noisy.yaml",
+    "default": ("configs/ude_reduced_hh.yaml", ()),
+    "seed": ("configs/ude_seed_recipe.yaml", ()),
+    # seconds per Adam iteration at the torchdiffeq figure's settings (the seed's problem, a 1 -> 10 -> 1
+    # network, Tsit5 at rtol = atol = 1e-6, float64), on a healthy run (no rejected steps)
+    "adam_timing": ("configs/ude_reduced_hh.yaml", (
+        "ude.network.width=10", "solve.solver.rtol=1.0e-6", "solve.solver.atol=1.0e-6",
+        "train.phases=[{optimizer: adam, iterations: 300, lr: 0.001}]")),
+    "potassium": ("configs/ude_potassium.yaml", ()),
+    "noisy": ("configs/ude_noisy.yaml", ()),
 }
 
 
-def cli(config: str, cache_dir: str) -> dict:
+def cli(config: str, cache_dir: str, sets=()) -> dict:
     out = tempfile.mkdtemp(prefix="bench_ude_")
     env = {**os.environ, "NEUROCLI_CACHE_DIR": cache_dir}
     cmd = [sys.executable, "-m", "neurocli", "train-ude", "--config", str(ROOT / config), "--output-root", out]
+    for item in sets:
+        cmd += ["--set", item]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
@@ -85,10 +92,10 @@ def main() -> None:
     results: dict = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                  "load_average_at_start": os.getloadavg()}}
     for name in names:
-        config = CONFIGS[name]
-        print(f"[bench_ude] {name}: {config} (cold cache)", file=sys.stderr, flush=True)
-        cold = cli(config, cache)
-        entry = {"config": config, "cold": cold}
+        config, sets = CONFIGS[name]
+        print(f"[bench_ude] {name}: {config} {' '.join(sets)} (cold cache)", file=sys.stderr, flush=True)
+        cold = cli(config, cache, sets)
+        entry = {"config": config, "set": list(sets), "cold": cold}
         if name == "default":
             print(f"[bench_ude] {name}: warm cache", file=sys.stderr, flush=True)
             entry["warm"] = cli(config, cache)
@@ -130,13 +137,19 @@ def summarise(results: dict) -> dict:
         }
     if "seed" in results:
         m = results["seed"]["cold"]
-        adam = m["s_per_iter_by_phase"][0]
         s["seed_recipe"] = {
             "best_loss": m["best_loss"], "final_loss": m["final_loss"], "current_rmse": m["current_rmse"],
-            "validation_sse": m["validation_sse"], "failed_solves": m["failed_solves"],
-            "stability_ratio": results["seed"]["stability_ratio"], "wall_s": m["process_wall_s"],
-            "adam_s_per_iter": adam, "torchdiffeq_s_per_iter": TORCHDIFFEQ_S_PER_ITER,
-            "speedup_vs_torchdiffeq": TORCHDIFFEQ_S_PER_ITER / adam,
+            "validation_sse": m["validation_sse"], "iterations": m["iterations"],
+            "failed_solves": m["failed_solves"], "stability_ratio": results["seed"]["stability_ratio"],
+            "wall_s": m["process_wall_s"], "s_per_iter": m["s_per_iter"],
+        }
+    if "adam_timing" in results:
+        m = results["adam_timing"]["cold"]
+        adam = m["s_per_iter_by_phase"][0]
+        s["adam_iteration"] = {
+            "settings": "seed problem, 1 -> 10 -> 1 tanh (scaled), Tsit5 rtol = atol = 1e-6, float64, Adam",
+            "s_per_iter": adam, "failed_solves": m["failed_solves"], "iterations": m["iterations"],
+            "torchdiffeq_s_per_iter": TORCHDIFFEQ_S_PER_ITER, "speedup_vs_torchdiffeq": TORCHDIFFEQ_S_PER_ITER / adam,
         }
     for name in ("potassium", "noisy"):
         if name in results:
@@ -162,7 +175,9 @@ def figure(results: dict) -> None:
                         ("seed", "the seed's recipe (configs/ude_seed_recipe.yaml)")):
         h = results[name]["history"]
         ratio = results[name]["stability_ratio"]
-        curves.append({**h, "title": f"{title}\nmax loss / best-so-far after 5 %: {ratio:.3g}"})
+        m = results[name]["cold"]
+        curves.append({**h, "title": f"{title}\nbest {m['best_loss']:.3g}, rejected steps {m['failed_solves']}, "
+                                     f"max loss / best-so-far after 5 %: {ratio:.3g}"})
     fig = loss_comparison(curves)
     fig.savefig(RESULTS / "ude_loss_comparison.pdf", bbox_inches="tight")
 
@@ -193,5 +208,13 @@ def markdown(s: dict, results: dict) -> str:
     return "\n".join(lines)
 
 
+def redraw() -> None:
+    """Draw the comparison figure again from the run directories recorded in ude.json."""
+    runs = json.loads((RESULTS / "ude.json").read_text())["runs"]
+    for name in ("default", "seed"):
+        runs[name]["history"] = loss_history(runs[name]["cold"]["run_dir"])
+    figure(runs)
+
+
 if __name__ == "__main__":
-    main()
+    redraw() if "--redraw" in sys.argv else main()

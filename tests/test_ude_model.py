@@ -111,3 +111,22 @@ def test_config_names_bad_keys():
     cfg = validate(TrainUDEConfig, {**BASE, "model": {"name": "hh"}}, "x.yaml")
     assert cfg.network_inputs == ("V", "m", "h")
     assert dataclasses.is_dataclass(Recording)
+
+
+def test_csv_recording(tmp_path):
+    from neurocli.train.ude_data import read_csv
+
+    path = tmp_path / "rec.csv"
+    path.write_text("n,t,V,extra\n0.31,0.0,-65.0,1\n0.32,0.1,-64.0,2\n0.33,0.2,-63.0,3\n")
+    rec = read_csv(str(path), ("V", "n"), "cfg.yaml")
+    np.testing.assert_array_equal(rec.t, [0.0, 0.1, 0.2])
+    np.testing.assert_array_equal(rec.y, [[-65.0, 0.31], [-64.0, 0.32], [-63.0, 0.33]])
+    assert rec.clean is None and list(rec.y0) == [-65.0, 0.31]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("t,V\n0.0,-65.0\n0.1,-64.0\n0.2,-63.0\n")
+    with pytest.raises(ConfigError, match="missing columns n"):
+        read_csv(str(bad), ("V", "n"), "cfg.yaml")
+    cfg = validate(TrainUDEConfig, {**BASE, "data": {"kind": "csv", "path": str(path)}}, "x.yaml")
+    from neurocli.commands import train_ude
+
+    assert train_ude.prepare(cfg, "x.yaml").csv.t.size == 3

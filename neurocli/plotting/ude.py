@@ -32,13 +32,12 @@ def _loss_panel(ax, step, loss, phase, names, rejected, *, envelope=False):
     if envelope:
         start = int(np.ceil(0.05 * len(step)))
         ax.plot(step[start:], 10 * best[start:], lw=0.8, ls=":", color="tab:red", label="10 × best so far")
-    if (rejected > 0).any():
-        ymax = np.nanmax(loss[finite]) if finite.any() else 1.0
-        ax.plot(step[rejected > 0], np.full((rejected > 0).sum(), ymax), "|", color="tab:red", ms=8,
-                label=f"rejected steps ({int((rejected > 0).sum())})")
+    if (rejected > 0).any():  # ticks along the bottom edge, whatever the loss was
+        ax.plot(step[rejected > 0], np.full((rejected > 0).sum(), 0.03), "|", color="tab:red", ms=6, mew=0.6,
+                transform=ax.get_xaxis_transform(), label=f"rejected steps ({int((rejected > 0).sum())})")
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="center right", fontsize=8)
 
 
 def loss_curve(step, loss, phase, names, rejected, *, title=None):
