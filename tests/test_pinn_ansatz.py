@@ -34,29 +34,30 @@ def test_hard_constraint_holds_exactly(base, boundary):
     t, x = _points()
     L = ans.length
     u = lambda tt, xx: ans(net, tt, xx)  # noqa: E731
-    u0 = jax.vmap(u)(jnp.zeros_like(x), x)
+    field = jax.jit(jax.vmap(u))
+    u0 = field(jnp.zeros_like(x), x)
     phi = setup.model.initial(x)
     if base == "initial":
         assert np.array_equal(np.asarray(u0), np.asarray(phi))  # exactly φ
     else:  # the eigen-series of φ, to float32 rounding of a sum of O(100) terms
         np.testing.assert_allclose(u0, phi, atol=2e-6)
     # the learned part vanishes exactly at t = 0 whatever the network
-    assert np.all(np.asarray(jax.vmap(lambda xx: ans.learned(net, 0.0 * xx, xx))(x)) == 0.0)
+    assert np.all(np.asarray(jax.jit(jax.vmap(lambda xx: ans.learned(net, 0.0 * xx, xx)))(x)) == 0.0)
     ends = [jnp.zeros_like(t), jnp.full_like(t, L)]
     if boundary == "dirichlet":
         for e in ends:
-            values = np.asarray(jax.vmap(u)(t, e))
+            values = np.asarray(field(t, e))
             if base == "heat":
                 assert np.all(values == 0.0)
             else:  # φ(0) = 2/cosh(5π) ≈ 3e-7 is the only boundary value left: it is in φ
                 assert np.max(np.abs(values - np.asarray(setup.model.initial(e)))) == 0.0
     if boundary == "neumann":
         for e in ends:
-            slope = jax.vmap(jax.grad(u, argnums=1))(t, e)
+            slope = jax.jit(jax.vmap(jax.grad(u, argnums=1)))(t, e)
             if base == "heat":
                 assert np.all(np.asarray(slope) == 0.0)
             else:  # the learned part is flat; φ'(0) ≈ 3e-6 remains
-                slope_w = jax.vmap(jax.grad(lambda tt, xx: ans.learned(net, tt, xx), argnums=1))(t, e)
+                slope_w = jax.jit(jax.vmap(jax.grad(lambda tt, xx: ans.learned(net, tt, xx), argnums=1)))(t, e)
                 assert np.all(np.asarray(slope_w) == 0.0)
 
 
@@ -68,7 +69,7 @@ def test_heat_base_solves_the_linear_equation(boundary):
         heat = build_setup(cfg).ansatz.heat
         t = jnp.linspace(0.01, 1.0, 50)
         x = jnp.linspace(0.0, math.pi, 50)
-        v, v_t, v_xx = value_and_derivatives(heat, t, x, "forward")
+        v, v_t, v_xx = jax.jit(lambda t, x: value_and_derivatives(heat, t, x, "forward"))(t, x)
         scale = np.abs(np.asarray(v_xx)).max()
         np.testing.assert_allclose(np.asarray(v_t - v_xx + v) / scale, 0.0, atol=1e-10)
 
@@ -86,7 +87,7 @@ def test_heat_base_matches_the_finite_difference_solution():
     with jax.enable_x64(True):
         heat = build_setup(tiny_config(pde=cfg.pde.model_dump(), runtime={"precision": "float64"})).ansatz.heat
         tt, xx = np.meshgrid(ref.t, ref.x, indexing="ij")
-        v = np.asarray(jax.vmap(heat)(jnp.asarray(tt.ravel()), jnp.asarray(xx.ravel()))).reshape(tt.shape)
+        v = np.asarray(jax.jit(jax.vmap(heat))(jnp.asarray(tt.ravel()), jnp.asarray(xx.ravel()))).reshape(tt.shape)
     rel = np.linalg.norm(v - ref.u[0]) / np.linalg.norm(ref.u[0])
     assert rel < 2e-4  # the finite-difference error at nx = 151 (second order)
 
@@ -96,14 +97,14 @@ def test_derivative_modes_agree():
     net, ans = _net(setup), setup.ansatz
     t, x = _points(32)
     f = lambda tt, xx: ans.learned(net, tt, xx)  # noqa: E731
-    results = {m: value_and_derivatives(f, t, x, m) for m in MODES}
+    results = {m: jax.jit(lambda t, x, m=m: value_and_derivatives(f, t, x, m))(t, x) for m in MODES}
     for m in MODES:
         for got, want in zip(results[m], results["reverse"]):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     # and on a function with known derivatives
     g = lambda tt, xx: jnp.sin(2.0 * xx) * jnp.exp(-tt) * (1.0 + tt * xx)  # noqa: E731
     for m in MODES:
-        w, w_t, w_xx = value_and_derivatives(g, t, x, m)
+        w, w_t, w_xx = jax.jit(lambda t, x, m=m: value_and_derivatives(g, t, x, m))(t, x)
         s2, e = jnp.sin(2.0 * x), jnp.exp(-t)
         want_t = s2 * e * (x - 1.0 - t * x)
         want_xx = e * (-4.0 * s2 * (1.0 + t * x) + 4.0 * t * jnp.cos(2.0 * x))

@@ -144,7 +144,7 @@ SHARDED = textwrap.dedent(
     from neurocli.pinn.train import Trainer, member_keys
     cfg = tiny_config(phases=[{{"optimizer": "adam", "iterations": 10, "lr": 1e-2}}])
     trainer = Trainer(build_setup(cfg), [0.1, 0.2, 0.3], member_keys(0, 3))
-    placed = trainer._place(trainer.initial_state()).params
+    placed = trainer.place(trainer.initial_state()).params
     leaf = jax.tree_util.tree_leaves(placed)[0]
     result = trainer.run()
     print(json.dumps({{"devices": len(jax.devices()), "padded": trainer.padded,

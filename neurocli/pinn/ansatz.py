@@ -7,8 +7,8 @@ in closed form:
 - hard, base `initial`: b = φ(x), L[b] = φ − φ''.
 - hard, base `heat`: b = the eigen-series solution of v_t = v_xx − v (heat.py), L[b] = 0.
 With hard conditions w = (t / T) g(x) N(t, ξ(x)) vanishes at t = 0; for dirichlet g = 4x(L − x)/L²
-vanishes at both ends; for neumann ξ(x) = L s²(3 − 2s) (s = x/L) has zero slope at both ends, so
-w_x = 0 there. For boundary `none` g = 1 and ξ = x.
+vanishes at both ends; for neumann ξ(x) = L s²(3 − 2s) (s = x/L, `flat_ends`) has zero slope at
+both ends, so w_x = 0 there. For boundary `none` g = 1 and ξ = x.
 """
 
 from __future__ import annotations
@@ -28,6 +28,18 @@ def second_derivative(f, x):
     return jax.jvp(lambda y: jax.jvp(f, (y,), (jnp.ones_like(y),))[1], (x,), (jnp.ones_like(x),))[1]
 
 
+def flat_ends(x: Float[Array, ""], L: float) -> Float[Array, ""]:
+    """ξ(x) = L q(x / L), q(s) = s²(3 − 2s): maps [0, L] onto itself with ξ' = 0 at both ends.
+
+    Evaluated from the nearer end (L q(s) = L − L q(1 − s)) with 1 − s formed as (L − x) / L, so
+    the slope is exactly zero at x = 0 and x = L in float32 and under any compiler rewriting.
+    """
+    far = x > 0.5 * L
+    r = jnp.where(far, L - x, x) / L
+    q = L * r * r * (3.0 - 2.0 * r)
+    return jnp.where(far, L - q, q)
+
+
 class Ansatz(eqx.Module):
     kind: str = eqx.field(static=True)  # soft | hard
     boundary: str = eqx.field(static=True)  # dirichlet | neumann | none
@@ -42,8 +54,7 @@ class Ansatz(eqx.Module):
             return net(t, x)
         L = self.length
         if self.boundary == "neumann":
-            s = x / L
-            return (t / self.T) * net(t, L * s * s * (3.0 - 2.0 * s))
+            return (t / self.T) * net(t, flat_ends(x, L))
         g = 4.0 * x * (L - x) / (L * L) if self.boundary == "dirichlet" else 1.0
         return (t / self.T) * g * net(t, x)
 

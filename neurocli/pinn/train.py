@@ -254,8 +254,8 @@ class Trainer:
         self.n = len(a_values)
         self.sharding, self.padded = _sharding(self.n)
         self.a_values = np.asarray(a_values, dtype=np.float64)
-        self.a = self._place(jnp.asarray(self.a_values, setup.dtype))
-        self.keys = self._place(keys)
+        self.a = self.place(jnp.asarray(self.a_values, setup.dtype))
+        self.keys = self.place(keys)
         init_keys = jax.vmap(lambda k: jax.random.fold_in(k, INIT))(keys)
         nets = setup.make_network(init_keys)
         self.params, self.static = eqx.partition(nets, eqx.is_inexact_array)
@@ -263,7 +263,7 @@ class Trainer:
         self._compiled: dict[int, Callable] = {}
 
     # -- placement --------------------------------------------------------------------------
-    def _place(self, tree):
+    def place(self, tree):
         """Pad the member axis to the device count and shard it (one device: as is)."""
         return self._shard(_pad(tree, self.n, self.padded))
 
@@ -353,13 +353,13 @@ class Trainer:
         a_host = self.a_values
         if resume is None:
             rows, state_phase, step = [], 0, 0
-            state = self._place(self.initial_state())
+            state = self.place(self.initial_state())
             best_params, best_loss = state.params, np.full(self.n, np.inf)
         else:
             rows = [resume.history] if len(resume.history) else []
             state_phase, step = resume.phase, resume.step
-            state = self._place(resume.state)
-            best_params, best_loss = self._place(resume.best_params), np.asarray(resume.best_loss, float).copy()
+            state = self.place(resume.state)
+            best_params, best_loss = self.place(resume.best_params), np.asarray(resume.best_loss, float).copy()
         compile_s, train_s, steps_run = 0.0, 0.0, 0
 
         def snapshot():
