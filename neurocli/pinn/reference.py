@@ -1,0 +1,55 @@
+"""The reference every PINN run is checked against: `simulate`'s reaction_diffusion model (finite
+differences, method of lines), all members in one vmapped float64 solve, on a grid that contains
+the output grid.
+
+Precision: JAX's x64 switch is process-wide, and the PINN trains in float32 (runtime.precision).
+The reference alone runs inside `jax.enable_x64(True)` (a scoped setting), so its model, solve and
+arrays are float64 while everything outside stays in the configured precision.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from neurocli.config.pinn import TrainPinnConfig
+from neurocli.models import build_model
+from neurocli.pinn.setup import model_boundary, model_config
+from neurocli.solve import Problem, SolveSpec, run_solve
+
+
+@dataclasses.dataclass
+class Reference:
+    t: np.ndarray  # (nt,) the output grid
+    x: np.ndarray  # (nx,)
+    a: np.ndarray  # (members,)
+    u: np.ndarray  # (members, nt, nx), float64
+    boundary: str
+    solver_nx: int
+    num_steps: list[int]
+    compile_s: float
+    run_s: float
+
+
+def output_grid(cfg: TrainPinnConfig) -> tuple[np.ndarray, np.ndarray]:
+    out = cfg.output
+    return np.linspace(0.0, cfg.pde.T, out.nt), np.linspace(0.0, cfg.pde.length, out.nx)
+
+
+def solve_reference(cfg: TrainPinnConfig) -> Reference:
+    values = cfg.pde.member_values()
+    nx = cfg.reference_nx
+    t, x = output_grid(cfg)
+    with jax.enable_x64(True):
+        model = build_model(model_config(cfg, values[0], nx=nx))
+        spec = SolveSpec(cfg.reference.solver, 0.0, float(cfg.pde.T), t)
+        out = run_solve(Problem(model), spec, "model.a", values)
+        u = np.asarray(model.full_field(jnp.asarray(out.ys)), dtype=np.float64)
+    stride = (nx - 1) // (x.size - 1)
+    return Reference(
+        t, x, np.asarray(values, dtype=np.float64), u[:, :, ::stride], model_boundary(cfg.pde.boundary), nx,
+        [int(s) for s in np.atleast_1d(out.num_steps)], out.compile_s, out.run_s,
+    )

@@ -1,0 +1,59 @@
+"""From a validated config to what training needs: the model, the ansatz, the float type."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from neurocli.config.models import ReactionDiffusionConfig
+from neurocli.config.pinn import TrainPinnConfig
+from neurocli.models import build_model, build_profile
+from neurocli.models.reaction_diffusion import ReactionDiffusion
+from neurocli.pinn.ansatz import Ansatz
+from neurocli.pinn.heat import QUADRATURE_INTERVALS, heat_series
+from neurocli.pinn.train import PinnSetup
+
+
+def model_boundary(boundary: str) -> str:
+    """The boundary condition of the model a run is checked against: `none` is checked as neumann."""
+    return "neumann" if boundary == "none" else boundary
+
+
+def model_config(cfg: TrainPinnConfig, a: float, nx: int = 401) -> ReactionDiffusionConfig:
+    """The `simulate` model section for one member (same a, k, length, φ; boundary as above)."""
+    pde = cfg.pde
+    return ReactionDiffusionConfig(
+        name="reaction_diffusion", a=a, k=pde.k, length=pde.length, nx=nx,
+        boundary=model_boundary(pde.boundary), initial=pde.initial,
+    )
+
+
+def dtype_of(cfg: TrainPinnConfig):
+    return jnp.float32 if cfg.runtime.precision == "float32" else jnp.float64
+
+
+def build_pde_model(cfg: TrainPinnConfig) -> ReactionDiffusion:
+    """The model the residual takes its constants from (`a` is replaced per member), its float
+    parameters in the training precision whatever the process-wide x64 setting."""
+    model = build_model(model_config(cfg, cfg.pde.member_values()[0]))
+    dtype = dtype_of(cfg)
+    return jax.tree_util.tree_map(lambda v: jnp.asarray(v, dtype) if eqx.is_inexact_array(v) else v, model)
+
+
+def build_ansatz(cfg: TrainPinnConfig, model: ReactionDiffusion) -> Ansatz:
+    pde, cond = cfg.pde, cfg.conditions
+    heat = None
+    if cond.kind == "hard" and cond.base == "heat":
+        with jax.enable_x64(True):  # the coefficients in float64, whatever the training precision
+            profile = build_profile(pde.initial)
+            nodes = np.linspace(0.0, pde.length, QUADRATURE_INTERVALS + 1)
+            values = np.asarray(profile(jnp.asarray(nodes)), dtype=np.float64)
+        heat = heat_series(values, pde.length, model_boundary(pde.boundary), cond.modes, dtype_of(cfg))
+    return Ansatz(cond.kind, pde.boundary, float(pde.T), float(pde.length), model.initial, heat)
+
+
+def build_setup(cfg: TrainPinnConfig) -> PinnSetup:
+    model = build_pde_model(cfg)
+    return PinnSetup(cfg, model, build_ansatz(cfg, model), dtype_of(cfg))

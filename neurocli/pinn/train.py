@@ -1,0 +1,423 @@
+"""Training every sweep member at once: one vmapped, jitted step over the stacked networks.
+
+Members differ in `model.a` and in their key (`member_keys`: fold_in(seed key, member index)), so
+a member trains exactly as it would alone with the same key. The member axis of every array is
+sharded across devices when there are several (padded to a multiple of the device count).
+
+Each optimisation phase (neurocli.config.optim.PhaseConfig) compiles one step ahead of time; the
+loop calls it once per step (no retracing: the compiled executable is reused). First-order phases
+draw a batch every step; an L-BFGS phase works on one fixed set of points.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jaxtyping import Array, Float, PRNGKeyArray, PyTree
+
+from neurocli.config.optim import PhaseConfig
+from neurocli.config.pinn import TrainPinnConfig
+from neurocli.models.reaction_diffusion import ReactionDiffusion
+from neurocli.optim import is_lbfgs, make_optimizer
+from neurocli.pinn import collocation
+from neurocli.pinn.ansatz import Ansatz
+from neurocli.pinn.networks import PinnNetwork, init_networks
+from neurocli.pinn.residual import boundary_term, initial_term, residual
+from neurocli.pinn.weighting import balanced_weights, causal_residual
+
+INIT, DATA, POOL, LBFGS = 0, 1, 2, 3  # sub-keys of a member key
+
+
+def member_keys(seed: int, n: int) -> PRNGKeyArray:
+    """Member i's key: fold_in(PRNGKey(seed), i), whatever the number of members."""
+    base = jax.random.PRNGKey(seed)
+    return jnp.stack([jax.random.fold_in(base, i) for i in range(n)])
+
+
+@dataclasses.dataclass(frozen=True)
+class PinnSetup:
+    """Everything a step needs besides the arrays that change: config, model, ansatz, net shape."""
+
+    cfg: TrainPinnConfig
+    model: ReactionDiffusion  # the member's `a` is set in the step
+    ansatz: Ansatz
+    dtype: object
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        if self.cfg.conditions.kind == "hard":
+            return ("residual",)
+        if self.cfg.pde.boundary == "none":
+            return ("residual", "initial")
+        return ("residual", "initial", "boundary")
+
+    @property
+    def loss_columns(self) -> tuple[str, ...]:
+        return ("loss", *self.terms)
+
+    def initial_weights(self) -> np.ndarray:
+        c = self.cfg.conditions
+        by_name = {"residual": 1.0, "initial": c.initial_weight, "boundary": c.boundary_weight}
+        return np.array([by_name[t] for t in self.terms])
+
+    def make_network(self, key: PRNGKeyArray) -> PinnNetwork:
+        pde = self.cfg.pde
+        return init_networks(self.cfg.network, pde.T, pde.length, key, self.dtype)
+
+
+class TrainState(eqx.Module):
+    """Stacked over members (leading axis): parameters, optimiser state, pool, term weights."""
+
+    params: PyTree
+    opt_state: PyTree
+    pool_t: Float[Array, "members pool"]
+    pool_x: Float[Array, "members pool"]
+    weights: Float[Array, "members terms"]
+
+
+@dataclasses.dataclass
+class Snapshot:
+    """Where training stands (unpadded, member axis first): what a checkpoint holds."""
+
+    step: int
+    phase: int  # the phase whose optimiser state `state` holds
+    state: TrainState
+    history: np.ndarray  # rows: step, member, a, loss, terms...
+    best_params: PyTree
+    best_loss: np.ndarray
+
+
+@dataclasses.dataclass
+class TrainResult:
+    final: Snapshot
+    compile_s: float
+    train_s: float
+    steps_run: int
+
+
+# -- the loss of one member ---------------------------------------------------------------------
+
+
+def _member_terms(setup: PinnSetup, static, params, a, t, x):
+    """The loss terms of one member on the points (t, x), in `setup.terms` order."""
+    cfg = setup.cfg
+    net = eqx.combine(params, static)
+    model = eqx.tree_at(lambda m: m.a, setup.model, a)
+    r = residual(model, setup.ansatz, net, t, x, cfg.derivatives)
+    if cfg.weighting.kind == "causal":
+        w = cfg.weighting
+        res, _ = causal_residual(r * r, t, cfg.pde.T, w.chunks, w.epsilon)
+    else:
+        res = jnp.mean(r * r)
+    terms = [res]
+    if "initial" in setup.terms:
+        terms.append(initial_term(model, setup.ansatz, net, x))
+    if "boundary" in setup.terms:
+        terms.append(boundary_term(setup.ansatz, net, t, cfg.pde.boundary))
+    return jnp.stack(terms)
+
+
+def _weighted(setup, static, params, a, t, x, weights):
+    terms = _member_terms(setup, static, params, a, t, x)
+    return jnp.dot(weights, terms), terms
+
+
+def _member_residual(setup: PinnSetup, static, params, a):
+    def fn(t, x):
+        net = eqx.combine(params, static)
+        model = eqx.tree_at(lambda m: m.a, setup.model, a)
+        return residual(model, setup.ansatz, net, t, x, setup.cfg.derivatives)
+
+    return fn
+
+
+# -- steps ---------------------------------------------------------------------------------------
+
+
+def _batch(setup: PinnSetup, key, pool):
+    col, pde = setup.cfg.collocation, setup.cfg.pde
+    fresh = lambda k, n: collocation.uniform(k, n, pde.T, pde.length, col.time_power, setup.dtype)  # noqa: E731
+    k_pool, k_fresh = jax.random.split(key)
+    if col.kind == "fixed":
+        return collocation.take(k_pool, pool, col.batch)
+    if col.adaptive is None:
+        return fresh(k_fresh, col.batch)
+    n_pool = max(1, min(col.batch, round(col.adaptive.fraction * col.batch)))
+    drawn = collocation.take(k_pool, pool, n_pool)
+    return drawn if n_pool == col.batch else collocation.concat(drawn, fresh(k_fresh, col.batch - n_pool))
+
+
+def _refresh_pool(setup: PinnSetup, static, params, a, key, pool, step):
+    """RAD: every `adaptive.every` steps (not at step 0), redraw the pool by residual."""
+    col, pde = setup.cfg.collocation, setup.cfg.pde
+    ad = col.adaptive
+    if ad is None:
+        return pool
+
+    def redraw(_):
+        k_cand, k_pick = jax.random.split(key)
+        cand = collocation.uniform(k_cand, ad.candidates, pde.T, pde.length, col.time_power, setup.dtype)
+        return collocation.resample_by_residual(
+            k_pick, _member_residual(setup, static, params, a), cand, col.points, ad.exponent
+        )
+
+    due = jnp.logical_and(step > 0, step % ad.every == 0)
+    return jax.lax.cond(due, redraw, lambda _: pool, None)
+
+
+def make_first_order_step(setup: PinnSetup, static, opt) -> Callable:
+    """step(state, a, keys, step) -> (state, losses (members, 1 + terms)) for adam / adamw / sgd."""
+    gradnorm = setup.cfg.weighting.kind == "gradnorm"
+    alpha = setup.cfg.weighting.alpha
+
+    def member(params, opt_state, pool_t, pool_x, weights, a, key, step):
+        k_step = jax.random.fold_in(jax.random.fold_in(key, DATA), step)
+        k_refresh, k_batch = jax.random.split(k_step)
+        pool = _refresh_pool(setup, static, params, a, k_refresh, (pool_t, pool_x), step)
+        t, x = _batch(setup, k_batch, pool)
+        if gradnorm:
+            terms, vjp = jax.vjp(lambda p: _member_terms(setup, static, p, a, t, x), params)
+            eye = jnp.eye(terms.shape[0], dtype=terms.dtype)
+            grads = [vjp(eye[i])[0] for i in range(terms.shape[0])]
+            weights = balanced_weights(grads, weights, alpha)
+            grad = jax.tree_util.tree_map(lambda *g: sum(w * gi for w, gi in zip(weights, g)), *grads)
+            total = jnp.dot(weights, terms)
+        else:
+            (total, terms), grad = jax.value_and_grad(
+                lambda p: _weighted(setup, static, p, a, t, x, weights), has_aux=True
+            )(params)
+        updates, opt_state = opt.update(grad, opt_state, params)
+        params = eqx.apply_updates(params, updates)
+        return params, opt_state, pool[0], pool[1], weights, jnp.concatenate([total[None], terms])
+
+    def step_fn(state: TrainState, a, keys, step):
+        out = jax.vmap(member, in_axes=(0, 0, 0, 0, 0, 0, 0, None))(
+            state.params, state.opt_state, state.pool_t, state.pool_x, state.weights, a, keys, step
+        )
+        return TrainState(*out[:5]), out[5]
+
+    return step_fn
+
+
+def make_lbfgs_step(setup: PinnSetup, static, opt) -> Callable:
+    """step(state, a, points_t, points_x) -> (state, losses) for L-BFGS on fixed points per member."""
+
+    def member(params, opt_state, weights, a, t, x):
+        value_fn = lambda p: _weighted(setup, static, p, a, t, x, weights)[0]  # noqa: E731
+        (total, terms), grad = jax.value_and_grad(
+            lambda p: _weighted(setup, static, p, a, t, x, weights), has_aux=True
+        )(params)
+        updates, opt_state = opt.update(grad, opt_state, params, value=total, grad=grad, value_fn=value_fn)
+        params = eqx.apply_updates(params, updates)
+        return params, opt_state, jnp.concatenate([total[None], terms])
+
+    def step_fn(state: TrainState, a, points_t, points_x):
+        params, opt_state, losses = jax.vmap(member)(state.params, state.opt_state, state.weights, a, points_t, points_x)
+        return TrainState(params, opt_state, state.pool_t, state.pool_x, state.weights), losses
+
+    return step_fn
+
+
+# -- the trainer ---------------------------------------------------------------------------------
+
+
+def _sharding(n: int):
+    devices = jax.devices()
+    if len(devices) < 2:
+        return None, n
+    padded = -(-n // len(devices)) * len(devices)
+    return NamedSharding(Mesh(np.array(devices), ("members",)), PartitionSpec("members")), padded
+
+
+def _pad(tree, n: int, padded: int):
+    if padded == n:
+        return tree
+    return jax.tree_util.tree_map(lambda v: jnp.concatenate([v, jnp.repeat(v[-1:], padded - n, axis=0)]), tree)
+
+
+def _unpad(tree, n: int):
+    return jax.tree_util.tree_map(lambda v: v[:n], tree)
+
+
+class Trainer:
+    """Trains the members `a_values` with keys `keys` (one per member) under `setup`."""
+
+    def __init__(self, setup: PinnSetup, a_values, keys: PRNGKeyArray):
+        self.setup = setup
+        self.n = len(a_values)
+        self.sharding, self.padded = _sharding(self.n)
+        self.a_values = np.asarray(a_values, dtype=np.float64)
+        self.a = self.place(jnp.asarray(self.a_values, setup.dtype))
+        self.keys = self.place(keys)
+        init_keys = jax.vmap(lambda k: jax.random.fold_in(k, INIT))(keys)
+        nets = setup.make_network(init_keys)
+        self.params, self.static = eqx.partition(nets, eqx.is_inexact_array)
+        self.phase_starts = np.cumsum([0] + [p.iterations for p in setup.cfg.phases])
+        self._compiled: dict[int, Callable] = {}
+
+    # -- placement --------------------------------------------------------------------------
+    def place(self, tree):
+        """Pad the member axis to the device count and shard it (one device: as is)."""
+        return self._shard(_pad(tree, self.n, self.padded))
+
+    def _shard(self, tree):
+        return tree if self.sharding is None else jax.device_put(tree, self.sharding)
+
+    def unpadded(self, tree):
+        return _unpad(tree, self.n)
+
+    # -- state --------------------------------------------------------------------------------
+    def optimizer(self, phase: int):
+        return make_optimizer(self.setup.cfg.phases[phase])
+
+    def initial_state(self, phase: int = 0) -> TrainState:
+        """The state at step 0 (its optimiser state for `phase`: the skeleton a checkpoint loads into)."""
+        s, col, pde = self.setup, self.setup.cfg.collocation, self.setup.cfg.pde
+        params = self.unpadded(self.params)
+        opt = self.optimizer(phase)
+        pool_size = col.points if (col.kind == "fixed" or col.adaptive is not None) else 0
+
+        def pool(key):
+            k = jax.random.fold_in(key, POOL)
+            return collocation.uniform(k, pool_size, pde.T, pde.length, col.time_power, s.dtype)
+
+        pool_t, pool_x = jax.jit(jax.vmap(pool))(self.unpadded(self.keys))
+        weights = jnp.broadcast_to(jnp.asarray(s.initial_weights(), s.dtype), (self.n, len(s.terms)))
+        return TrainState(params, jax.jit(jax.vmap(opt.init))(params), pool_t, pool_x, weights)
+
+    def with_phase(self, state: TrainState, phase: int) -> TrainState:
+        """The same state with a fresh optimiser state for `phase`."""
+        opt = self.optimizer(phase)
+        return eqx.tree_at(lambda s: s.opt_state, state, jax.jit(jax.vmap(opt.init))(state.params))
+
+    def lbfgs_points(self, state: TrainState, phase: int):
+        """The fixed set of an L-BFGS phase: the pool (fixed collocation) or fresh points."""
+        col, pde = self.setup.cfg.collocation, self.setup.cfg.pde
+        if col.kind == "fixed":
+            return state.pool_t, state.pool_x
+
+        def draw(key):
+            k = jax.random.fold_in(jax.random.fold_in(key, LBFGS), phase)
+            return collocation.uniform(k, col.lbfgs_points, pde.T, pde.length, col.time_power, self.setup.dtype)
+
+        return self._shard(jax.vmap(draw)(self.keys))
+
+    # -- compilation ----------------------------------------------------------------------------
+    def compile(self, state: TrainState, phase: int):
+        """The phase's step, compiled ahead of time for the placed state (once per trainer and
+        phase). Returns (call(state, step, points) -> (state, losses), seconds spent compiling);
+        `points` is the L-BFGS phase's fixed set (`lbfgs_points`), ignored by other phases."""
+        if phase in self._compiled:
+            return self._compiled[phase], 0.0
+        phase_cfg: PhaseConfig = self.setup.cfg.phases[phase]
+        opt = self.optimizer(phase)
+        member_axis = None if self.sharding is None else self.sharding
+        out_shardings = None if member_axis is None else (jax.tree_util.tree_map(lambda _: member_axis, state), member_axis)
+        start = time.perf_counter()
+        if is_lbfgs(phase_cfg):
+            fn = eqx.debug.assert_max_traces(make_lbfgs_step(self.setup, self.static, opt), max_traces=1)
+            pts = self.lbfgs_points(state, phase)
+            compiled = jax.jit(fn, out_shardings=out_shardings).lower(state, self.a, *pts).compile()
+            call = lambda st, step, pts: compiled(st, self.a, *pts)  # noqa: E731
+        else:
+            fn = eqx.debug.assert_max_traces(make_first_order_step(self.setup, self.static, opt), max_traces=1)
+            step0 = jnp.asarray(0, jnp.int32)
+            compiled = jax.jit(fn, out_shardings=out_shardings).lower(state, self.a, self.keys, step0).compile()
+            call = lambda st, step, pts: compiled(st, self.a, self.keys, jnp.asarray(step, jnp.int32))  # noqa: E731
+        self.last_step_fn = fn
+        self._compiled[phase] = call
+        return call, time.perf_counter() - start
+
+    # -- the loop -----------------------------------------------------------------------------------
+    def run(
+        self,
+        resume: Snapshot | None = None,
+        *,
+        on_log: Callable[[int, np.ndarray], None] | None = None,
+        on_checkpoint: Callable[[Snapshot], None] | None = None,
+    ) -> TrainResult:
+        """Train from the start, or from `resume`, to the end of the last phase.
+
+        on_log(step, losses (members, columns)) after every logged step; on_checkpoint(snapshot)
+        every `checkpoint_every` steps, at the end, and on KeyboardInterrupt (which is re-raised).
+        """
+        cfg = self.setup.cfg
+        total = int(self.phase_starts[-1])
+        a_host = self.a_values
+        if resume is None:
+            rows, state_phase, step = [], 0, 0
+            state = self.place(self.initial_state())
+            best_params, best_loss = state.params, np.full(self.n, np.inf)
+        else:
+            rows = [resume.history] if len(resume.history) else []
+            state_phase, step = resume.phase, resume.step
+            state = self.place(resume.state)
+            best_params, best_loss = self.place(resume.best_params), np.asarray(resume.best_loss, float).copy()
+        compile_s, train_s, steps_run = 0.0, 0.0, 0
+
+        def snapshot():
+            hist = np.concatenate(rows) if rows else np.zeros((0, 3 + len(self.setup.loss_columns)))
+            return Snapshot(step, state_phase, self.unpadded(state), hist, self.unpadded(best_params), best_loss.copy())
+
+        try:
+            for phase in range(len(cfg.phases)):
+                end = int(self.phase_starts[phase + 1])
+                if step >= end:
+                    continue
+                if phase != state_phase:
+                    state, state_phase = self._shard(self.with_phase(state, phase)), phase
+                call, seconds = self.compile(state, phase)
+                compile_s += seconds
+                points = self.lbfgs_points(state, phase) if is_lbfgs(cfg.phases[phase]) else None
+                started = time.perf_counter()
+                while step < end:
+                    previous = state
+                    state, losses = call(state, step, points)
+                    step, steps_run = step + 1, steps_run + 1
+                    if step % cfg.output.log_every == 0 or step == end:
+                        host = np.asarray(self.unpadded(losses), dtype=np.float64)
+                        rows.append(np.column_stack([np.full(self.n, step), np.arange(self.n), a_host, host]))
+                        better = host[:, 0] < best_loss  # the losses of `previous`, before the update
+                        if better.any():
+                            best_loss = np.where(better, host[:, 0], best_loss)
+                            mask = jnp.asarray(np.concatenate([better, np.zeros(self.padded - self.n, bool)]))
+                            best_params = jax.tree_util.tree_map(
+                                lambda b, c: jnp.where(mask.reshape((-1,) + (1,) * (c.ndim - 1)), c, b),
+                                best_params, previous.params,
+                            )
+                        if on_log is not None:
+                            on_log(step, host)
+                    if on_checkpoint is not None and step % cfg.output.checkpoint_every == 0 and step < total:
+                        on_checkpoint(snapshot())
+                jax.block_until_ready(state)
+                train_s += time.perf_counter() - started
+        except KeyboardInterrupt:
+            if on_checkpoint is not None:
+                on_checkpoint(snapshot())
+            raise
+        final = snapshot()
+        if on_checkpoint is not None:
+            on_checkpoint(final)
+        return TrainResult(final, compile_s, train_s, steps_run)
+
+    # -- evaluation ---------------------------------------------------------------------------------
+    def predict(self, params, t: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """u on the grid t × x for every member: (members, nt, nx), float64 on the host."""
+        tt, xx = np.meshgrid(t, x, indexing="ij")
+        tq = jnp.asarray(tt.ravel(), self.setup.dtype)
+        xq = jnp.asarray(xx.ravel(), self.setup.dtype)
+        ansatz, static = self.setup.ansatz, self.static
+
+        @jax.jit
+        def fn(params):
+            return jax.vmap(lambda p: jax.vmap(lambda a, b: ansatz(eqx.combine(p, static), a, b))(tq, xq))(params)
+
+        u = np.asarray(fn(params), dtype=np.float64)
+        return u.reshape(-1, t.size, x.size)

@@ -1,0 +1,54 @@
+"""Figures of PINN training: profiles against the reference per member, and loss curves."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from neurocli.plotting.style import figure
+
+
+def profiles_grid(t, x, u, reference, *, times, titles, label="u", x_label="x"):
+    """One panel per member: u(x) at `times` (solid) and the reference (dashed, same colour)."""
+    u, reference = np.asarray(u), np.asarray(reference)
+    n = u.shape[0]
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig, axes = figure(rows, cols, figsize=(3.9 * cols, 2.9 * rows), squeeze=False, sharex=True, sharey=True)
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.axis("off")
+            continue
+        for c, tt in enumerate(times):
+            j = int(np.argmin(np.abs(t - tt)))
+            ax.plot(x, u[i, j], color=f"C{c}", lw=1.4, label=f"t = {t[j]:.3g}")
+            ax.plot(x, reference[i, j], color=f"C{c}", lw=1.2, ls="--")
+        ax.set_title(titles[i], fontsize=9)
+        if i % cols == 0:
+            ax.set_ylabel(label)
+        if i + cols >= n:
+            ax.set_xlabel(x_label)
+    axes.flat[0].plot([], [], color="k", ls="--", label="reference")
+    axes.flat[0].legend(loc="upper right", fontsize=7)
+    return fig
+
+
+def loss_curves(steps, losses, labels, *, terms=None, phase_ends=()):
+    """Total training loss per member against the step (log scale); `terms` (members, steps, k)
+    with their names as a dict {name: array} are drawn thin and dotted when there are several."""
+    fig, ax = figure(figsize=(7, 4))
+    for i, lab in enumerate(labels):
+        ax.semilogy(steps, losses[i], lw=1.2, color=f"C{i}", label=lab)
+        for name, arr in (terms or {}).items():
+            ax.semilogy(steps, arr[i], lw=0.7, ls=":", color=f"C{i}")
+    for s in phase_ends:
+        ax.axvline(s, color="0.6", lw=0.8, ls="--")
+    if terms:
+        ax.plot([], [], color="k", ls=":", lw=0.7, label=" / ".join(terms) + " terms")
+    if phase_ends:
+        ax.plot([], [], color="0.6", ls="--", lw=0.8, label="phase change")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss (dimensionless)")
+    ax.legend(loc="upper right", fontsize=7, ncol=2)
+    return fig

@@ -1,0 +1,25 @@
+"""Shared tiny configs for the PINN tests."""
+
+from __future__ import annotations
+
+from neurocli.config.base import validate
+from neurocli.config.pinn import TrainPinnConfig
+
+
+def tiny_config(**sections) -> TrainPinnConfig:
+    """A few-second config: a small net, small batches, a coarse output grid, a small reference."""
+    data = {
+        "pde": {"a": [0.1, 0.3], "k": 5.0, "T": 1.0, "boundary": "dirichlet"},
+        "network": {"kind": "mlp", "width": 12, "depth": 2},
+        "collocation": {"kind": "resample", "batch": 128, "time_power": 2.0, "lbfgs_points": 128},
+        "phases": [{"optimizer": "adam", "iterations": 40, "lr": 3e-3, "schedule": "cosine"}],
+        "reference": {"nx": 61},
+        "output": {"nt": 16, "nx": 16, "log_every": 5, "checkpoint_every": 20},
+        "runtime": {"precision": "float32", "seed": 3},
+    }
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return validate(TrainPinnConfig, data, "test")
