@@ -19,9 +19,10 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Float
 
-from neurocli.config.common import IMEX_SOLVERS, SolverConfig
-from neurocli.models.base import AbstractModel
+from neurocli.config.common import IMEX_SOLVERS, IMPLICIT_SOLVERS, SolverConfig
+from neurocli.models.base import AbstractModel, AbstractPDEModel
 from neurocli.models.stimulus import AbstractStimulus, NoStimulus
+from neurocli.implicit_stages import root_finder_for
 
 SOLVERS = {
     "euler": diffrax.Euler,
@@ -61,16 +62,36 @@ class Problem(eqx.Module):
 def make_terms(problem: Problem, imex: bool):
     model, stimulus = problem.model, problem.stimulus
     if imex:
-        explicit = diffrax.ODETerm(lambda t, y, args: model.split_vector_field(t, y, 0.0)[0])
-        implicit = diffrax.ODETerm(lambda t, y, args: model.split_vector_field(t, y, 0.0)[1])
+        explicit = diffrax.ODETerm(lambda t, y, args: model.split_vector_field(t, y, stimulus(t))[0])
+        implicit = diffrax.ODETerm(lambda t, y, args: model.split_vector_field(t, y, stimulus(t))[1])
         return diffrax.MultiTerm(explicit, implicit)
     return diffrax.ODETerm(lambda t, y, args: model.vector_field(t, y, stimulus(t)))
+
+
+def make_solver(cfg: SolverConfig, model: AbstractModel):
+    """The diffrax solver; implicit stages solved as the model's stiff part allows.
+
+    IMEX on a PDE model: the stiff part's declared structure (`split_jacobian`, `split_linear`)
+    picks the linear solver and root finder (neurocli/implicit_stages.py). Fixed steps: the root
+    finder takes its tolerances from the solver config (diffrax refuses to guess them).
+    """
+    cls = SOLVERS[cfg.name]
+    if cfg.name not in IMPLICIT_SOLVERS + IMEX_SOLVERS:
+        return cls()
+    split = cfg.name in IMEX_SOLVERS and isinstance(model, AbstractPDEModel)
+    root_finder = root_finder_for(
+        jacobian=model.split_jacobian if split else "dense",
+        linear=model.split_linear if split else False,
+        rtol=None if cfg.adaptive else cfg.rtol,
+        atol=None if cfg.adaptive else cfg.atol,
+    )
+    return cls(root_finder=root_finder)
 
 
 def make_controller(cfg: SolverConfig, jump_ts: Sequence[float]):
     if not cfg.adaptive:
         return diffrax.ConstantStepSize()
-    pid = diffrax.PIDController(rtol=cfg.rtol, atol=cfg.atol)
+    pid = diffrax.PIDController(rtol=cfg.rtol, atol=cfg.atol, dtmax=cfg.dtmax)
     if not jump_ts:
         return pid
     return diffrax.ClipStepSizeController(pid, jump_ts=jnp.asarray(sorted(set(jump_ts))))
@@ -95,7 +116,7 @@ def solve_one(problem: Problem, spec: SolveSpec, adjoint=None):
     save_fn = (lambda t, y, args: y) if spec.save is None else (lambda t, y, args: spec.save(t, y))
     sol = diffrax.diffeqsolve(
         make_terms(problem, cfg.name in IMEX_SOLVERS),
-        SOLVERS[cfg.name](),
+        make_solver(cfg, problem.model),
         spec.t0,
         spec.t1,
         cfg.dt0,

@@ -79,11 +79,13 @@ def read_yaml(path: Path) -> dict:
     return data
 
 
-def _key_path(loc: tuple, data: Any) -> str:
+def _key_path(loc: tuple, data: Any, missing_last: bool = True) -> str:
     """Turn a pydantic error location into the user's key path.
 
     Discriminated unions insert their tag (e.g. `hh`) into the location; walking the input data
-    and skipping elements that are not keys there removes those.
+    and skipping elements that are not keys there removes those. `missing_last`: a last element
+    absent from the data is a missing key (field errors); a section validator's location ends
+    at a section that exists, so there it can only be a union tag.
     """
     parts: list[str] = []
     node = data
@@ -94,7 +96,7 @@ def _key_path(loc: tuple, data: Any) -> str:
         elif isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node):
             parts.append(f"[{item}]")
             node = node[item]
-        elif i == len(loc) - 1:
+        elif i == len(loc) - 1 and missing_last:
             parts.append(str(item))  # a missing key
         # otherwise: a union tag pydantic inserted; not part of the user's path
     return ".".join(parts).replace(".[", "[")
@@ -114,7 +116,7 @@ def validate(schema: type[Cfg], data: dict, source: str) -> Cfg:
             loc = tuple(err["loc"])
             cause = err.get("ctx", {}).get("error")
             if isinstance(cause, KeyedError):
-                problems.append((_join(_key_path(loc, data), cause.key), str(cause)))
+                problems.append((_join(_key_path(loc, data, missing_last=False), cause.key), str(cause)))
                 continue
             if err["type"] == "value_error":
                 msg = msg.removeprefix("Value error, ")

@@ -35,6 +35,12 @@ class AbstractNeuronModel(AbstractModel):
 class AbstractPDEModel(AbstractModel):
     """A method-of-lines discretisation of u_t = ... on a 1-D grid."""
 
+    split_jacobian: ClassVar[str] = "dense"
+    """Structure of the Jacobian of split_vector_field's stiff part: "dense" or "tridiagonal"."""
+    split_linear: ClassVar[bool] = False
+    """Whether the stiff part is affine in y (constant Jacobian). Both let IMEX solvers solve
+    their implicit stages cheaply: see neurocli/implicit_stages.py."""
+
     @abc.abstractmethod
     def grid(self) -> Float[Array, " nx"]:
         """The node positions, boundaries included."""
