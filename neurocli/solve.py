@@ -15,14 +15,16 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import lineax as lx
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Float
 
+from neurocli.block_tridiagonal import BlockTridiagonalJacobian
 from neurocli.config.common import IMEX_SOLVERS, IMPLICIT_SOLVERS, SolverConfig
+from neurocli.implicit_stages import OneChordStep
 from neurocli.models.base import AbstractModel, AbstractPDEModel
 from neurocli.models.stimulus import AbstractStimulus, NoStimulus
-from neurocli.implicit_stages import root_finder_for
 
 SOLVERS = {
     "euler": diffrax.Euler,
@@ -68,24 +70,24 @@ def make_terms(problem: Problem, imex: bool):
     return diffrax.ODETerm(lambda t, y, args: model.vector_field(t, y, stimulus(t)))
 
 
-def make_solver(cfg: SolverConfig, model: AbstractModel):
-    """The diffrax solver; implicit stages solved as the model's stiff part allows.
-
-    IMEX on a PDE model: the stiff part's declared structure (`split_jacobian`, `split_linear`)
-    picks the linear solver and root finder (neurocli/implicit_stages.py). Fixed steps: the root
-    finder takes its tolerances from the solver config (diffrax refuses to guess them).
-    """
-    cls = SOLVERS[cfg.name]
-    if cfg.name not in IMPLICIT_SOLVERS + IMEX_SOLVERS:
-        return cls()
-    split = cfg.name in IMEX_SOLVERS and isinstance(model, AbstractPDEModel)
-    root_finder = root_finder_for(
-        jacobian=model.split_jacobian if split else "dense",
-        linear=model.split_linear if split else False,
-        rtol=None if cfg.adaptive else cfg.rtol,
-        atol=None if cfg.adaptive else cfg.atol,
-    )
-    return cls(root_finder=root_finder)
+def make_solver(name: str, model: AbstractModel):
+    """The diffrax solver; implicit ones exploit a block-tridiagonal Jacobian when the model has
+    one. IMEX on a PDE model: the stiff part's own structure (`split_jacobian_block_size`), and
+    one chord step per stage when it is linear (`split_linear`; diffrax's VeryChord iterates
+    into rounding noise there and rejects steps: see neurocli/implicit_stages.py)."""
+    if name not in IMPLICIT_SOLVERS + IMEX_SOLVERS:
+        return SOLVERS[name]()
+    split = name in IMEX_SOLVERS and isinstance(model, AbstractPDEModel)
+    block = type(model).jacobian_block_size
+    if split and type(model).split_jacobian_block_size is not None:
+        block = type(model).split_jacobian_block_size
+    linear_solver = lx.AutoLinearSolver(well_posed=None) if block is None else BlockTridiagonalJacobian(block)
+    if split and type(model).split_linear:
+        return SOLVERS[name](root_finder=OneChordStep(linear_solver=linear_solver))
+    if block is None:
+        return SOLVERS[name]()
+    root_finder = diffrax.with_stepsize_controller_tols(diffrax.VeryChord)(linear_solver=linear_solver)
+    return SOLVERS[name](root_finder=root_finder)
 
 
 def make_controller(cfg: SolverConfig, jump_ts: Sequence[float]):
@@ -116,7 +118,7 @@ def solve_one(problem: Problem, spec: SolveSpec, adjoint=None):
     save_fn = (lambda t, y, args: y) if spec.save is None else (lambda t, y, args: spec.save(t, y))
     sol = diffrax.diffeqsolve(
         make_terms(problem, cfg.name in IMEX_SOLVERS),
-        make_solver(cfg, problem.model),
+        make_solver(cfg.name, problem.model),
         spec.t0,
         spec.t1,
         cfg.dt0,

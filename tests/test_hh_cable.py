@@ -12,8 +12,8 @@ import math
 
 import jax
 import jax.numpy as jnp
-import lineax as lx
 import numpy as np
+import optimistix as optx
 import pytest
 import yaml
 
@@ -21,21 +21,14 @@ from neurocli import cable_analysis
 from neurocli.config.base import ConfigError, validate
 from neurocli.config.common import SolverConfig
 from neurocli.config.simulate import SimulateConfig
-from neurocli.implicit_stages import OneChordStep, TridiagonalJacobian
+from neurocli.block_tridiagonal import BlockTridiagonalJacobian
+from neurocli.implicit_stages import OneChordStep
 from neurocli.models import HodgkinHuxley, build_model
 from neurocli.models.hh_cable import HHCable, axial_conductance_mS, segment_weights
 from neurocli.models.stimulus import PulseStimulus
 from neurocli.solve import Problem, SolveSpec, run_solve
 
 HH_1952_VELOCITY_M_PER_S = 18.8  # computed (measured: 21.2) for the squid axon at 18.5 °C
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _x64():
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
 
 
 def _cable(**fields) -> HHCable:
@@ -103,7 +96,7 @@ def test_zero_diffusion_node_equations_are_the_hh_model():
     key_v, key_g = jax.random.split(jax.random.PRNGKey(0))
     V = jax.random.uniform(key_v, (nx,), minval=-90.0, maxval=40.0)
     gates = jax.random.uniform(key_g, (3, nx))
-    y = jnp.concatenate([V, gates.reshape(-1)])
+    y = jnp.concatenate([V, gates.reshape(-1)])  # blocks: V, m, h, n
     i_ext = 37.0
     weights = np.asarray(cable.stimulus_profile())
     assert weights[0] == 1.0 and weights[-1] == 0.0 and weights[2] == pytest.approx(0.75)  # 0.45 cm of 1.2, nodes 0.2 apart
@@ -114,7 +107,8 @@ def test_zero_diffusion_node_equations_are_the_hh_model():
         node = jnp.stack([V[i], gates[0, i], gates[1, i], gates[2, i]])
         want = np.asarray(point_field(0.3, node, i_ext * weights[i]))
         np.testing.assert_allclose(got[:, i], want, rtol=1e-15, atol=0)
-    np.testing.assert_allclose(np.asarray(cable.initial_state()).reshape(4, nx), np.repeat(np.asarray(point.initial_state())[:, None], nx, axis=1), rtol=1e-15)
+    rest = np.asarray(cable.initial_state()).reshape(4, nx)
+    np.testing.assert_allclose(rest, np.repeat(np.asarray(point.initial_state())[:, None], nx, axis=1), rtol=1e-15)
 
     # with diffusion, only dV/dt changes, by the axial current / C_m
     wired = _cable(diameter_um=476.0, nx=nx, length_cm=1.2, stim_extent_cm=0.45, **params)
@@ -123,26 +117,32 @@ def test_zero_diffusion_node_equations_are_the_hh_model():
     np.testing.assert_allclose(diff[0], np.asarray(wired.axial_current(V)), rtol=1e-12)
 
 
-def test_tridiagonal_jacobian_solver_matches_dense():
+def test_one_chord_step_solves_an_affine_equation_exactly():
     n = 12
     rng = np.random.default_rng(0)
-    lower, main, upper = rng.normal(size=n - 1), 4 + rng.normal(size=n), rng.normal(size=n - 1)
-    matrix = np.diag(main) + np.diag(lower, -1) + np.diag(upper, 1)
+    matrix = np.diag(4 + rng.normal(size=n)) + np.diag(rng.normal(size=n - 1), -1) + np.diag(rng.normal(size=n - 1), 1)
 
     def fn(y, args):
-        return jnp.asarray(matrix) @ y + jnp.sin(1.0)  # affine: constant Jacobian
+        return jnp.asarray(matrix) @ y + 1.5
 
-    b = jnp.asarray(rng.normal(size=n))
-    op = lx.JacobianLinearOperator(fn, jnp.zeros(n), None)
-    got = lx.linear_solve(op, b, TridiagonalJacobian()).value
-    np.testing.assert_allclose(np.asarray(got), np.linalg.solve(matrix, np.asarray(b)), rtol=1e-12)
-
-    # one chord step solves an affine equation exactly
-    import optimistix as optx
-
-    sol = optx.root_find(fn, OneChordStep(linear_solver=TridiagonalJacobian()), jnp.ones(n))
-    np.testing.assert_allclose(np.asarray(sol.value), np.linalg.solve(matrix, -np.sin(1.0) * np.ones(n)), rtol=1e-12)
+    sol = optx.root_find(fn, OneChordStep(linear_solver=BlockTridiagonalJacobian(1)), jnp.ones(n))
+    np.testing.assert_allclose(np.asarray(sol.value), np.linalg.solve(matrix, -1.5 * np.ones(n)), rtol=1e-12)
     assert int(sol.stats["num_steps"]) == 1
+
+
+def test_stiff_part_is_linear_with_a_tridiagonal_jacobian():
+    """What `split_jacobian_block_size = 1` and `split_linear` promise the IMEX solvers."""
+    nx = 9
+    model = _cable(nx=nx, length_cm=1.0)
+    stiff = jax.jit(lambda y: model.split_vector_field(0.0, y, 10.0)[1])
+    y0 = model.initial_state()
+    y1 = y0 + 0.1 * jax.random.normal(jax.random.PRNGKey(1), (4 * nx,))
+    J0, J1 = (np.asarray(jax.jacfwd(stiff)(y)) for y in (y0, y1))
+    np.testing.assert_array_equal(J0, J1)  # constant Jacobian
+    np.testing.assert_allclose(np.asarray(stiff(y1)), J0 @ np.asarray(y1), rtol=1e-12, atol=1e-9)  # linear
+    i, j = np.indices(J0.shape)
+    assert np.all(J0[np.abs(i - j) > 1] == 0)
+    assert np.all(J0[nx:] == 0)  # the gates are not stiff here
 
 
 # -- propagation (two vmapped solves shared by several tests) --------------------------------
@@ -217,6 +217,7 @@ def _config(**overrides) -> dict:
     "overrides, key",
     [
         ({"solver.name": "tsit5"}, "solver.name"),
+        ({"solver.name": "kvaerno5"}, "solver.name"),
         ({"initial_state": {"V": -60.0}}, "initial_state"),
         ({"model.stim_extent_cm": 5.0}, "model.stim_extent_cm"),
         ({"analysis": {"velocity_points": [0.7, 0.3]}}, "analysis.velocity_points"),

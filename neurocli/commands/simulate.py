@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,7 +15,7 @@ from neurocli.models import AbstractNeuronModel, build_model, build_stimulus
 from neurocli.plotting import neuron as neuron_plots
 from neurocli.plotting import pde as pde_plots
 from neurocli.run_dir import RunDirectory
-from neurocli.solve import Problem, SolveOutput, SolveSpec, run_solve
+from neurocli.solve import Problem, SolveOutput, SolveSpec, field_setter, run_solve
 from neurocli.spikes import firing_rate_hz, spike_times
 
 SCHEMA = SimulateConfig
@@ -80,17 +81,13 @@ def _kept_members(n: int, keep: int) -> np.ndarray:
 
 
 def _stimulus_currents(problem: Problem, ts: np.ndarray, parameter: str | None, values) -> np.ndarray:
+    """I_ext(t) on the output grid: one row, or one per member when the stimulus is swept."""
+    ts = jnp.asarray(ts)
     if parameter is None or not parameter.startswith("stimulus."):
-        return np.asarray(jax.vmap(problem.stimulus)(jnp.asarray(ts)))[None]
-    field = parameter.split(".", 1)[1]
-    stimuli = [eqx_replace(problem.stimulus, field, v) for v in values]
-    return np.stack([np.asarray(jax.vmap(s)(jnp.asarray(ts))) for s in stimuli])
-
-
-def eqx_replace(module, field: str, value):
-    import equinox as eqx
-
-    return eqx.tree_at(lambda m: getattr(m, field), module, jnp.asarray(value, dtype=float))
+        return np.asarray(jax.vmap(problem.stimulus)(ts))[None]
+    where = field_setter(parameter)
+    swept = [eqx.tree_at(where, problem, jnp.asarray(v, dtype=float)).stimulus for v in values]
+    return np.stack([np.asarray(jax.vmap(s)(ts)) for s in swept])
 
 
 def _neuron_outputs(cfg, problem, out: SolveOutput, values, run: RunDirectory) -> dict:
@@ -126,7 +123,10 @@ def _neuron_outputs(cfg, problem, out: SolveOutput, values, run: RunDirectory) -
     labels = None
     if values is not None:
         labels = [f"{cfg.sweep.parameter.split('.')[-1]} = {values[i]:.4g}" for i in kept]
-    run.save_figure("voltage", neuron_plots.voltage_trace(t, ys[kept, :, 0], currents[kept], labels=labels, **units))
+    if values is None:
+        run.save_figure("voltage", neuron_plots.voltage_trace(t, ys[0, :, 0], currents[0], **units))
+    else:
+        run.save_figure("voltage", neuron_plots.voltage_traces_stacked(t, ys[kept, :, 0], currents[kept], labels, **units))
     if len(names) > 1:
         first = kept[0] if values is None else kept[-1]
         title = None if values is None else labels[-1]

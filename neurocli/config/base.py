@@ -83,9 +83,7 @@ def _key_path(loc: tuple, data: Any, missing_last: bool = True) -> str:
     """Turn a pydantic error location into the user's key path.
 
     Discriminated unions insert their tag (e.g. `hh`) into the location; walking the input data
-    and skipping elements that are not keys there removes those. `missing_last`: a last element
-    absent from the data is a missing key (field errors); a section validator's location ends
-    at a section that exists, so there it can only be a union tag.
+    and skipping elements that are not keys there removes those.
     """
     parts: list[str] = []
     node = data
@@ -96,7 +94,7 @@ def _key_path(loc: tuple, data: Any, missing_last: bool = True) -> str:
         elif isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node):
             parts.append(f"[{item}]")
             node = node[item]
-        elif i == len(loc) - 1 and missing_last:
+        elif missing_last and i == len(loc) - 1:
             parts.append(str(item))  # a missing key
         # otherwise: a union tag pydantic inserted; not part of the user's path
     return ".".join(parts).replace(".[", "[")

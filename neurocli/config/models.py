@@ -85,7 +85,7 @@ class ReactionDiffusionConfig(Section):
     a: Annotated[float, Field(gt=0, lt=1)] = 0.2
     k: PositiveFloat = 5.0
     length: PositiveFloat = math.pi
-    nx: Annotated[int, Field(ge=5, le=20001)] = 401
+    nx: Annotated[int, Field(ge=5, le=20001)] = 201
     boundary: Literal["dirichlet", "neumann"]
     initial: ProfileConfig = PhiProfile()
 

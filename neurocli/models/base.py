@@ -12,6 +12,10 @@ from jaxtyping import Array, ArrayLike, Float
 class AbstractModel(eqx.Module):
     """A system of ODEs dy/dt = f(t, y, i_ext) on a flat state vector."""
 
+    # s when the Jacobian is block tridiagonal with s×s blocks (state ordered node by node):
+    # implicit solvers then use neurocli.block_tridiagonal instead of a dense LU
+    jacobian_block_size: ClassVar[int | None] = None
+
     @abc.abstractmethod
     def vector_field(
         self, t: Float[ArrayLike, ""], y: Float[Array, " state"], i_ext: Float[ArrayLike, ""]
@@ -35,11 +39,11 @@ class AbstractNeuronModel(AbstractModel):
 class AbstractPDEModel(AbstractModel):
     """A method-of-lines discretisation of u_t = ... on a 1-D grid."""
 
-    split_jacobian: ClassVar[str] = "dense"
-    """Structure of the Jacobian of split_vector_field's stiff part: "dense" or "tridiagonal"."""
+    # IMEX solvers see only the stiff part of split_vector_field. Its Jacobian's block size when
+    # that differs from the full Jacobian's (None: use jacobian_block_size), and whether it is
+    # affine in y (e.g. diffusion): then one chord step solves each stage (implicit_stages.py)
+    split_jacobian_block_size: ClassVar[int | None] = None
     split_linear: ClassVar[bool] = False
-    """Whether the stiff part is affine in y (constant Jacobian). Both let IMEX solvers solve
-    their implicit stages cheaply: see neurocli/implicit_stages.py."""
 
     @abc.abstractmethod
     def grid(self) -> Float[Array, " nx"]:

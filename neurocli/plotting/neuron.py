@@ -7,19 +7,14 @@ import numpy as np
 from neurocli.plotting.style import figure, parameter_label
 
 
-def voltage_trace(t, v, i_ext, *, v_unit="mV", t_unit="ms", i_unit="µA/cm²", labels=None, title=None):
-    """V(t) above, the injected current beneath, sharing the time axis. v, i_ext: (n, nt) or (nt,)."""
-    v, i_ext = np.atleast_2d(v), np.atleast_2d(i_ext)
+def voltage_trace(t, v, i_ext, *, v_unit="mV", t_unit="ms", i_unit="µA/cm²", title=None):
+    """V(t) above, the injected current beneath, sharing the time axis."""
     fig, (ax_v, ax_i) = figure(2, 1, sharex=True, figsize=(7, 4.5), gridspec_kw={"height_ratios": [3, 1]})
-    for k in range(v.shape[0]):
-        label = labels[k] if labels is not None else None
-        ax_v.plot(t, v[k], lw=1.2, label=label)
-        ax_i.plot(t, i_ext[k], lw=1.2)
+    ax_v.plot(t, v, lw=1.2)
+    ax_i.plot(t, i_ext, lw=1.2)
     ax_v.set_ylabel(f"membrane potential ({v_unit})" if v_unit != "dimensionless" else "v")
     ax_i.set_ylabel(f"I_ext ({i_unit})" if i_unit != "dimensionless" else "I_ext")
     ax_i.set_xlabel(f"time ({t_unit})" if t_unit != "dimensionless" else "time")
-    if labels is not None:
-        ax_v.legend(loc="upper right", fontsize=8)
     if title:
         ax_v.set_title(title)
     return fig
@@ -66,4 +61,22 @@ def rate_curve(values, rates_hz, parameter, *, onset=None, dimensionless=False):
     ax.set_xlabel(parameter_label(parameter, dimensionless))
     ax.set_ylabel("firing rate (Hz)")
     ax.legend(loc="upper left")
+    return fig
+
+
+def voltage_traces_stacked(t, v, i_ext, labels, *, v_unit="mV", t_unit="ms", i_unit="µA/cm²"):
+    """Sweep members as small multiples (one panel each, shared axes), the stimuli beneath."""
+    n = v.shape[0]
+    fig, axes = figure(n + 1, 1, sharex=True, figsize=(7, 1.3 * n + 1.6),
+                       gridspec_kw={"height_ratios": [2] * n + [1.5]})
+    for k in range(n):
+        ax = axes[k]
+        ax.plot(t, v[k], lw=0.8, color=f"C{k}")
+        ax.text(0.99, 0.92, labels[k], transform=ax.transAxes, ha="right", va="top", fontsize=8)
+        ax.set_ylim(v.min() - 5 if v_unit == "mV" else v.min() - 0.2, v.max() + 5 if v_unit == "mV" else v.max() + 0.2)
+    axes[n // 2].set_ylabel(f"membrane potential ({v_unit})" if v_unit != "dimensionless" else "v")
+    for k in range(n):
+        axes[-1].plot(t, i_ext[k], lw=1.2, color=f"C{k}")
+    axes[-1].set_ylabel(f"I_ext ({i_unit})" if i_unit != "dimensionless" else "I_ext")
+    axes[-1].set_xlabel(f"time ({t_unit})" if t_unit != "dimensionless" else "time")
     return fig

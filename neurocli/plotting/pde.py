@@ -10,7 +10,7 @@ from neurocli.plotting.style import figure
 
 
 def heatmap_grid(t, x, fields, titles, *, cmap="plasma", label="u", vmin=None, vmax=None, suptitle=None,
-                 x_label="x", t_label="t"):
+                 x_label="x (dimensionless)", t_label="t (dimensionless)"):
     """One heatmap per field (fields: (n, nt, nx)) with one shared colour scale and colorbar."""
     fields = np.asarray(fields)
     n = fields.shape[0]
@@ -38,7 +38,7 @@ def heatmap_grid(t, x, fields, titles, *, cmap="plasma", label="u", vmin=None, v
     return fig
 
 
-def profiles(t, x, u, *, times, reference=None, title=None, label="u", x_label="x"):
+def profiles(t, x, u, *, times, reference=None, title=None, label="u", x_label="x (dimensionless)"):
     """u(x) at several times (solid); `reference` (same shape as u) dashed in the same colour."""
     fig, ax = figure(figsize=(6.5, 4))
     colors = [f"C{i}" for i in range(len(times))]
