@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from neurocli.config.base import ConfigError
-from neurocli.config.models import PDE_MODELS
+from neurocli.commands import cable_outputs
+from neurocli.config.models import CABLE_MODELS, PDE_MODELS
 from neurocli.config.simulate import SimulateConfig
 from neurocli.models import AbstractNeuronModel, build_model, build_stimulus
 from neurocli.plotting import neuron as neuron_plots
@@ -44,10 +45,16 @@ def jump_times(cfg: SimulateConfig) -> tuple[float, ...]:
     return tuple(sorted(times))
 
 
-def make_spec(cfg: SimulateConfig) -> SolveSpec:
+def make_spec(cfg: SimulateConfig, problem: Problem | None = None) -> SolveSpec:
     tc = cfg.time
     ts = tc.t0 + tc.save_every * np.arange(tc.num_samples)
-    return SolveSpec(cfg.solver, tc.t0, tc.t1, ts, jump_times(cfg))
+    # cable models: keep V only (full_field depends on the static grid size alone, so the base
+    # model's method serves every sweep member)
+    save = None
+    if problem is not None and cfg.model.name in CABLE_MODELS:
+        model = problem.model
+        save = lambda t, y: model.full_field(y)  # noqa: E731
+    return SolveSpec(cfg.solver, tc.t0, tc.t1, ts, jump_times(cfg), save=save)
 
 
 def prepare(cfg: SimulateConfig, source: str) -> Problem:
@@ -58,7 +65,9 @@ def prepare(cfg: SimulateConfig, source: str) -> Problem:
 def execute(problem: Problem, cfg: SimulateConfig, run: RunDirectory, resume: bool = False) -> dict:
     sweep = cfg.sweep
     values = sweep.member_values() if sweep else None
-    out = run_solve(problem, make_spec(cfg), sweep.parameter if sweep else None, values)
+    out = run_solve(problem, make_spec(cfg, problem), sweep.parameter if sweep else None, values)
+    if cfg.model.name in CABLE_MODELS:
+        return cable_outputs.write(cfg, problem.model, out, values, run)
     if cfg.model.name in PDE_MODELS:
         return _pde_outputs(cfg, problem, out, values, run)
     return _neuron_outputs(cfg, problem, out, values, run)

@@ -30,6 +30,7 @@ class SolverConfig(Section):
     rtol: PositiveFloat = 1e-8
     atol: PositiveFloat = 1e-8
     dt0: PositiveFloat | None = None  # None: diffrax picks the first step
+    dtmax: PositiveFloat | None = None  # adaptive: the largest step (None: unbounded)
     adaptive: bool = True
     max_steps: PositiveInt = 1_000_000
 

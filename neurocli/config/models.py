@@ -97,10 +97,36 @@ class ReactionDiffusionConfig(Section):
         return self
 
 
+class HHCableConfig(_HHParameters):
+    """The Hodgkin–Huxley cable: C_m ∂V/∂t = (d/(4 R_i)) ∂²V/∂x² − I_ion + I_stim(x, t), HH gating
+    at every node, sealed ends. Units: diameter µm, R_i Ω·cm, lengths cm, C_m µF/cm², t ms, V mV.
+
+    The squid giant axon (HH 1952's propagated action potential) at 18.5 °C by default. The
+    `stimulus:` section gives the time course of the injected current (µA/cm² of membrane); it
+    flows into the first `stim_extent_cm` of the axon (x = 0 end).
+    """
+
+    name: Literal["hh_cable"]
+    temperature_C: Annotated[float, Field(ge=-20, le=50)] = 18.5
+    diameter_um: PositiveFloat = 476.0
+    R_i_ohm_cm: PositiveFloat = 35.4
+    length_cm: PositiveFloat = 6.0
+    nx: Annotated[int, Field(ge=11, le=20001)] = 401
+    stim_extent_cm: PositiveFloat = 0.1
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.stim_extent_cm >= self.length_cm:
+            raise KeyedError("stim_extent_cm", f"must be shorter than length_cm={self.length_cm}")
+        return self
+
+
 NEURON_MODELS = ("hh", "hh_reduced", "fitzhugh_nagumo")
 PDE_MODELS = ("reaction_diffusion",)
+CABLE_MODELS = ("hh_cable",)
+"""Method-of-lines models of an axon driven by a stimulus (neither a point neuron nor a free PDE)."""
 
 ModelConfig = Annotated[
-    Union[HHConfig, HHReducedConfig, FitzHughNagumoConfig, ReactionDiffusionConfig],
+    Union[HHConfig, HHReducedConfig, FitzHughNagumoConfig, ReactionDiffusionConfig, HHCableConfig],
     Field(discriminator="name"),
 ]

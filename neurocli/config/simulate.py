@@ -16,7 +16,7 @@ from neurocli.config.common import (
     TimeConfig,
     check_sweep_path,
 )
-from neurocli.config.models import PDE_MODELS, ModelConfig
+from neurocli.config.models import CABLE_MODELS, PDE_MODELS, ModelConfig
 
 
 class AnalysisConfig(Section):
@@ -26,6 +26,21 @@ class AnalysisConfig(Section):
     rate_window_ms: float | None = Field(
         default=None, gt=0, description="firing rate over the last this many ms (None: whole run)"
     )
+    velocity_points: tuple[float, float] = Field(
+        default=(1 / 3, 2 / 3),
+        description="cable models: conduction velocity between these two points (fractions of the length)",
+    )
+    recording_point: float = Field(
+        default=0.5, ge=0, le=1,
+        description="cable models: where spike peak, width and times are measured (fraction of the length)",
+    )
+
+    @model_validator(mode="after")
+    def _check(self):
+        a, b = self.velocity_points
+        if not 0 < a < b < 1:
+            raise KeyedError("velocity_points", f"expected two fractions 0 < a < b < 1 of the length (got {a}, {b})")
+        return self
 
 
 class OutputConfig(Section):
@@ -50,6 +65,17 @@ class SimulateConfig(Section):
     @model_validator(mode="after")
     def _check(self):
         is_pde = self.model.name in PDE_MODELS
+        is_cable = self.model.name in CABLE_MODELS
+        if is_cable and self.initial_state is not None:
+            raise KeyedError("initial_state", f"model {self.model.name} starts at rest along the whole axon; remove it")
+        if is_cable and self.solver.name not in IMEX_SOLVERS:
+            raise KeyedError(
+                "solver.name",
+                f"{self.solver.name!r}: the cable's axial current is stiff; expected an IMEX solver "
+                f"({', '.join(IMEX_SOLVERS)}): the axial current implicit (a tridiagonal solve), the "
+                "membrane explicit. Fully implicit solvers would need the dense Jacobian of all "
+                "4·nx states (over 100× slower)"
+            )
         if is_pde and self.stimulus.kind != "none":
             raise KeyedError("stimulus.kind", f"model {self.model.name} takes no stimulus; expected none")
         if is_pde and self.initial_state is not None:
@@ -60,9 +86,9 @@ class SimulateConfig(Section):
                 f"{self.solver.name!r}: the method-of-lines PDE is stiff; expected an "
                 f"implicit or IMEX solver ({', '.join(IMPLICIT_SOLVERS + IMEX_SOLVERS)})"
             )
-        if not is_pde and self.solver.name in IMEX_SOLVERS:
+        if not (is_pde or is_cable) and self.solver.name in IMEX_SOLVERS:
             raise KeyedError(
-                "solver.name", f"{self.solver.name!r}: IMEX solvers need a split model (PDE models)"
+                "solver.name", f"{self.solver.name!r}: IMEX solvers need a split model (PDE and cable models)"
             )
         check_sweep_path(self.sweep, {"model": self.model, "stimulus": self.stimulus})
         return self

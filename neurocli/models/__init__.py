@@ -11,6 +11,7 @@ from neurocli.models.base import AbstractModel as AbstractModel
 from neurocli.models.base import AbstractNeuronModel as AbstractNeuronModel
 from neurocli.models.base import AbstractPDEModel as AbstractPDEModel
 from neurocli.models.fitzhugh_nagumo import FitzHughNagumo as FitzHughNagumo
+from neurocli.models.hh_cable import HHCable as HHCable
 from neurocli.models.hh_reduced import ReducedHodgkinHuxley as ReducedHodgkinHuxley
 from neurocli.models.hodgkin_huxley import HodgkinHuxley as HodgkinHuxley
 from neurocli.models.profiles import GaussianProfile, SechProfile
@@ -22,6 +23,7 @@ MODELS = {
     "hh_reduced": ReducedHodgkinHuxley,
     "fitzhugh_nagumo": FitzHughNagumo,
     "reaction_diffusion": ReactionDiffusion,
+    "hh_cable": HHCable,
 }
 
 STIMULI = {

@@ -39,6 +39,12 @@ class AbstractNeuronModel(AbstractModel):
 class AbstractPDEModel(AbstractModel):
     """A method-of-lines discretisation of u_t = ... on a 1-D grid."""
 
+    # IMEX solvers see only the stiff part of split_vector_field. Its Jacobian's block size when
+    # that differs from the full Jacobian's (None: use jacobian_block_size), and whether it is
+    # affine in y (e.g. diffusion): then one chord step solves each stage (implicit_stages.py)
+    split_jacobian_block_size: ClassVar[int | None] = None
+    split_linear: ClassVar[bool] = False
+
     @abc.abstractmethod
     def grid(self) -> Float[Array, " nx"]:
         """The node positions, boundaries included."""

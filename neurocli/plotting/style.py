@@ -22,6 +22,8 @@ PARAMETER_UNITS = {
     "temperature_C": "°C",
     "diameter_um": "µm",
     "R_i_ohm_cm": "Ω·cm",
+    "length_cm": "cm",
+    "stim_extent_cm": "cm",
 }
 
 plt.rcParams.update(

@@ -1,0 +1,68 @@
+"""Figures for the propagating action potential V(t, x) on a cable (x in cm, t in ms, V in mV)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurocli.plotting.style import figure, parameter_label
+
+
+def voltage_at_positions(t, x, V, positions, *, title=None, marked=()):
+    """V(t) at the nodes nearest to `positions` (cm), one line each; `marked` positions (the
+    conduction-velocity points) drawn dashed."""
+    fig, ax = figure(figsize=(7, 4))
+    for k, pos in enumerate(positions):
+        i = int(np.argmin(np.abs(x - pos)))
+        dashed = any(abs(x[i] - m) < 1e-9 or int(np.argmin(np.abs(x - m))) == i for m in marked)
+        suffix = " (velocity point)" if dashed else ""
+        ax.plot(t, V[:, i], lw=1.3, ls="--" if dashed else "-", color=f"C{k}", label=f"x = {x[i]:.2f} cm{suffix}")
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("membrane potential V (mV)")
+    ax.legend(loc="upper right", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def snapshots(t, x, V, times, *, title=None):
+    """V(x) at the sample times nearest to `times` (ms)."""
+    fig, ax = figure(figsize=(8, 4))
+    for k, tt in enumerate(times):
+        j = int(np.argmin(np.abs(t - tt)))
+        ax.plot(x, V[j], lw=1.3, color=f"C{k}", label=f"t = {t[j]:.2f} ms")
+    ax.set_xlabel("position along the axon x (cm)")
+    ax.set_ylabel("membrane potential V (mV)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def velocity_curve(values, velocities, parameter, *, exponent=None, log=False, reference=None):
+    """Conduction velocity against a swept parameter. Members that did not conduct are marked
+    with crosses on the x axis. `exponent`: a fitted power law c ∝ value^exponent, drawn dashed.
+    `reference`: (value, velocity, label) of a literature point."""
+    values, velocities = np.asarray(values, float), np.asarray(velocities, float)
+    ok = np.isfinite(velocities)
+    fig, ax = figure(figsize=(6, 4))
+    ax.plot(values[ok], velocities[ok], "o-", ms=4, lw=1.2, label="simulated (threshold crossings)")
+    if exponent is not None and np.isfinite(exponent) and ok.sum() >= 2:
+        lv, lc = np.log(values[ok]), np.log(velocities[ok])
+        intercept = np.mean(lc - exponent * lv)
+        grid = np.geomspace(values[ok].min(), values[ok].max(), 50)
+        ax.plot(grid, np.exp(intercept) * grid**exponent, "--", color="0.4", lw=1,
+                label=f"power law fit: exponent {exponent:.3f}")
+    if (~ok).any():
+        ax.plot(values[~ok], np.full((~ok).sum(), 0.03), "x", color="tab:red", ms=7, clip_on=False,
+                transform=ax.get_xaxis_transform(), label="no conduction")
+    if reference is not None:
+        ax.plot([reference[0]], [reference[1]], "s", color="k", ms=5, label=reference[2])
+    if log:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0)
+    ax.set_xlabel(parameter_label(parameter))
+    ax.set_ylabel("conduction velocity (m/s)")
+    ax.legend(loc="best", fontsize=8)
+    return fig
