@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -23,6 +24,10 @@ RESUME = typer.Option(None, "--resume", help="Continue the interrupted run in th
 
 
 def _run(command: str, module_name: str, config, sets, output_root, name, resume=None) -> None:
+    # Equinox's runtime checks compile to host callbacks by default, and JAX never writes such
+    # executables to the persistent compilation cache. Every solve checks its own result
+    # (diffrax throw=False), so checks that return NaN lose nothing. Set before equinox loads.
+    os.environ.setdefault("EQX_ON_ERROR", "nan")
     from neurocli import runner
 
     module = importlib.import_module(f"neurocli.commands.{module_name}")

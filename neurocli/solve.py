@@ -73,12 +73,12 @@ class DrivenVectorField(eqx.Module):
 
 
 def make_terms(problem: Problem, imex: bool):
-    model = problem.model
+    model, stimulus = problem.model, problem.stimulus
     if imex:
         explicit = diffrax.ODETerm(lambda t, y, args: model.split_vector_field(t, y, stimulus(t))[0])
         implicit = diffrax.ODETerm(lambda t, y, args: model.split_vector_field(t, y, stimulus(t))[1])
         return diffrax.MultiTerm(explicit, implicit)
-    return diffrax.ODETerm(DrivenVectorField(model, problem.stimulus))
+    return diffrax.ODETerm(DrivenVectorField(model, stimulus))
 
 
 def make_solver(name: str, model: AbstractModel):

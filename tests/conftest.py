@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("EQX_ON_ERROR", "nan")  # as `neurocli train-ude` sets it: cacheable executables
+os.environ.setdefault("EQX_ON_ERROR", "nan")  # as the CLI sets it: cacheable executables
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import os
+import dataclasses
+from pathlib import Path
 
-# Equinox's runtime checks default to host callbacks, and JAX never writes an executable with a
-# host callback to the persistent compilation cache: every run would recompile its training step
-# (tens of seconds). With "nan" a failed check gives NaN instead, which a training step rejects
-# like any other non-finite loss. Set before equinox is first imported (the CLI imports this
-# module first); an explicit EQX_ON_ERROR in the environment wins.
-os.environ.setdefault("EQX_ON_ERROR", "nan")
+import numpy as np
 
-import dataclasses  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from neurocli import checkpoint  # noqa: E402
-from neurocli.config.base import ConfigError  # noqa: E402
-from neurocli.config.ude import CsvData, TrainUDEConfig  # noqa: E402
-from neurocli.models import build_model, build_stimulus  # noqa: E402
-from neurocli.models.stimulus import AbstractStimulus  # noqa: E402
-from neurocli.plotting import ude as plots  # noqa: E402
-from neurocli.run_dir import RunDirectory  # noqa: E402
-from neurocli.train import ude_data, ude_evaluate  # noqa: E402
-from neurocli.train.ude import LATEST, Trainer, TrainingFailed, TrainResult  # noqa: E402
-from neurocli.train.ude_objective import split_network  # noqa: E402
+from neurocli import checkpoint
+from neurocli.config.base import ConfigError
+from neurocli.config.ude import CsvData, TrainUDEConfig
+from neurocli.models import build_model, build_stimulus
+from neurocli.models.stimulus import AbstractStimulus
+from neurocli.plotting import ude as plots
+from neurocli.run_dir import RunDirectory
+from neurocli.train import ude_data, ude_evaluate
+from neurocli.train.ude import LATEST, Trainer, TrainingFailed, TrainResult
+from neurocli.train.ude_objective import split_network
 from neurocli.train.ude_setup import (
     build_network,
     build_ude,
