@@ -107,6 +107,7 @@ def main() -> None:
 
     summary = summarise(results)
     figure(results)
+    copy_figures(results)
     for entry in results.values():
         entry.pop("history", None) if isinstance(entry, dict) else None
     (RESULTS / "ude.json").write_text(json.dumps({"summary": summary, "runs": results}, indent=2, default=float) + "\n")
@@ -204,16 +205,28 @@ def markdown(s: dict, results: dict) -> str:
             else:
                 lines.append(f"| {k} | {_fmt(v)} |")
         lines.append("")
-    lines += ["Loss curves: `benchmarks/results/ude_loss_comparison.pdf`.", ""]
+    lines += ["Loss curves side by side: `benchmarks/results/ude_loss_comparison.pdf`; each run's figures: "
+              "`benchmarks/results/ude_<run>_<loss|fit|current|validation>.pdf`.", ""]
     return "\n".join(lines)
 
 
+def copy_figures(results: dict) -> None:
+    """Each run's own figures next to the results: ude_<run>_<figure>.pdf."""
+    import shutil
+
+    for name in ("default", "seed", "potassium", "noisy"):
+        if name in results:
+            for pdf in sorted((Path(results[name]["cold"]["run_dir"]) / "figures").glob("*.pdf")):
+                shutil.copyfile(pdf, RESULTS / f"ude_{name}_{pdf.name}")
+
+
 def redraw() -> None:
-    """Draw the comparison figure again from the run directories recorded in ude.json."""
+    """Draw the comparison figure again (and copy the runs' figures) from the runs in ude.json."""
     runs = json.loads((RESULTS / "ude.json").read_text())["runs"]
     for name in ("default", "seed"):
         runs[name]["history"] = loss_history(runs[name]["cold"]["run_dir"])
     figure(runs)
+    copy_figures(runs)
 
 
 if __name__ == "__main__":
