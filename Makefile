@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= outputs
 
-.PHONY: install test smoke demo bench clean
+.PHONY: install test smoke demo bench bench-simulate bench-ude bench-pinn bench-cable clean
 
 $(BIN)/neurocli: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,11 +13,13 @@ $(BIN)/neurocli: pyproject.toml
 
 install: $(BIN)/neurocli  ## create .venv and install neurocli with its test dependencies
 
-test: install  ## the test suite (CPU, a few minutes on 2 cores)
+test: install  ## the test suite (CPU, minutes on 2 cores)
 	$(BIN)/pytest -q
 
 smoke: install  ## each subcommand on a tiny config, seconds each
 	$(BIN)/neurocli simulate --config configs/smoke_simulate.yaml --output-root $(OUT)
+	$(BIN)/neurocli train-ude --config configs/ude_smoke.yaml --output-root $(OUT)
+	$(BIN)/neurocli train-pinn --config configs/pinn_smoke.yaml --output-root $(OUT)
 
 demo: install  ## the shipped default configs
 	$(BIN)/neurocli simulate --config configs/hh_pulse.yaml --output-root $(OUT)
@@ -25,9 +27,23 @@ demo: install  ## the shipped default configs
 	$(BIN)/neurocli simulate --config configs/fhn.yaml --output-root $(OUT)
 	$(BIN)/neurocli simulate --config configs/hh_fi_curve.yaml --output-root $(OUT)
 	$(BIN)/neurocli simulate --config configs/reaction_diffusion.yaml --output-root $(OUT)
+	$(BIN)/neurocli simulate --config configs/hh_cable.yaml --output-root $(OUT)
+	$(BIN)/neurocli train-ude --config configs/ude_reduced_hh.yaml --output-root $(OUT)
+	$(BIN)/neurocli train-pinn --config configs/a_sweep.yaml --output-root $(OUT)
 
-bench: install  ## benchmarks (not tests): figures go to benchmarks/results/
+bench: bench-simulate bench-ude bench-pinn bench-cable  ## all benchmarks -> benchmarks/results/
+
+bench-simulate: install
 	$(BIN)/python benchmarks/bench_simulate.py
+
+bench-ude: install
+	$(BIN)/python benchmarks/bench_ude.py
+
+bench-pinn: install
+	$(BIN)/python benchmarks/bench_pinn.py
+
+bench-cable: install
+	$(BIN)/python benchmarks/bench_cable.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
