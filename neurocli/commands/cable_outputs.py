@@ -21,6 +21,16 @@ from neurocli.solve import SolveOutput
 POWER_LAW_PARAMETERS = ("diameter_um", "R_i_ohm_cm")
 """Swept parameters whose velocity curve is a power law in cable theory (c ∝ √(d / R_i))."""
 
+HH_1952 = (18.5, 18.8, "HH 1952, computed (18.5 °C)")
+"""Hodgkin & Huxley's computed velocity for the squid axon (476 µm, 35.4 Ω·cm) at 18.5 °C, m/s."""
+
+
+def _is_hh_1952_axon(model_cfg) -> bool:
+    """The default squid axon and membrane (the temperature free): HH 1952's computation."""
+    defaults = type(model_cfg).model_fields
+    keys = ("diameter_um", "R_i_ohm_cm", "C_m", "g_Na", "g_K", "g_L", "E_Na", "E_K", "E_L")
+    return all(getattr(model_cfg, k) == defaults[k].default for k in keys)
+
 
 def _none_if_nan(value: float):
     return None if not np.isfinite(value) else float(value)
@@ -111,10 +121,11 @@ def write(cfg, model, out: SolveOutput, values, run: RunDirectory) -> dict:
         if cfg.sweep.parameter.startswith("model.") and field in POWER_LAW_PARAMETERS:
             exponent = cable_analysis.power_law_exponent(values, velocities)
             metrics["velocity_power_law_exponent"] = _none_if_nan(exponent)
+        reference = HH_1952 if cfg.sweep.parameter == "model.temperature_C" and _is_hh_1952_axon(model_cfg) else None
         run.save_figure(
             "velocity",
             cable_plots.velocity_curve(values, velocities, cfg.sweep.parameter, exponent=exponent,
-                                       log=exponent is not None),
+                                       log=exponent is not None, reference=reference),
         )
     return metrics
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib import ticker
 
 from neurocli.plotting.style import figure, parameter_label
 
@@ -10,7 +11,7 @@ from neurocli.plotting.style import figure, parameter_label
 def voltage_at_positions(t, x, V, positions, *, title=None, marked=()):
     """V(t) at the nodes nearest to `positions` (cm), one line each; `marked` positions (the
     conduction-velocity points) drawn dashed."""
-    fig, ax = figure(figsize=(7, 4))
+    fig, ax = figure(figsize=(8.5, 4))
     for k, pos in enumerate(positions):
         i = int(np.argmin(np.abs(x - pos)))
         dashed = any(abs(x[i] - m) < 1e-9 or int(np.argmin(np.abs(x - m))) == i for m in marked)
@@ -18,7 +19,7 @@ def voltage_at_positions(t, x, V, positions, *, title=None, marked=()):
         ax.plot(t, V[:, i], lw=1.3, ls="--" if dashed else "-", color=f"C{k}", label=f"x = {x[i]:.2f} cm{suffix}")
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("membrane potential V (mV)")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
     return fig
@@ -60,6 +61,12 @@ def velocity_curve(values, velocities, parameter, *, exponent=None, log=False, r
     if log:
         ax.set_xscale("log")
         ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+            axis.set_minor_formatter(ticker.NullFormatter())
+        if values.size <= 8:
+            ax.set_xticks(values)
+        ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))
     else:
         ax.set_ylim(bottom=0)
     ax.set_xlabel(parameter_label(parameter))
