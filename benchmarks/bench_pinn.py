@@ -36,16 +36,16 @@ PAPER = ROOT / "configs" / "paper.yaml"
 OUT = ROOT / "outputs" / "bench_pinn"
 
 ABLATION_STEPS = 1500
-ABLATIONS = {
-    "recipe (hard, heat base)": [],
+LBFGS = None  # marker: the recipe's Adam phase followed by 200 L-BFGS iterations
+ABLATIONS = {  # relative to configs/a_sweep.yaml
+    "recipe": [],
+    "no Fourier features": ["network.fourier=null"],
     "hard, base φ (u = φ + t g N)": ["conditions.base=initial"],
     "soft conditions": ["conditions.kind=soft"],
     "uniform t (time_power 1)": ["collocation.time_power=1.0"],
     "fixed 2000 points, batch 1024": ["collocation.kind=fixed", "collocation.points=2000"],
     "causal weighting": ["weighting.kind=causal"],
-    "Fourier features (16, σ=1)": ["network.fourier={features: 16, scale: 1.0}"],
-    "DGM layers (width 32, 3)": ["network.kind=dgm"],
-    "then L-BFGS 200": None,  # phases set below
+    "then L-BFGS 200": LBFGS,
 }
 
 
@@ -84,23 +84,43 @@ def cli_run(config: Path, sets: list[str], name: str) -> dict:
     }
 
 
-def step_timing(cfg, a_values, steps: int) -> dict:
-    """compile_s and s/step of the first phase's step for these members (in this process)."""
+def compiled_step(cfg, a_values):
+    """(call, state, compile_s) of the first phase's step for these members (in this process)."""
     from neurocli.pinn.setup import build_setup
     from neurocli.pinn.train import Trainer, member_keys
 
     trainer = Trainer(build_setup(cfg), a_values, member_keys(cfg.runtime.seed, len(a_values)))
     state = trainer.place(trainer.initial_state())
     call, compile_s = trainer.compile(state, 0)
-    state, _ = call(state, 0, None)  # warm
+    return call, state, compile_s
+
+
+def time_steps(call, state, first: int, steps: int):
     import jax
 
-    jax.block_until_ready(state)
+    state, losses = call(state, first, None)
+    jax.block_until_ready(losses)
     start = time.perf_counter()
-    for i in range(1, steps + 1):
+    for i in range(first + 1, first + steps + 1):
         state, losses = call(state, i, None)
     jax.block_until_ready(losses)
-    return {"compile_s": round(compile_s, 2), "s_per_step": (time.perf_counter() - start) / steps}
+    return state, (time.perf_counter() - start) / steps
+
+
+def interleaved(candidates: dict, rounds: int, steps: int) -> dict:
+    """s/step of each candidate (name -> (cfg, a_values)), timed in turn for `rounds` rounds so a
+    change in the machine's load hits all alike; min and median over rounds."""
+    built = {name: compiled_step(*args) for name, args in candidates.items()}
+    states = {name: b[1] for name, b in built.items()}
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for r in range(rounds):
+        for name, (call, _, _) in built.items():
+            states[name], sps = time_steps(call, states[name], r * (steps + 1), steps)
+            times[name].append(sps)
+    import statistics
+
+    return {name: {"compile_s": round(built[name][2], 2), "s_per_step_min": min(t), "s_per_step_median": statistics.median(t),
+                   "rounds": t} for name, t in times.items()}
 
 
 def sweep_config(**updates):
@@ -115,13 +135,13 @@ def part_derivatives() -> dict:
     from neurocli import runtime
 
     runtime.configure("float32", compilation_cache=False)
-    out = {"load_avg_before": load_avg()}
-    for mode in ("reverse", "forward", "taylor"):
-        cfg = sweep_config(derivatives=mode)
-        out[mode] = step_timing(cfg, cfg.pde.member_values(), 100)
-        print(f"derivatives {mode}: {out[mode]}", flush=True)
+    modes = ("reverse", "forward", "taylor")
+    out = {"load_avg_before": load_avg(), "rounds": 5, "steps_per_round": 40}
+    cands = {m: (sweep_config(derivatives=m), sweep_config().pde.member_values()) for m in modes}
+    out.update(interleaved(cands, out["rounds"], out["steps_per_round"]))
     out["load_avg_after"] = load_avg()
-    out["fastest"] = min(("reverse", "forward", "taylor"), key=lambda m: out[m]["s_per_step"])
+    out["fastest"] = min(modes, key=lambda m: out[m]["s_per_step_min"])
+    print(f"derivatives: { {m: round(out[m]['s_per_step_min'], 4) for m in modes} }", flush=True)
     return out
 
 
@@ -131,15 +151,15 @@ def part_vmap() -> dict:
     runtime.configure("float32", compilation_cache=False)
     cfg = sweep_config()
     values = cfg.pde.member_values()
-    out = {"load_avg_before": load_avg(), "steps_timed": 200}
-    out["vmapped"] = step_timing(cfg, values, 200)
-    singles = [step_timing(cfg, [a], 200) for a in values]
-    out["single"] = singles
-    seq = sum(s["s_per_step"] for s in singles)
+    out = {"load_avg_before": load_avg(), "rounds": 4, "steps_per_round": 50}
+    cands = {"vmapped": (cfg, values), **{f"single a={a:g}": (cfg, [a]) for a in values}}
+    res = interleaved(cands, out["rounds"], out["steps_per_round"])
+    out.update(res)
+    seq = sum(res[f"single a={a:g}"]["s_per_step_min"] for a in values)
     out["sequential_s_per_step"] = seq
-    out["ratio_sequential_over_vmapped"] = seq / out["vmapped"]["s_per_step"]
+    out["ratio_sequential_over_vmapped"] = seq / res["vmapped"]["s_per_step_min"]
     out["load_avg_after"] = load_avg()
-    print(f"vmap: {out['vmapped']['s_per_step']:.4f} s/step vs sequential {seq:.4f}", flush=True)
+    print(f"vmap: {res['vmapped']['s_per_step_min']:.4f} s/step vs sequential {seq:.4f}", flush=True)
     return out
 
 
@@ -148,7 +168,7 @@ def part_ablation() -> dict:
     adam = f"{{optimizer: adam, iterations: {ABLATION_STEPS}, lr: 1.0e-2, schedule: cosine, final_lr: 1.0e-4}}"
     for name, sets in ABLATIONS.items():
         phases = f"phases=[{adam}]"
-        if sets is None:
+        if sets is LBFGS:
             sets, phases = [], f"phases=[{adam}, {{optimizer: lbfgs, iterations: 200}}]"
         res = cli_run(SWEEP, [phases, *sets], "ablation")
         out[name] = res
@@ -194,19 +214,23 @@ def markdown(res: dict) -> str:
         lines.append("")
     if "derivatives" in res:
         d = res["derivatives"]
-        lines += ["## Derivatives (a_sweep step, six members)", "", "| mode | s/step | compile s |", "|---|---|---|"]
+        lines += ["## Derivatives (the a_sweep step, six members; timed in turn, 5 rounds of 40 steps)", "",
+                  "| mode | s/step (min) | s/step (median) | compile s |", "|---|---|---|---|"]
         for mode in ("reverse", "forward", "taylor"):
-            lines.append(f"| {mode} | {d[mode]['s_per_step']:.4f} | {d[mode]['compile_s']:.1f} |")
+            lines.append(f"| {mode} | {d[mode]['s_per_step_min']:.4f} | {d[mode]['s_per_step_median']:.4f} | {d[mode]['compile_s']:.1f} |")
         lines += ["", f"fastest: {d['fastest']}; load average {d['load_avg_before']} -> {d['load_avg_after']}", ""]
     if "vmap" in res:
         v = res["vmap"]
-        lines += ["## One vmapped step for six members vs six one-member runs", "",
-                  f"vmapped: {v['vmapped']['s_per_step']:.4f} s/step; six one-member steps in turn: "
+        lines += ["## One vmapped step for six members vs six one-member steps (timed in turn, min of 4 rounds)", "",
+                  f"vmapped: {v['vmapped']['s_per_step_min']:.4f} s/step; six one-member steps in turn: "
                   f"{v['sequential_s_per_step']:.4f} s; ratio sequential / vmapped = {v['ratio_sequential_over_vmapped']:.2f}; "
                   f"load average {v['load_avg_before']} -> {v['load_avg_after']}", ""]
-    if "ablation" in res:
-        ab = res["ablation"]
-        lines += [f"## Ablation: the recipe with one thing changed ({ab['steps']} Adam steps, six members)", "",
+    for key, title in (("ablation", "Ablation: configs/a_sweep.yaml with one thing changed"),
+                       ("ablation_v1", "Earlier ablation: the first recipe (no Fourier features) with one thing changed")):
+        if key not in res:
+            continue
+        ab = res[key]
+        lines += [f"## {title} ({ab['steps']} Adam steps, six members)", "",
                   "| variant | max rel_l2 | rel_l2 per a | wall s | s/step |", "|---|---|---|---|---|"]
         for name, r in ab.items():
             if name == "steps":
@@ -214,9 +238,11 @@ def markdown(res: dict) -> str:
             per = " ".join(f"{e:.1e}" for e in r["rel_l2"])
             lines.append(f"| {name} | {r['rel_l2_max']:.2e} | {per} | {r['wall_s']} | {r['s_per_step']:.4f} |")
         lines.append("")
-    if "sharp" in res:
-        lines += ["## Sharp limit (a_sweep recipe)", "", "| k | max rel_l2 | rel_l2 per a | wall s |", "|---|---|---|---|"]
-        for name, r in res["sharp"].items():
+    for key, title in (("sharp", "Sharp limit: configs/a_sweep.yaml with pde.k set"), ("sharp_v1", "Sharp limit, first recipe")):
+        if key not in res:
+            continue
+        lines += [f"## {title}", "", "| k | max rel_l2 | rel_l2 per a | wall s |", "|---|---|---|---|"]
+        for name, r in res[key].items():
             lines.append(f"| {name} | {r['rel_l2_max']:.2e} | {' '.join(f'{e:.1e}' for e in r['rel_l2'])} | {r['wall_s']} |")
         lines.append("")
     return "\n".join(lines)

@@ -16,7 +16,8 @@ from neurocli.pinn.errors import member_errors
 from neurocli.pinn.networks import count_parameters
 from neurocli.pinn.reference import Reference, output_grid, solve_reference
 from neurocli.pinn.setup import build_pde_model, build_setup
-from neurocli.pinn.train import Snapshot, Trainer, TrainState, member_keys
+from neurocli.pinn.steps import TrainState
+from neurocli.pinn.train import Snapshot, Trainer, member_keys
 from neurocli.plotting import pde as pde_plots
 from neurocli.plotting import pinn as pinn_plots
 from neurocli.progress import progress
@@ -95,7 +96,7 @@ def execute(prepared: Prepared, cfg: TrainPinnConfig, run: RunDirectory, resume:
     ref = solve_reference(cfg)
     run.write_npz("reference.npz", t=ref.t, x=ref.x, a=ref.a, u=ref.u)
 
-    setup = build_setup(cfg)
+    setup = build_setup(cfg, prepared.model)
     trainer = Trainer(setup, values, member_keys(cfg.runtime.seed, len(values)))
     snapshot = _load(run, cfg, trainer) if resume else None
     columns = setup.loss_columns

@@ -1,11 +1,14 @@
-"""From a validated config to what training needs: the model, the ansatz, the float type."""
+"""From a validated config to what training needs (`PinnSetup`): the model, the ansatz, the float type."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import PRNGKeyArray
 
 from neurocli.config.models import ReactionDiffusionConfig
 from neurocli.config.pinn import TrainPinnConfig
@@ -13,7 +16,38 @@ from neurocli.models import build_model, build_profile
 from neurocli.models.reaction_diffusion import ReactionDiffusion
 from neurocli.pinn.ansatz import Ansatz
 from neurocli.pinn.heat import QUADRATURE_INTERVALS, heat_series
-from neurocli.pinn.train import PinnSetup
+from neurocli.pinn.networks import PinnNetwork, init_networks
+
+
+@dataclasses.dataclass(frozen=True)
+class PinnSetup:
+    """Everything a step needs besides the arrays that change: config, model, ansatz, net shape."""
+
+    cfg: TrainPinnConfig
+    model: ReactionDiffusion  # the member's `a` is set in the step
+    ansatz: Ansatz
+    dtype: object
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        if self.cfg.conditions.kind == "hard":
+            return ("residual",)
+        if self.cfg.pde.boundary == "none":
+            return ("residual", "initial")
+        return ("residual", "initial", "boundary")
+
+    @property
+    def loss_columns(self) -> tuple[str, ...]:
+        return ("loss", *self.terms)
+
+    def initial_weights(self) -> np.ndarray:
+        c = self.cfg.conditions
+        by_name = {"residual": 1.0, "initial": c.initial_weight, "boundary": c.boundary_weight}
+        return np.array([by_name[t] for t in self.terms])
+
+    def make_network(self, key: PRNGKeyArray) -> PinnNetwork:
+        pde = self.cfg.pde
+        return init_networks(self.cfg.network, pde.T, pde.length, key, self.dtype)
 
 
 def model_boundary(boundary: str) -> str:
@@ -54,6 +88,6 @@ def build_ansatz(cfg: TrainPinnConfig, model: ReactionDiffusion) -> Ansatz:
     return Ansatz(cond.kind, pde.boundary, float(pde.T), float(pde.length), model.initial, heat)
 
 
-def build_setup(cfg: TrainPinnConfig) -> PinnSetup:
-    model = build_pde_model(cfg)
+def build_setup(cfg: TrainPinnConfig, model: ReactionDiffusion | None = None) -> PinnSetup:
+    model = build_pde_model(cfg) if model is None else model
     return PinnSetup(cfg, model, build_ansatz(cfg, model), dtype_of(cfg))

@@ -1,4 +1,4 @@
-"""Training every sweep member at once: one vmapped, jitted step over the stacked networks.
+"""Training every sweep member at once: one vmapped, jitted step (steps.py) over stacked networks.
 
 Members differ in `model.a` and in their key (`member_keys`: fold_in(seed key, member index)), so
 a member trains exactly as it would alone with the same key. The member axis of every array is
@@ -20,66 +20,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
-from jaxtyping import Array, Float, PRNGKeyArray, PyTree
+from jaxtyping import PRNGKeyArray, PyTree
 
 from neurocli.config.optim import PhaseConfig
-from neurocli.config.pinn import TrainPinnConfig
-from neurocli.models.reaction_diffusion import ReactionDiffusion
 from neurocli.optim import is_lbfgs, make_optimizer
 from neurocli.pinn import collocation
-from neurocli.pinn.ansatz import Ansatz
-from neurocli.pinn.networks import PinnNetwork, init_networks
-from neurocli.pinn.residual import boundary_term, initial_term, residual
-from neurocli.pinn.weighting import balanced_weights, causal_residual
-
-INIT, DATA, POOL, LBFGS = 0, 1, 2, 3  # sub-keys of a member key
+from neurocli.pinn.setup import PinnSetup
+from neurocli.pinn.steps import INIT, LBFGS, POOL, TrainState, make_first_order_step, make_lbfgs_step
 
 
 def member_keys(seed: int, n: int) -> PRNGKeyArray:
     """Member i's key: fold_in(PRNGKey(seed), i), whatever the number of members."""
     base = jax.random.PRNGKey(seed)
     return jnp.stack([jax.random.fold_in(base, i) for i in range(n)])
-
-
-@dataclasses.dataclass(frozen=True)
-class PinnSetup:
-    """Everything a step needs besides the arrays that change: config, model, ansatz, net shape."""
-
-    cfg: TrainPinnConfig
-    model: ReactionDiffusion  # the member's `a` is set in the step
-    ansatz: Ansatz
-    dtype: object
-
-    @property
-    def terms(self) -> tuple[str, ...]:
-        if self.cfg.conditions.kind == "hard":
-            return ("residual",)
-        if self.cfg.pde.boundary == "none":
-            return ("residual", "initial")
-        return ("residual", "initial", "boundary")
-
-    @property
-    def loss_columns(self) -> tuple[str, ...]:
-        return ("loss", *self.terms)
-
-    def initial_weights(self) -> np.ndarray:
-        c = self.cfg.conditions
-        by_name = {"residual": 1.0, "initial": c.initial_weight, "boundary": c.boundary_weight}
-        return np.array([by_name[t] for t in self.terms])
-
-    def make_network(self, key: PRNGKeyArray) -> PinnNetwork:
-        pde = self.cfg.pde
-        return init_networks(self.cfg.network, pde.T, pde.length, key, self.dtype)
-
-
-class TrainState(eqx.Module):
-    """Stacked over members (leading axis): parameters, optimiser state, pool, term weights."""
-
-    params: PyTree
-    opt_state: PyTree
-    pool_t: Float[Array, "members pool"]
-    pool_x: Float[Array, "members pool"]
-    weights: Float[Array, "members terms"]
 
 
 @dataclasses.dataclass
@@ -102,130 +55,7 @@ class TrainResult:
     steps_run: int
 
 
-# -- the loss of one member ---------------------------------------------------------------------
-
-
-def _member_terms(setup: PinnSetup, static, params, a, t, x):
-    """The loss terms of one member on the points (t, x), in `setup.terms` order."""
-    cfg = setup.cfg
-    net = eqx.combine(params, static)
-    model = eqx.tree_at(lambda m: m.a, setup.model, a)
-    r = residual(model, setup.ansatz, net, t, x, cfg.derivatives)
-    if cfg.weighting.kind == "causal":
-        w = cfg.weighting
-        res, _ = causal_residual(r * r, t, cfg.pde.T, w.chunks, w.epsilon)
-    else:
-        res = jnp.mean(r * r)
-    terms = [res]
-    if "initial" in setup.terms:
-        terms.append(initial_term(model, setup.ansatz, net, x))
-    if "boundary" in setup.terms:
-        terms.append(boundary_term(setup.ansatz, net, t, cfg.pde.boundary))
-    return jnp.stack(terms)
-
-
-def _weighted(setup, static, params, a, t, x, weights):
-    terms = _member_terms(setup, static, params, a, t, x)
-    return jnp.dot(weights, terms), terms
-
-
-def _member_residual(setup: PinnSetup, static, params, a):
-    def fn(t, x):
-        net = eqx.combine(params, static)
-        model = eqx.tree_at(lambda m: m.a, setup.model, a)
-        return residual(model, setup.ansatz, net, t, x, setup.cfg.derivatives)
-
-    return fn
-
-
-# -- steps ---------------------------------------------------------------------------------------
-
-
-def _batch(setup: PinnSetup, key, pool):
-    col, pde = setup.cfg.collocation, setup.cfg.pde
-    fresh = lambda k, n: collocation.uniform(k, n, pde.T, pde.length, col.time_power, setup.dtype)  # noqa: E731
-    k_pool, k_fresh = jax.random.split(key)
-    if col.kind == "fixed":
-        return collocation.take(k_pool, pool, col.batch)
-    if col.adaptive is None:
-        return fresh(k_fresh, col.batch)
-    n_pool = max(1, min(col.batch, round(col.adaptive.fraction * col.batch)))
-    drawn = collocation.take(k_pool, pool, n_pool)
-    return drawn if n_pool == col.batch else collocation.concat(drawn, fresh(k_fresh, col.batch - n_pool))
-
-
-def _refresh_pool(setup: PinnSetup, static, params, a, key, pool, step):
-    """RAD: every `adaptive.every` steps (not at step 0), redraw the pool by residual."""
-    col, pde = setup.cfg.collocation, setup.cfg.pde
-    ad = col.adaptive
-    if ad is None:
-        return pool
-
-    def redraw(_):
-        k_cand, k_pick = jax.random.split(key)
-        cand = collocation.uniform(k_cand, ad.candidates, pde.T, pde.length, col.time_power, setup.dtype)
-        return collocation.resample_by_residual(
-            k_pick, _member_residual(setup, static, params, a), cand, col.points, ad.exponent
-        )
-
-    due = jnp.logical_and(step > 0, step % ad.every == 0)
-    return jax.lax.cond(due, redraw, lambda _: pool, None)
-
-
-def make_first_order_step(setup: PinnSetup, static, opt) -> Callable:
-    """step(state, a, keys, step) -> (state, losses (members, 1 + terms)) for adam / adamw / sgd."""
-    gradnorm = setup.cfg.weighting.kind == "gradnorm"
-    alpha = setup.cfg.weighting.alpha
-
-    def member(params, opt_state, pool_t, pool_x, weights, a, key, step):
-        k_step = jax.random.fold_in(jax.random.fold_in(key, DATA), step)
-        k_refresh, k_batch = jax.random.split(k_step)
-        pool = _refresh_pool(setup, static, params, a, k_refresh, (pool_t, pool_x), step)
-        t, x = _batch(setup, k_batch, pool)
-        if gradnorm:
-            terms, vjp = jax.vjp(lambda p: _member_terms(setup, static, p, a, t, x), params)
-            eye = jnp.eye(terms.shape[0], dtype=terms.dtype)
-            grads = [vjp(eye[i])[0] for i in range(terms.shape[0])]
-            weights = balanced_weights(grads, weights, alpha)
-            grad = jax.tree_util.tree_map(lambda *g: sum(w * gi for w, gi in zip(weights, g)), *grads)
-            total = jnp.dot(weights, terms)
-        else:
-            (total, terms), grad = jax.value_and_grad(
-                lambda p: _weighted(setup, static, p, a, t, x, weights), has_aux=True
-            )(params)
-        updates, opt_state = opt.update(grad, opt_state, params)
-        params = eqx.apply_updates(params, updates)
-        return params, opt_state, pool[0], pool[1], weights, jnp.concatenate([total[None], terms])
-
-    def step_fn(state: TrainState, a, keys, step):
-        out = jax.vmap(member, in_axes=(0, 0, 0, 0, 0, 0, 0, None))(
-            state.params, state.opt_state, state.pool_t, state.pool_x, state.weights, a, keys, step
-        )
-        return TrainState(*out[:5]), out[5]
-
-    return step_fn
-
-
-def make_lbfgs_step(setup: PinnSetup, static, opt) -> Callable:
-    """step(state, a, points_t, points_x) -> (state, losses) for L-BFGS on fixed points per member."""
-
-    def member(params, opt_state, weights, a, t, x):
-        value_fn = lambda p: _weighted(setup, static, p, a, t, x, weights)[0]  # noqa: E731
-        (total, terms), grad = jax.value_and_grad(
-            lambda p: _weighted(setup, static, p, a, t, x, weights), has_aux=True
-        )(params)
-        updates, opt_state = opt.update(grad, opt_state, params, value=total, grad=grad, value_fn=value_fn)
-        params = eqx.apply_updates(params, updates)
-        return params, opt_state, jnp.concatenate([total[None], terms])
-
-    def step_fn(state: TrainState, a, points_t, points_x):
-        params, opt_state, losses = jax.vmap(member)(state.params, state.opt_state, state.weights, a, points_t, points_x)
-        return TrainState(params, opt_state, state.pool_t, state.pool_x, state.weights), losses
-
-    return step_fn
-
-
-# -- the trainer ---------------------------------------------------------------------------------
+# -- placement on devices ----------------------------------------------------------------------
 
 
 def _sharding(n: int):

@@ -1,0 +1,44 @@
+"""The loss of one member: its terms (residual, and for soft conditions initial and boundary),
+weighted. The residual term is the mean square, or causally weighted (weighting.py)."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+
+from neurocli.pinn.residual import boundary_term, initial_term, residual
+from neurocli.pinn.setup import PinnSetup
+from neurocli.pinn.weighting import causal_residual
+
+
+def member_terms(setup: PinnSetup, static, params, a, t, x):
+    """The loss terms of one member on the points (t, x), in `setup.terms` order."""
+    cfg = setup.cfg
+    net = eqx.combine(params, static)
+    model = eqx.tree_at(lambda m: m.a, setup.model, a)
+    r = residual(model, setup.ansatz, net, t, x, cfg.derivatives)
+    if cfg.weighting.kind == "causal":
+        w = cfg.weighting
+        res, _ = causal_residual(r * r, t, cfg.pde.T, w.chunks, w.epsilon)
+    else:
+        res = jnp.mean(r * r)
+    terms = [res]
+    if "initial" in setup.terms:
+        terms.append(initial_term(model, setup.ansatz, net, x))
+    if "boundary" in setup.terms:
+        terms.append(boundary_term(setup.ansatz, net, t, cfg.pde.boundary))
+    return jnp.stack(terms)
+
+
+def weighted(setup, static, params, a, t, x, weights):
+    terms = member_terms(setup, static, params, a, t, x)
+    return jnp.dot(weights, terms), terms
+
+
+def member_residual(setup: PinnSetup, static, params, a):
+    def fn(t, x):
+        net = eqx.combine(params, static)
+        model = eqx.tree_at(lambda m: m.a, setup.model, a)
+        return residual(model, setup.ansatz, net, t, x, setup.cfg.derivatives)
+
+    return fn
