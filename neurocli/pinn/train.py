@@ -19,7 +19,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import PRNGKeyArray, PyTree
 
 from neurocli.config.optim import PhaseConfig
@@ -27,6 +26,7 @@ from neurocli.optim import is_lbfgs, make_optimizer
 from neurocli.pinn import collocation
 from neurocli.pinn.setup import PinnSetup
 from neurocli.pinn.steps import INIT, LBFGS, POOL, TrainState, make_first_order_step, make_lbfgs_step
+from neurocli.solve import member_sharding
 
 
 def member_keys(seed: int, n: int) -> PRNGKeyArray:
@@ -58,14 +58,6 @@ class TrainResult:
 # -- placement on devices ----------------------------------------------------------------------
 
 
-def _sharding(n: int):
-    devices = jax.devices()
-    if len(devices) < 2:
-        return None, n
-    padded = -(-n // len(devices)) * len(devices)
-    return NamedSharding(Mesh(np.array(devices), ("members",)), PartitionSpec("members")), padded
-
-
 def _pad(tree, n: int, padded: int):
     if padded == n:
         return tree
@@ -82,7 +74,7 @@ class Trainer:
     def __init__(self, setup: PinnSetup, a_values, keys: PRNGKeyArray):
         self.setup = setup
         self.n = len(a_values)
-        self.sharding, self.padded = _sharding(self.n)
+        self.sharding, self.padded = member_sharding(self.n)
         self.a_values = np.asarray(a_values, dtype=np.float64)
         self.a = self.place(jnp.asarray(self.a_values, setup.dtype))
         self.keys = self.place(keys)
