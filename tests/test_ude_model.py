@@ -11,7 +11,7 @@ from neurocli.config.base import ConfigError, validate
 from neurocli.config.ude import STATE_NAMES, TrainUDEConfig
 from neurocli.models import HodgkinHuxley, ReducedHodgkinHuxley
 from neurocli.models.stimulus import PulseStimulus
-from neurocli.models.ude import ScaledMLP, TrueCurrent, make_ude, with_true_current
+from neurocli.models.ude import GUARD_V, ScaledMLP, TrueCurrent, make_ude, with_true_current
 from neurocli.train import ude_evaluate
 from neurocli.train.ude_data import Recording
 
@@ -47,6 +47,26 @@ def test_true_current_network_reproduces_known_model(known, replaced, inputs):
         y = known.initial_state() + jnp.asarray(rng.normal(size=len(known.state_names)) * np.r_[10.0, [0.05] * (len(known.state_names) - 1)])
         np.testing.assert_allclose(ude.vector_field(0.0, y, 3.0), known.vector_field(0.0, y, 3.0), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(ude.initial_state(), known.initial_state(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("known", [ReducedHodgkinHuxley(), HodgkinHuxley()])
+def test_guard_keeps_the_jacobian_finite_far_outside_physiology(known):
+    """A rejected trial stage can reach V ~ 1e16 mV, gates ~ 1e42 (seen in the seed recipe's run);
+    reverse mode multiplies the Jacobian there by a zero cotangent, so it must be finite."""
+    k = len(known.state_names)
+    ude = make_ude(known, _net(1), "sodium", ("V",))
+    jac = jax.jacfwd(ude.vector_field, argnums=1)
+    for y in ([6.7e16] + [-1.8e42] * (k - 1), [-1e300] + [1e300] * (k - 1), [GUARD_V + 1.0] + [3.0] * (k - 1)):
+        y = jnp.asarray(y)
+        assert np.isfinite(np.asarray(ude.vector_field(0.0, y, 20.0))).all()
+        assert np.isfinite(np.asarray(jac(0.0, y, 20.0))).all()
+    # inside the guard box the field and its Jacobian are the unguarded ones
+    def unguarded(t, y, i_ext):
+        return known.vector_field(t, y, i_ext).at[0].set((i_ext - ude.ionic_current(y)) / known.C_m)
+
+    y = known.initial_state() + jnp.asarray([30.0] + [0.1] * (k - 1))
+    np.testing.assert_array_equal(ude.vector_field(0.0, y, 20.0), unguarded(0.0, y, 20.0))
+    np.testing.assert_array_equal(jac(0.0, y, 20.0), jax.jacfwd(unguarded, argnums=1)(0.0, y, 20.0))
 
 
 def test_true_sodium_current_matches_seed_formula():

@@ -16,7 +16,7 @@ from neurocli.config.optim import PhaseConfig
 from neurocli.config.ude import TrainUDEConfig
 from neurocli.run_dir import RunDirectory
 from neurocli.train import ude_data
-from neurocli.train.ude import BEST, LATEST, Trainer, TrainingFailed, TrainSettings, init_state, make_step
+from neurocli.train.ude import BEST, LATEST, MIN_DAMPING, Trainer, TrainingFailed, TrainSettings, init_state, make_step
 from neurocli.train.ude_objective import split_network
 from neurocli.train.ude_setup import build_network, build_ude, make_loss, network_description, network_shape, settings
 
@@ -77,7 +77,7 @@ def test_rejected_steps_fall_back_to_the_last_good_parameters():
             rejected += 1
             assert float(stats.loss) == np.inf
             # the step went back to the last accepted parameters and halved the update
-            assert float(new.damping) == pytest.approx(0.5 * float(state.damping))
+            assert float(new.damping) == pytest.approx(max(MIN_DAMPING, 0.5 * float(state.damping)))
             np.testing.assert_array_equal(new.prev_params["w"], good_before["w"])
         state = new
     assert rejected >= 2
@@ -149,3 +149,88 @@ def test_failing_solves_stop_the_run_with_a_clear_error(tmp_path):
     rows = run.file("loss.csv").read_text().splitlines()
     assert len(rows) == 4 and all(r.endswith(",1") for r in rows[1:])
     assert all(",inf," in r for r in rows[1:])
+
+
+def test_rejections_halve_the_update_down_to_a_floor():
+    class OnlyAtZero(eqx.Module):  # every point but the start "fails": rejections in a row
+        def __call__(self, params, iteration):
+            w = params["w"]
+            return jnp.where(jnp.all(w == 0.0), jnp.sum((w - 1.0) ** 2), jnp.inf), jnp.zeros((), jnp.int32)
+
+    phase = PhaseConfig(optimizer="adam", iterations=20, lr=0.1)
+    step = make_step(phase, max_traces=None)
+    state = init_state({"w": jnp.zeros(2)}, optax_opt(phase))
+    dampings = []
+    for i in range(15):
+        state, stats = step(state, OnlyAtZero(), jnp.asarray(i, jnp.int64))
+        dampings.append(float(state.damping))
+    assert dampings[:3] == [1.0, 0.5, 0.25]
+    assert dampings[-1] == MIN_DAMPING and min(dampings) == MIN_DAMPING
+
+
+def _grad(loss, params):
+    return eqx.filter_jit(jax.value_and_grad(lambda p: loss(p, jnp.asarray(0))[0]))(params)
+
+
+def test_gradient_adjoints_agree_with_finite_differences():
+    """The three gradient methods against each other and against central differences of the loss
+    (tight tolerances, so the solver's discretisation error is far below the difference step's)."""
+    tight = {"name": "tsit5", "rtol": 1e-10, "atol": 1e-10, "max_steps": 4096}
+    grads = {}
+    for adjoint in ("recursive_checkpoint", "direct", "backsolve"):
+        cfg = smoke_config(**{"solve.solver": tight, "solve.adjoint": adjoint})
+        loss, params, _ = build(cfg)
+        value, grads[adjoint] = _grad(loss, params)
+    flat = {k: jnp.concatenate([x.ravel() for x in jax.tree.leaves(g)]) for k, g in grads.items()}
+    ref = flat["recursive_checkpoint"]
+    np.testing.assert_allclose(flat["direct"], ref, rtol=1e-9, atol=1e-9 * float(jnp.max(jnp.abs(ref))))
+    np.testing.assert_allclose(flat["backsolve"], ref, rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(ref))))
+    leaves, treedef = jax.tree.flatten(params)
+    keys = jax.random.split(jax.random.key(7), len(leaves))
+    direction = jax.tree.unflatten(treedef, [jax.random.normal(k, x.shape) for k, x in zip(keys, leaves)])
+    f = eqx.filter_jit(lambda p: loss(p, jnp.asarray(0))[0])
+    h = 1e-5
+    plus = f(jax.tree.map(lambda p, d: p + h * d, params, direction))
+    minus = f(jax.tree.map(lambda p, d: p - h * d, params, direction))
+    fd = float(plus - minus) / (2 * h)
+    grad = grads["recursive_checkpoint"]
+    ad = sum(float(jnp.vdot(g, d)) for g, d in zip(jax.tree.leaves(grad), jax.tree.leaves(direction)))
+    assert abs(ad) > 1.0  # a non-trivial directional derivative
+    assert fd == pytest.approx(ad, rel=1e-5)
+
+
+def test_curriculum_fits_a_growing_window():
+    phases = [{"optimizer": "adam", "iterations": 12, "lr": 0.01}, {"optimizer": "lbfgs", "iterations": 30}]
+    cfg = smoke_config(**{"loss.curriculum": {"start_ms": 5.0, "iterations": 8}, "train.phases": phases})
+    loss, params, _ = build(cfg)
+    assert loss.full_window_from == 8
+    ys, _ = loss.predict(params)
+    sq = np.asarray((ys - loss.data) ** 2).sum(axis=1)
+    t = np.asarray(loss.ts)
+    for iteration, end in ((0, 5.0), (4, 5.0 + 0.5 * 15.0), (8, 20.0), (100, 20.0)):
+        value = float(loss(params, jnp.asarray(iteration))[0])
+        assert value == pytest.approx(sq[t <= end + 1e-9].sum(), rel=1e-12)
+    full, _, _ = build(smoke_config())
+    assert float(loss(params, jnp.asarray(8))[0]) == pytest.approx(float(full(params, jnp.asarray(0))[0]), rel=1e-12)
+    # training on it: the logged loss is the window's, the whole record's loss comes down, and
+    # "best" is judged on the whole record only (a short window's small loss is not better)
+    result = Trainer(loss, settings(cfg)).fit(params)
+    assert result.best_iteration >= 8
+    assert result.history[0, 2] == pytest.approx(float(loss(params, jnp.asarray(0))[0]), rel=1e-12)
+    assert result.failed_solves == 0
+    start = float(full(params, jnp.asarray(0))[0])
+    assert result.best_loss < 0.1 * start
+    assert float(full(result.best_params, jnp.asarray(0))[0]) == pytest.approx(result.best_loss, rel=1e-12)
+
+
+def test_full_hh_model_trains():
+    """The full model (V, m, h, n) with its sodium current a network of (V, m, h)."""
+    cfg = smoke_config(**{"model": {"name": "hh"}, "initial_state": None,
+                          "data.time": {"t0": 0.0, "t1": 12.0, "save_every": 0.2}})
+    assert cfg.network_inputs == ("V", "m", "h")
+    loss, params, _ = build(cfg)
+    assert loss.data.shape == (61, 4)
+    result = Trainer(loss, settings(cfg)).fit(params)
+    losses = result.history[:, 2]
+    assert np.isfinite(losses).all() and result.failed_solves == 0
+    assert result.best_loss < 0.5 * losses[0]

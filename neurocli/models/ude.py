@@ -8,6 +8,13 @@ truth is g_Na m³ h (V − E_Na), for `potassium` g_K n⁴ (V − E_K). The seed
 with a plus sign, so it equals −N; a network's last layer absorbs the sign.
 
 The UDE is an `AbstractNeuronModel`, so `Problem`/`solve_one` integrate it like any other model.
+
+Its vector field clips the state to a guard box (V in ±500 mV, gates in [−1, 2]) before evaluating
+anything. Accepted solver steps never leave the box, so solutions are unchanged; but the trial
+stages of a *rejected* step can (a step of a few ms over a 20 µA/cm² pulse sends V to 1e16 mV and
+n⁴ past 1e168), and although the forward pass discards them, reverse-mode differentiation multiplies
+their Jacobian (inf) by a zero cotangent and the gradient becomes NaN. Inside the box every term is
+finite, in float32 too.
 """
 
 from __future__ import annotations
@@ -80,6 +87,17 @@ class ScaledMLP(eqx.Module):
         return self.output_scale * self.mlp(z)
 
 
+GUARD_V = 500.0  # mV
+GUARD_GATES = (-1.0, 2.0)
+
+
+def guard(y: Float[Array, " state"]) -> Float[Array, " state"]:
+    """y clipped to the guard box (identity, with unit gradient, inside it)."""
+    lo = jnp.full_like(y, GUARD_GATES[0]).at[0].set(-GUARD_V)
+    hi = jnp.full_like(y, GUARD_GATES[1]).at[0].set(GUARD_V)
+    return jnp.clip(y, lo, hi)
+
+
 class AbstractUDE(AbstractNeuronModel):
     """A known HH-type membrane whose `replaced` current is the `network` of states `input_index`."""
 
@@ -108,6 +126,7 @@ class AbstractUDE(AbstractNeuronModel):
         return known + self.learned_current(y)
 
     def vector_field(self, t, y, i_ext):
+        y = guard(y)
         # the gates' equations are the known model's; its dV/dt is unused (and compiled away)
         dy = self.known.vector_field(t, y, i_ext)
         dV = (i_ext - self.ionic_current(y)) / self.known.C_m

@@ -3,13 +3,17 @@
 One `eqx.filter_jit` per phase wraps a whole step: the solve, its gradient and the optimiser
 update. A step whose solve fails or whose loss or gradient is not finite is *rejected*: training
 returns to the last parameters (and optimiser state) whose solve succeeded and retries from there
-with the update halved (for Adam-type phases; L-BFGS has its own line search). Rejected steps are
-logged and counted, and `max_consecutive_failures` of them in a row stop the run with an error.
+with the update halved, down to 1/1024 of it (for Adam-type phases; L-BFGS has its own line
+search). Rejected steps are logged and counted, and `max_consecutive_failures` of them in a row
+stop the run with an error.
 
-Each phase starts from the best parameters seen so far. Every `checkpoint_every` iterations, at
-the end, on SIGINT and before a failure error, `checkpoints/latest.eqx` (train state, optimiser
-state, best parameters, loss history), `checkpoints/best.eqx` (the best network) and `loss.csv`
-are written. Resuming from latest.eqx replays nothing and continues bit-for-bit (CPU).
+Each phase starts from the best parameters seen so far. While a curriculum still fits a partial
+window its losses are not comparable with the whole record's: "best" is then the latest accepted
+parameters, and the best loss is tracked from the first whole-record iteration on.
+
+Every `checkpoint_every` iterations, at the end, on SIGINT and before a failure error,
+`checkpoints/latest.eqx` (train state, optimiser state, best parameters, loss history),
+`checkpoints/best.eqx` (the best network) and `loss.csv` are written. Resuming from latest.eqx replays nothing and continues bit-for-bit (CPU).
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ LATEST = "checkpoints/latest.eqx"
 BEST = "checkpoints/best.eqx"
 LOSS_COLUMNS = ("step", "phase", "optimizer", "loss", "grad_norm", "lr", "wall_s", "rejected")
 _HISTORY_COLUMNS = 7  # LOSS_COLUMNS without `optimizer` (derived from the phase)
+
+
+MIN_DAMPING = 2.0**-10  # the smallest update multiplier rejections halve down to
 
 
 class TrainingFailed(RuntimeError):
@@ -114,7 +121,8 @@ def make_step(phase: PhaseConfig, max_traces: int | None = 1) -> Callable:
             )
             lr = optax.tree.get(new_opt_state, "learning_rate")
         else:
-            damping = jnp.where(ok, jnp.minimum(1.0, 2.0 * state.damping), 0.5 * state.damping)
+            halved = jnp.maximum(MIN_DAMPING, 0.5 * state.damping)
+            damping = jnp.where(ok, jnp.minimum(1.0, 2.0 * state.damping), halved)
             updates, new_opt_state = opt.update(base_grads, opt_state, params)
             updates = jax.tree.map(lambda u: damping * u, updates)
             lr = schedule(count) * damping
@@ -315,7 +323,8 @@ class Trainer:
                     (first_calls.append(dt) if p not in step_times else step_times[p].append(dt))
                     step_times.setdefault(p, [])
                     ok = bool(ok)
-                    better = ok and loss < cur.best_loss
+                    windowed = cur.iteration < self.loss_fn.full_window_from
+                    better = ok and (windowed or loss < cur.best_loss)
                     self.history[cur.iteration:] = [(cur.iteration, p, loss, gnorm, lr, time.perf_counter() - start,
                                                      0 if ok else 1)]
                     cur = Cursor(
@@ -324,7 +333,7 @@ class Trainer:
                         iteration=cur.iteration + 1,
                         state=new_state,
                         best_params=cur.state.params if better else cur.best_params,
-                        best_loss=loss if better else cur.best_loss,
+                        best_loss=(math.inf if windowed else loss) if better else cur.best_loss,
                         best_iteration=cur.iteration if better else cur.best_iteration,
                         failed=cur.failed + (0 if ok else 1),
                         consecutive=0 if ok else cur.consecutive + 1,

@@ -52,6 +52,11 @@ class TrajectoryLoss(eqx.Module):
     def model(self, params) -> AbstractUDE:
         return eqx.tree_at(lambda u: u.network, self.ude, self.network(params))
 
+    @property
+    def full_window_from(self) -> int:
+        """The first iteration whose loss covers the whole record (earlier ones are not comparable)."""
+        return 0 if self.curriculum is None else self.curriculum[1]
+
     def window_end(self, iteration: Int[Array, ""]) -> Float[Array, ""]:
         """The last time fitted at this iteration (the whole record without a curriculum)."""
         if self.curriculum is None:
