@@ -125,7 +125,9 @@ class SolveSpec:
 def solve_one(problem: Problem, spec: SolveSpec, adjoint=None):
     """Integrate one problem; returns (saved values, num_steps, num_rejected_steps, result code)."""
     cfg = spec.solver
-    jump_ts = [t for t in spec.jump_ts if spec.t0 < t < spec.t1]
+    jump_ts = spec.jump_ts
+    if isinstance(spec.t0, (int, float)) and isinstance(spec.t1, (int, float)):
+        jump_ts = [t for t in jump_ts if spec.t0 < t < spec.t1]  # else (traced times) all of them
     # no `fn` when saving the state itself: BacksolveAdjoint does not support SaveAt(fn=...)
     if spec.save is None:
         saveat = diffrax.SaveAt(ts=jnp.asarray(spec.ts))

@@ -1,13 +1,14 @@
 """The UDE model, its config and the evaluation's reference current (no training here)."""
 
 import dataclasses
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from neurocli.config.base import ConfigError, validate
+from neurocli.config.base import ConfigError, load_config, validate
 from neurocli.config.ude import STATE_NAMES, TrainUDEConfig
 from neurocli.models import HodgkinHuxley, ReducedHodgkinHuxley
 from neurocli.models.stimulus import PulseStimulus
@@ -128,6 +129,15 @@ def test_config_names_bad_keys():
         validate(TrainUDEConfig, {**BASE, "train": {"phases": [{"optimizer": "lbfgs", "iterations": 5}]},
                                   "loss": {"curriculum": {"start_ms": 10.0, "iterations": 3}}}, "x.yaml")
     assert "loss.curriculum.iterations" in str(err.value)
+    two = {"phases": [{"optimizer": "adam", "iterations": 5}, {"optimizer": "lbfgs", "iterations": 5}]}
+    shoot = {"segment_ms": 1.0, "iterations": 5}
+    assert validate(TrainUDEConfig, {**BASE, "train": two, "loss": {"shooting": shoot}}, "x.yaml").loss.shooting
+    for loss, key in (({"shooting": {**shoot, "iterations": 4}}, "loss.shooting.iterations"),
+                      ({"shooting": {**shoot, "iterations": 10}}, "loss.shooting.iterations"),
+                      ({"shooting": shoot, "curriculum": {"start_ms": 1.0, "iterations": 5}}, "loss.shooting")):
+        with pytest.raises(ConfigError) as err:
+            validate(TrainUDEConfig, {**BASE, "train": two, "loss": loss}, "x.yaml")
+        assert f"x.yaml: {key}:" in str(err.value) and ("phase boundary" in str(err.value) or "not both" in str(err.value))
     cfg = validate(TrainUDEConfig, {**BASE, "model": {"name": "hh"}}, "x.yaml")
     assert cfg.network_inputs == ("V", "m", "h")
     assert dataclasses.is_dataclass(Recording)
@@ -150,3 +160,10 @@ def test_csv_recording(tmp_path):
     from neurocli.commands import train_ude
 
     assert train_ude.prepare(cfg, "x.yaml").csv.t.size == 3
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parent.parent / "configs").glob("ude_*.yaml")),
+                         ids=lambda p: p.name)
+def test_shipped_configs_validate(path):
+    cfg, _ = load_config(TrainUDEConfig, path)
+    assert cfg.runtime.precision == "float64" and cfg.train.iterations > 0

@@ -1,5 +1,6 @@
 """The UDE training loop on tiny problems: rejection, loss decrease, checkpoints, resume."""
 
+import dataclasses
 from pathlib import Path
 
 import equinox as eqx
@@ -17,6 +18,7 @@ from neurocli.config.ude import TrainUDEConfig
 from neurocli.run_dir import RunDirectory
 from neurocli.train import ude_data
 from neurocli.train.ude import BEST, LATEST, MIN_DAMPING, Trainer, TrainingFailed, TrainSettings, init_state, make_step
+from neurocli.models.ude import with_true_current
 from neurocli.train.ude_objective import split_network
 from neurocli.train.ude_setup import build_network, build_ude, make_loss, network_description, network_shape, settings
 
@@ -234,3 +236,40 @@ def test_full_hh_model_trains():
     losses = result.history[:, 2]
     assert np.isfinite(losses).all() and result.failed_solves == 0
     assert result.best_loss < 0.5 * losses[0]
+
+
+def test_multiple_shooting_objective():
+    cfg = smoke_config(**{"loss.shooting": {"segment_ms": 1.0, "iterations": 8}})
+    loss, params, _ = build(cfg)
+    n = loss.ts.shape[0]
+    assert loss.shooting == (5, 8) and loss.full_window_from == 8  # 1 ms of 0.2 ms samples
+    # every sample but the first is counted exactly once, whatever the segment length
+    for length in (1, 2, 5, 7, n - 2, n - 1):
+        index, counted = dataclasses.replace(loss, shooting=(length, 8)).segments()
+        assert index.shape[1] == length + 1 and index.max() == n - 1
+        assert sorted(index[counted].tolist()) == list(range(1, n))
+    # one segment over the whole record is the whole-record objective
+    whole = loss.for_phase(8)
+    assert whole.shooting is None and loss.for_phase(0) is loss
+    one = dataclasses.replace(loss, shooting=(n - 1, 8))
+    assert float(one(params, jnp.asarray(0))[0]) == pytest.approx(float(whole(params, jnp.asarray(0))[0]), rel=1e-9)
+    # the true current scores ~0 in both objectives; a wrong one scores far more when shot
+    ude = with_true_current(loss.ude)
+    true_params, true_static = split_network(ude.network)
+    exact = dataclasses.replace(loss, ude=ude, net_static=true_static)
+    assert float(exact(true_params, jnp.asarray(0))[0]) < 1e-6
+    assert float(exact.for_phase(8)(true_params, jnp.asarray(0))[0]) < 1e-6
+    assert float(loss(params, jnp.asarray(0))[0]) > 1.0
+
+
+def test_multiple_shooting_then_the_whole_record_trains():
+    phases = [{"optimizer": "adam", "iterations": 10, "lr": 0.01}, {"optimizer": "lbfgs", "iterations": 30}]
+    cfg = smoke_config(**{"loss.shooting": {"segment_ms": 1.0, "iterations": 10}, "train.phases": phases})
+    loss, params, _ = build(cfg)
+    whole = loss.for_phase(10)
+    start = float(whole(params, jnp.asarray(0))[0])
+    result = Trainer(loss, settings(cfg)).fit(params)
+    assert result.failed_solves == 0 and result.best_iteration >= 10
+    assert result.history[0, 2] == pytest.approx(float(loss(params, jnp.asarray(0))[0]), rel=1e-12)
+    assert float(whole(result.best_params, jnp.asarray(0))[0]) == pytest.approx(result.best_loss, rel=1e-12)
+    assert result.best_loss < 0.1 * start

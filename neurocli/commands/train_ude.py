@@ -49,6 +49,9 @@ def prepare(cfg: TrainUDEConfig, source: str) -> Prepared:
     cur = cfg.loss.curriculum
     if cur is not None and cur.start_ms >= span[1] - span[0]:
         raise ConfigError(source, [("loss.curriculum.start_ms", f"must be shorter than the record ({span[1] - span[0]:g} ms)")])
+    shooting = cfg.loss.shooting
+    if shooting is not None and shooting.segment_ms >= span[1] - span[0]:
+        raise ConfigError(source, [("loss.shooting.segment_ms", f"must be shorter than the record ({span[1] - span[0]:g} ms)")])
     init_from = None
     if cfg.ude.network.init_from is not None:
         init_from = Path(cfg.ude.network.init_from)
@@ -107,11 +110,29 @@ def execute(prep: Prepared, cfg: TrainUDEConfig, run: RunDirectory, resume: bool
     return _outputs(cfg, prep, recording, loss_fn.model(result.best_params), result, run)
 
 
+def _phase_labels(cfg: TrainUDEConfig) -> tuple[list[str], int]:
+    """Each phase's name for the loss figure, and the first iteration whose loss is the whole
+    record's (after multiple shooting or a curriculum)."""
+    names, start = [], 0
+    shooting, curriculum = cfg.loss.shooting, cfg.loss.curriculum
+    for phase in cfg.train.phases:
+        name = phase.optimizer
+        if shooting is not None and start < shooting.iterations:
+            name += f", shooting {shooting.segment_ms:g} ms"
+        elif curriculum is not None and start < curriculum.iterations:
+            name += ", growing window"
+        names.append(name)
+        start += phase.iterations
+    whole_from = max(0 if shooting is None else shooting.iterations, 0 if curriculum is None else curriculum.iterations)
+    return names, whole_from
+
+
 def _loss_figure(run: RunDirectory, cfg: TrainUDEConfig, history) -> None:
     h = np.asarray(history, dtype=float).reshape(-1, 7)
-    names = [p.optimizer for p in cfg.train.phases]
+    names, whole_from = _phase_labels(cfg)
     run.save_figure("loss", plots.loss_curve(h[:, 0], h[:, 2], h[:, 1], names, h[:, 6],
-                                             title=f"train-ude: {cfg.ude.replaced} current replaced"))
+                                             title=f"train-ude: {cfg.ude.replaced} current replaced",
+                                             comparable_from=whole_from))
 
 
 def _outputs(cfg: TrainUDEConfig, prep: Prepared, recording, ude, result: TrainResult, run: RunDirectory) -> dict:
@@ -154,6 +175,7 @@ def _outputs(cfg: TrainUDEConfig, prep: Prepared, recording, ude, result: TrainR
         # more detail
         "best_iteration": result.best_iteration,
         "phases": [p.optimizer for p in cfg.train.phases],
+        "whole_record_from": _phase_labels(cfg)[1],  # earlier losses: shooting segments or a partial window
         "s_per_iter_by_phase": result.phase_s_per_iter,
         "replaced": cfg.ude.replaced,
         "network_inputs": list(cfg.network_inputs),

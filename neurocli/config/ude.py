@@ -101,12 +101,23 @@ class CurriculumConfig(Section):
     iterations: PositiveInt
 
 
+class ShootingConfig(Section):
+    """Multiple shooting for the first `iterations`: the record is cut into segments of
+    `segment_ms`, each integrated from its recorded first state, so an error cannot grow over the
+    whole record (the loss landscape of a spike train is far smoother). `iterations` must end at a
+    phase boundary before the last phase: training then fits the whole record."""
+
+    segment_ms: PositiveFloat
+    iterations: PositiveInt
+
+
 class LossConfig(Section):
     """Sum (sse) or mean (mse) of weighted squared errors over states and samples."""
 
     reduction: Literal["sse", "mse"] = "sse"
     weights: dict[str, NonNegativeFloat] = Field(default_factory=dict, description="state -> weight (default 1)")
     curriculum: CurriculumConfig | None = None
+    shooting: ShootingConfig | None = None
 
 
 class SolveSection(Section):
@@ -192,6 +203,17 @@ class TrainUDEConfig(Section):
             raise KeyedError("solve.adjoint", "backsolve needs an adaptive solver")
         if self.solve.adjoint == "direct" and solver.max_steps > 100_000:
             raise KeyedError("solve.solver.max_steps", "the direct adjoint unrolls max_steps: give at most 100000")
+        shooting = self.loss.shooting
+        if shooting is not None:
+            if self.loss.curriculum is not None:
+                raise KeyedError("loss.shooting", "use either a curriculum or multiple shooting, not both")
+            ends = [sum(p.iterations for p in self.train.phases[: k + 1]) for k in range(len(self.train.phases) - 1)]
+            if shooting.iterations not in ends:
+                raise KeyedError(
+                    "loss.shooting.iterations",
+                    f"must end at a phase boundary before the last phase (one of {ends or 'none: add a phase'}); "
+                    "a phase needs a fixed objective",
+                )
         cur = self.loss.curriculum
         if cur is not None:
             first_lbfgs = next((i for i, p in enumerate(self.train.phases) if p.optimizer == "lbfgs"), None)

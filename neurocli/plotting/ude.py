@@ -23,9 +23,17 @@ def _mark_phases(ax, step, phase, names):
                 ha="center", va="top", fontsize=8)
 
 
-def _loss_panel(ax, step, loss, phase, names, rejected, *, envelope=False):
+def best_so_far(loss, rejected, comparable_from=0):
+    """Running minimum of the accepted losses; it restarts at `comparable_from`, where the objective
+    becomes the whole record's (after a curriculum or multiple shooting)."""
+    valid = np.where(np.isfinite(loss) & (rejected == 0), loss, np.inf)
+    return np.concatenate([np.minimum.accumulate(valid[:comparable_from]),
+                           np.minimum.accumulate(valid[comparable_from:])])
+
+
+def _loss_panel(ax, step, loss, phase, names, rejected, *, envelope=False, comparable_from=0):
     finite = np.isfinite(loss) & (rejected == 0)
-    best = np.minimum.accumulate(np.where(finite, loss, np.inf))
+    best = best_so_far(loss, rejected, comparable_from)
     _mark_phases(ax, step, phase, names)
     ax.plot(step[finite], loss[finite], lw=1.0, color="tab:blue", label="loss")
     ax.plot(step, best, lw=1.0, ls="--", color="k", label="best so far")
@@ -40,10 +48,11 @@ def _loss_panel(ax, step, loss, phase, names, rejected, *, envelope=False):
     ax.legend(loc="center right", fontsize=8)
 
 
-def loss_curve(step, loss, phase, names, rejected, *, title=None):
+def loss_curve(step, loss, phase, names, rejected, *, title=None, comparable_from=0):
     """Training loss per iteration on a log axis, phases shaded, rejected steps marked."""
     fig, ax = figure(figsize=(7, 4))
-    _loss_panel(ax, np.asarray(step), np.asarray(loss), np.asarray(phase), names, np.asarray(rejected))
+    _loss_panel(ax, np.asarray(step), np.asarray(loss), np.asarray(phase), names, np.asarray(rejected),
+                comparable_from=comparable_from)
     ax.set_ylabel("loss (sum of squared errors)")
     if title:
         ax.set_title(title)

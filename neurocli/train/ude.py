@@ -7,8 +7,9 @@ with the update halved, down to 1/1024 of it (for Adam-type phases; L-BFGS has i
 search). Rejected steps are logged and counted, and `max_consecutive_failures` of them in a row
 stop the run with an error.
 
-Each phase starts from the best parameters seen so far. While a curriculum still fits a partial
-window its losses are not comparable with the whole record's: "best" is then the latest accepted
+Each phase starts from the best parameters seen so far, with its own objective (multiple shooting
+ends at a phase boundary). While a curriculum fits a partial window, or multiple shooting fits
+segments, losses are not comparable with the whole record's: "best" is then the latest accepted
 parameters, and the best loss is tracked from the first whole-record iteration on.
 
 Every `checkpoint_every` iterations, at the end, on SIGINT and before a failure error,
@@ -297,8 +298,10 @@ class Trainer:
         first_calls: list[float] = []
         step_times: dict[int, list[float]] = {}
         iteration_arg = lambda i: jnp.asarray(i, dtype=jnp.int64 if jax.config.jax_enable_x64 else jnp.int32)  # noqa: E731
+        objectives = [self.loss_fn.for_phase(sum(q.iterations for q in phases[:p])) for p in range(len(phases))]
+
         def step_fn(p):
-            return cached_step(phases[p], self.loss_fn)
+            return cached_step(phases[p], objectives[p])
 
         with deferred_sigint() as sigint, progress(self.settings.iterations, self.description,
                                                    start=cur.iteration) as update:
@@ -316,7 +319,7 @@ class Trainer:
                         raise KeyboardInterrupt
                     step = step_fn(p)
                     t_call = time.perf_counter()
-                    new_state, stats = step(cur.state, self.loss_fn, iteration_arg(cur.iteration))
+                    new_state, stats = step(cur.state, objectives[p], iteration_arg(cur.iteration))
                     loss, gnorm, lr, ok = (float(x) for x in jax.device_get(
                         (stats.loss, stats.grad_norm, stats.lr, stats.accepted)))
                     dt = time.perf_counter() - t_call
@@ -352,7 +355,7 @@ class Trainer:
                     if self.on_iteration is not None:
                         self.on_iteration(cur.iteration)
                 # the loss at the final parameters: one more (discarded) step of the last phase
-                _, stats = step_fn(cur.phase)(cur.state, self.loss_fn, iteration_arg(cur.iteration))
+                _, stats = step_fn(cur.phase)(cur.state, objectives[cur.phase], iteration_arg(cur.iteration))
                 final_loss = float(stats.loss)
                 if final_loss < cur.best_loss:
                     cur = dataclasses.replace(cur, best_params=cur.state.params, best_loss=final_loss,

@@ -82,7 +82,18 @@ def make_loss(cfg: TrainUDEConfig, ude: AbstractUDE, recording: Recording, stimu
         jump_ts=jump_ts,
         mean=cfg.loss.reduction == "mse",
         curriculum=None if cur is None else (float(cur.start_ms), int(cur.iterations)),
+        shooting=shooting_segments(cfg, recording),
     )
+
+
+def shooting_segments(cfg: TrainUDEConfig, recording: Recording) -> tuple[int, int] | None:
+    """(samples per segment, iterations) of multiple shooting: segment_ms over the median sample step."""
+    shooting = cfg.loss.shooting
+    if shooting is None:
+        return None
+    dt = float(np.median(np.diff(recording.t)))
+    length = int(np.clip(round(shooting.segment_ms / dt), 1, len(recording.t) - 1))
+    return length, int(shooting.iterations)
 
 
 def settings(cfg: TrainUDEConfig) -> TrainSettings:
