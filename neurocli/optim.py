@@ -28,13 +28,15 @@ def make_optimizer(phase: PhaseConfig) -> optax.GradientTransformationExtraArgs:
     `update`: see `is_lbfgs`.
     """
     if phase.optimizer == "lbfgs":
-        core = optax.lbfgs(learning_rate=None)
+        core = optax.lbfgs(learning_rate=None, memory_size=phase.lbfgs_memory)
     elif phase.optimizer == "adam":
         core = optax.adam(learning_rate(phase))
     elif phase.optimizer == "adamw":
         core = optax.adamw(learning_rate(phase), weight_decay=phase.weight_decay)
-    else:
+    elif phase.optimizer == "sgd":
         core = optax.sgd(learning_rate(phase))
+    else:
+        raise ValueError(f"{phase.optimizer} is not an optax optimiser")
     if phase.clip_norm is None:
         return optax.with_extra_args_support(core)
     return optax.chain(optax.clip_by_global_norm(phase.clip_norm), core)

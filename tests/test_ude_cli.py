@@ -48,11 +48,11 @@ def test_cli_writes_every_promised_file(smoke_run):
     assert json.loads((run_dir / "run.json").read_text())["status"] == "completed"
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert set(METRIC_KEYS) <= set(metrics)
-    assert metrics["iterations"] == 12 and metrics["failed_solves"] == 0
+    assert metrics["iterations"] == 16 and metrics["failed_solves"] == 0
     rows = loss_table(run_dir)
     assert list(rows[0]) == ["step", "phase", "optimizer", "loss", "grad_norm", "lr", "wall_s", "rejected"]
-    assert [int(r["step"]) for r in rows] == list(range(12))
-    assert {r["optimizer"] for r in rows} == {"adam", "lbfgs"}
+    assert [int(r["step"]) for r in rows] == list(range(16))
+    assert {r["optimizer"] for r in rows} == {"adam", "lbfgs", "levenberg_marquardt"}
     assert min(float(r["loss"]) for r in rows) == pytest.approx(metrics["best_loss"], rel=1e-12) or \
         metrics["best_loss"] <= min(float(r["loss"]) for r in rows)
 

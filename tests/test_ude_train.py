@@ -8,44 +8,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import yaml
 
 from neurocli import checkpoint
-from neurocli.commands import train_ude
-from neurocli.config.base import validate
 from neurocli.config.optim import PhaseConfig
-from neurocli.config.ude import TrainUDEConfig
-from neurocli.run_dir import RunDirectory
-from neurocli.train import ude_data
-from neurocli.train.ude import BEST, LATEST, MIN_DAMPING, Trainer, TrainingFailed, TrainSettings, init_state, make_step
 from neurocli.models.ude import with_true_current
+from neurocli.run_dir import RunDirectory
+from neurocli.train.ude import BEST, LATEST, MIN_DAMPING, Trainer, TrainingFailed, TrainSettings, init_state, make_step
 from neurocli.train.ude_objective import split_network
-from neurocli.train.ude_setup import build_network, build_ude, make_loss, network_description, network_shape, settings
-
-SMOKE = Path(__file__).resolve().parent.parent / "configs" / "ude_smoke.yaml"
-
-
-def smoke_config(**updates) -> TrainUDEConfig:
-    raw = yaml.safe_load(SMOKE.read_text())
-    for dotted, value in updates.items():
-        node = raw
-        *parents, last = dotted.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[last] = value
-    return validate(TrainUDEConfig, raw, str(SMOKE))
-
-
-def build(cfg: TrainUDEConfig):
-    prep = train_ude.prepare(cfg, "test")
-    rec = ude_data.load(cfg, prep.truth, prep.stimulus, prep.csv)
-    desc = network_description(cfg, rec)
-    net = build_network(desc, cfg.runtime.seed)
-    params, static = split_network(net)
-    loss = make_loss(cfg, build_ude(cfg, prep.truth, net), rec, prep.stimulus, static)
-    header = {"network_shape": network_shape(cfg), "network": desc}
-    return loss, params, header
-
+from neurocli.train.ude_setup import build_network, network_shape, settings
+from ude_helpers import build, smoke_config
 
 @pytest.fixture(scope="module")
 def smoke():
@@ -99,13 +70,15 @@ def test_loss_decreases(smoke):
     assert result.iterations == cfg.train.iterations == len(losses)
     assert np.isfinite(losses).all() and result.failed_solves == 0
     assert result.best_loss < 0.7 * losses[0]
-    assert result.final_loss <= losses[-1]  # L-BFGS's line search only accepts decreases
+    assert result.final_loss <= losses[-1]  # L-BFGS's line search and LM only accept decreases
+    lm = result.history[:, 1] == 2
+    assert np.all(np.diff(losses[lm]) <= 0.0)
 
 
 def test_resume_equals_uninterrupted(smoke, tmp_path):
     cfg, loss, params, header = smoke
     full = Trainer(loss, settings(cfg), new_run(tmp_path, "full"), header=header).fit(params)
-    for stop_at in (6, 10):  # inside the Adam phase, and inside the L-BFGS phase
+    for stop_at in (6, 10, 14):  # inside the Adam, the L-BFGS and the Levenberg–Marquardt phase
         run = new_run(tmp_path, f"stop{stop_at}")
 
         def interrupt(iteration):

@@ -12,7 +12,7 @@ from neurocli.config.base import KeyedError, Section
 class PhaseConfig(Section):
     """One optimisation phase: an optax optimiser run for `iterations` steps."""
 
-    optimizer: Literal["adam", "adamw", "sgd", "lbfgs"] = "adam"
+    optimizer: Literal["adam", "adamw", "sgd", "lbfgs", "levenberg_marquardt"] = "adam"
     iterations: PositiveInt
     lr: PositiveFloat = 1e-3
     schedule: Literal["constant", "cosine", "exponential"] = "constant"
@@ -20,14 +20,31 @@ class PhaseConfig(Section):
     warmup: NonNegativeInt = 0
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
     clip_norm: PositiveFloat | None = Field(default=None, description="clip the global gradient norm")
+    memory: PositiveInt | None = Field(default=None, description="lbfgs: past updates kept (default 10)")
+    damping: PositiveFloat | None = Field(
+        default=None, description="levenberg_marquardt: initial damping λ (default 1e-3)"
+    )
 
     @model_validator(mode="after")
     def _check(self):
         if self.warmup >= self.iterations:
             raise KeyedError("warmup", f"must be fewer than iterations ({self.iterations})")
-        if self.optimizer == "lbfgs" and (self.schedule != "constant" or self.warmup):
-            raise KeyedError("schedule", "lbfgs uses its own line search: schedule constant, no warmup")
+        searched = self.optimizer in ("lbfgs", "levenberg_marquardt")
+        if searched and (self.schedule != "constant" or self.warmup):
+            raise KeyedError("schedule", f"{self.optimizer} chooses its own steps: schedule constant, no warmup")
+        if self.optimizer != "lbfgs" and self.memory is not None:
+            raise KeyedError("memory", "only lbfgs has a memory")
+        if self.optimizer != "levenberg_marquardt" and self.damping is not None:
+            raise KeyedError("damping", "only levenberg_marquardt has a damping")
         return self
+
+    @property
+    def lbfgs_memory(self) -> int:
+        return 10 if self.memory is None else self.memory
+
+    @property
+    def lm_damping(self) -> float:
+        return 1e-3 if self.damping is None else self.damping
 
     @property
     def end_lr(self) -> float:

@@ -175,6 +175,9 @@ class TrainPinnConfig(Section):
     def _check(self):
         if not self.phases:
             raise KeyedError("phases", "is empty: give at least one optimisation phase")
+        for i, phase in enumerate(self.phases):
+            if phase.optimizer == "levenberg_marquardt":
+                raise KeyedError(f"phases[{i}].optimizer", "levenberg_marquardt is train-ude's (a least-squares fit)")
         if self.weighting.kind == "gradnorm" and self.conditions.kind == "hard":
             raise KeyedError("weighting.kind", "gradnorm balances loss terms; hard conditions leave only the residual")
         if self.reference.nx is not None and (self.reference.nx - 1) % (self.output.nx - 1):

@@ -4,7 +4,7 @@ One `eqx.filter_jit` per phase wraps a whole step: the solve, its gradient and t
 update. A step whose solve fails or whose loss or gradient is not finite is *rejected*: training
 returns to the last parameters (and optimiser state) whose solve succeeded and retries from there
 with the update halved, down to 1/1024 of it (for Adam-type phases; L-BFGS has its own line
-search). Rejected steps are logged and counted, and `max_consecutive_failures` of them in a row
+search, and Levenberg–Marquardt only takes steps it has checked). Rejected steps are logged and counted, and `max_consecutive_failures` of them in a row
 stop the run with an error.
 
 Each phase starts from the best parameters seen so far, with its own objective (multiple shooting
@@ -14,7 +14,8 @@ parameters, and the best loss is tracked from the first whole-record iteration o
 
 Every `checkpoint_every` iterations, at the end, on SIGINT and before a failure error,
 `checkpoints/latest.eqx` (train state, optimiser state, best parameters, loss history),
-`checkpoints/best.eqx` (the best network) and `loss.csv` are written. Resuming from latest.eqx replays nothing and continues bit-for-bit (CPU).
+`checkpoints/best.eqx` (the best network) and `loss.csv` are written. Resuming from latest.eqx
+replays nothing and continues bit-for-bit (CPU).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from neurocli.config.optim import PhaseConfig
 from neurocli.optim import is_lbfgs, learning_rate, make_optimizer
 from neurocli.progress import progress
 from neurocli.run_dir import RunDirectory
+from neurocli.train.levenberg_marquardt import LevenbergMarquardt
 from neurocli.train.ude_objective import TrajectoryLoss
 
 FORMAT = "neurocli-ude-train/1"
@@ -72,7 +74,7 @@ class TrainState(eqx.Module):
 class StepStats(eqx.Module):
     loss: Float[Array, ""]  # at the parameters the step started from (+inf: solve failed)
     grad_norm: Float[Array, ""]
-    lr: Float[Array, ""]  # step size used (schedule × damping; L-BFGS: the line search's)
+    lr: Float[Array, ""]  # step size used (schedule × damping; L-BFGS: the line search's; LM: its damping λ)
     accepted: Bool[Array, ""]
 
 
@@ -90,8 +92,36 @@ def init_state(params: PyTree, opt: optax.GradientTransformation) -> TrainState:
     return TrainState(params, opt_state, params, opt_state, zeros, inf, count, count, one)
 
 
+def optimizer(phase: PhaseConfig):
+    """The phase's optimiser: optax's, or Levenberg–Marquardt (same `init`)."""
+    if phase.optimizer == "levenberg_marquardt":
+        return LevenbergMarquardt(phase.lm_damping)
+    return make_optimizer(phase)
+
+
+def _lm_step(lm: LevenbergMarquardt):
+    def step(state: TrainState, loss_fn: TrajectoryLoss, iteration: Int[Array, ""]):
+        def residuals(p):
+            return loss_fn.residuals(p, iteration)[0]
+
+        params, lm_state, loss, grad_norm = lm.iterate(residuals, state.params, state.opt_state)
+        ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+        loss = jnp.where(ok, loss, jnp.inf)
+        # every iterate was checked (finite and lower) before it was taken: a failure stays put
+        new = TrainState(params, lm_state, state.params, state.opt_state, state.prev_grads, loss,
+                         state.count + 1, state.count, state.damping)
+        return new, StepStats(loss, grad_norm, state.opt_state.damping, ok)
+
+    return step
+
+
 def make_step(phase: PhaseConfig, max_traces: int | None = 1) -> Callable:
     """step(state, loss_fn, iteration) -> (state, stats): one jitted call, traced once per phase."""
+    if phase.optimizer == "levenberg_marquardt":
+        step = _lm_step(optimizer(phase))
+        if max_traces is not None:
+            step = eqx.debug.assert_max_traces(step, max_traces=max_traces)
+        return eqx.filter_jit(step)
     opt = make_optimizer(phase)
     lbfgs = is_lbfgs(phase)
     schedule = None if lbfgs else learning_rate(phase)
@@ -241,7 +271,7 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------
     def _skeleton(self, params, phase: int, rows: int):
-        state = init_state(params, make_optimizer(self.settings.phases[phase]))
+        state = init_state(params, optimizer(self.settings.phases[phase]))
         return {"state": state, "best_params": params, "history": np.zeros((rows, _HISTORY_COLUMNS))}
 
     def save(self, cur: Cursor, elapsed_s: float) -> None:
@@ -292,13 +322,15 @@ class Trainer:
             cur, elapsed = self.load(params)
         else:
             self.history = []
-            cur = Cursor(0, 0, 0, init_state(params, make_optimizer(phases[0])), params, math.inf, -1, 0, 0)
+            cur = Cursor(0, 0, 0, init_state(params, optimizer(phases[0])), params, math.inf, -1, 0, 0)
             elapsed = 0.0
         start = time.perf_counter() - elapsed
         first_calls: list[float] = []
         step_times: dict[int, list[float]] = {}
         iteration_arg = lambda i: jnp.asarray(i, dtype=jnp.int64 if jax.config.jax_enable_x64 else jnp.int32)  # noqa: E731
-        objectives = [self.loss_fn.for_phase(sum(q.iterations for q in phases[:p])) for p in range(len(phases))]
+        objectives = [self.loss_fn.for_phase(sum(q.iterations for q in phases[:p]),
+                                             forward_mode=phases[p].optimizer == "levenberg_marquardt")
+                      for p in range(len(phases))]
 
         def step_fn(p):
             return cached_step(phases[p], objectives[p])
@@ -311,7 +343,7 @@ class Trainer:
                     if cur.phase_step >= phases[p].iterations:
                         if p + 1 >= len(phases):
                             break
-                        opt = make_optimizer(phases[p + 1])
+                        opt = optimizer(phases[p + 1])
                         cur = dataclasses.replace(cur, phase=p + 1, phase_step=0,
                                                   state=init_state(cur.best_params, opt))
                         continue

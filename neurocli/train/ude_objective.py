@@ -30,6 +30,7 @@ ADJOINTS = {
     "recursive_checkpoint": diffrax.RecursiveCheckpointAdjoint,
     "backsolve": diffrax.BacksolveAdjoint,
     "direct": diffrax.DirectAdjoint,
+    "forward": diffrax.ForwardMode,  # Jacobians by forward mode (Levenberg–Marquardt phases)
 }
 
 
@@ -66,14 +67,19 @@ class TrajectoryLoss(eqx.Module):
     @property
     def full_window_from(self) -> int:
         """The first iteration whose loss is the whole record's (earlier ones are not comparable)."""
-        return max(0 if self.curriculum is None else self.curriculum[1], 0 if self.shooting is None else self.shooting[1])
+        ends = [0] + [schedule[1] for schedule in (self.curriculum, self.shooting) if schedule is not None]
+        return max(ends)
 
-    def for_phase(self, first_iteration: int) -> TrajectoryLoss:
+    def for_phase(self, first_iteration: int, forward_mode: bool = False) -> TrajectoryLoss:
         """The objective of a phase starting at this iteration (multiple shooting ends at a phase
-        boundary; a curriculum is a function of the iteration inside the objective)."""
+        boundary; a curriculum is a function of the iteration inside the objective), differentiated
+        in forward mode if asked (a Jacobian of a few hundred parameters, for Levenberg–Marquardt)."""
+        changes = {}
         if self.shooting is not None and first_iteration >= self.shooting[1]:
-            return dataclasses.replace(self, shooting=None)
-        return self
+            changes["shooting"] = None
+        if forward_mode:
+            changes["adjoint"] = "forward"
+        return dataclasses.replace(self, **changes) if changes else self
 
     def segments(self) -> tuple[np.ndarray, np.ndarray]:
         """(sample indices of each segment (S, L+1), which of them count (S, L+1))."""
@@ -112,7 +118,8 @@ class TrajectoryLoss(eqx.Module):
         ys, _, _, result = solve_one(problem, spec, ADJOINTS[self.adjoint]())
         return ys, result
 
-    def __call__(self, params, iteration: Int[Array, ""]) -> tuple[Float[Array, ""], Int[Array, ""]]:
+    def residuals(self, params, iteration: Int[Array, ""]) -> tuple[Float[Array, " n"], Int[Array, ""]]:
+        """(r, solver result code) with Σ r² the loss: weighted, masked errors of every sample and state."""
         if self.shooting is not None:
             index, counted = self.segments()
             ys, result = self.predict_segments(params, index)
@@ -120,9 +127,13 @@ class TrajectoryLoss(eqx.Module):
         else:
             ys, result = self.predict(params)
             inside, data = (self.ts <= self.window_end(iteration))[:, None], self.data
-        resid = jnp.where(inside, ys - data, 0.0)
-        total = jnp.sum(self.weights * resid**2)
+        resid = jnp.where(inside, ys - data, 0.0) * jnp.sqrt(self.weights)
         if self.mean:
-            total = total / (jnp.sum(inside) * jnp.sum(self.weights > 0))
+            resid = resid / jnp.sqrt(jnp.sum(inside) * jnp.sum(self.weights > 0))
+        return resid.ravel(), result
+
+    def __call__(self, params, iteration: Int[Array, ""]) -> tuple[Float[Array, ""], Int[Array, ""]]:
+        resid, result = self.residuals(params, iteration)
+        total = jnp.sum(resid**2)
         ok = (result == 0) & jnp.isfinite(total)
         return jnp.where(ok, total, jnp.inf), result
