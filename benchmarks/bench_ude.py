@@ -8,12 +8,12 @@ benchmarks/results/ude_loss_comparison.pdf.
 3. configs/ude_seed_recipe.yaml (the seed's recipe, same data): its metrics, the same stability
    ratio, and the seconds per Adam iteration against the seed's torchdiffeq 0.55 s/iter.
 4. The potassium variant (configs/ude_potassium.yaml) and noisy data (configs/ude_noisy.yaml).
-5. The full hh model, sodium replaced, on a spike (configs/ude_hh_sodium.yaml: multiple shooting,
-   then the whole record), and the same budget on the whole record only.
+5. The default recipe from other seeds, and with the previous optimiser (2000 L-BFGS iterations).
+6. The full hh model, sodium replaced, on a spike (configs/ude_hh_sodium.yaml: multiple shooting,
+   then the whole record, Levenberg–Marquardt), and variants without shooting and with L-BFGS.
 
 The machine may be shared: the timings are then pessimistic. `BENCH_UDE_ONLY=a,b` runs a subset
-(names: default, seed, adam_timing, potassium, noisy,
-hh_sodium, hh_sodium_whole_record).
+(names: the keys of CONFIGS).
 """
 
 from __future__ import annotations
@@ -44,10 +44,22 @@ CONFIGS = {
         "train.phases=[{optimizer: adam, iterations: 300, lr: 0.001}]")),
     "potassium": ("configs/ude_potassium.yaml", ()),
     "noisy": ("configs/ude_noisy.yaml", ()),
+    # the default recipe from other initial networks
+    "default_seed1": ("configs/ude_reduced_hh.yaml", ("runtime.seed=1",)),
+    "default_seed2": ("configs/ude_reduced_hh.yaml", ("runtime.seed=2",)),
+    "default_seed3": ("configs/ude_reduced_hh.yaml", ("runtime.seed=3",)),
+    # the previous recipe: 2000 L-BFGS iterations instead of 500 Levenberg–Marquardt ones
+    "default_lbfgs": ("configs/ude_reduced_hh.yaml", ("train.phases=[{optimizer: lbfgs, iterations: 2000}]",)),
     # the full model (spiking data): multiple shooting first, then the whole record ...
     "hh_sodium": ("configs/ude_hh_sodium.yaml", ()),
-    # ... and the same budget on the whole record only
-    "hh_sodium_whole_record": ("configs/ude_hh_sodium.yaml", (
+    # ... the whole record only, with LM ...
+    "hh_sodium_lm_whole_record": ("configs/ude_hh_sodium.yaml", (
+        "loss.shooting=null", "train.phases=[{optimizer: levenberg_marquardt, iterations: 500}]")),
+    # ... and with L-BFGS, with and without shooting
+    "hh_sodium_lbfgs_shooting": ("configs/ude_hh_sodium.yaml", (
+        "loss.shooting={segment_ms: 1.0, iterations: 500}",
+        "train.phases=[{optimizer: lbfgs, iterations: 500}, {optimizer: lbfgs, iterations: 1500}]")),
+    "hh_sodium_lbfgs_whole_record": ("configs/ude_hh_sodium.yaml", (
         "loss.shooting=null", "train.phases=[{optimizer: lbfgs, iterations: 2000}]")),
 }
 
@@ -162,13 +174,14 @@ def summarise(results: dict) -> dict:
             "s_per_iter": adam, "failed_solves": m["failed_solves"], "iterations": m["iterations"],
             "torchdiffeq_s_per_iter": TORCHDIFFEQ_S_PER_ITER, "speedup_vs_torchdiffeq": TORCHDIFFEQ_S_PER_ITER / adam,
         }
-    for name in ("potassium", "noisy", "hh_sodium", "hh_sodium_whole_record"):
+    for name in [n for n in CONFIGS if n not in ("default", "seed", "adam_timing")]:
         if name in results:
             m = results[name]["cold"]
             s[name] = {k: m.get(k) for k in ("best_loss", "final_loss", "current_rmse", "current_max_err",
                                              "validation_sse", "iterations", "failed_solves", "fit_sse_to_noise_free",
                                              "noise_sse", "s_per_iter", "compile_s")}
             s[name]["wall_s"] = m["process_wall_s"]
+            s[name]["set"] = results[name]["set"]
             s[name]["stability_ratio"] = results[name]["stability_ratio"]
     s["load_average"] = {"start": results["machine"]["load_average_at_start"],
                          "end": results["machine"]["load_average_at_end"]}
@@ -182,8 +195,11 @@ def figure(results: dict) -> None:
     from neurocli.plotting.ude import loss_comparison
 
     curves = []
-    for name, title in (("default", "our recipe (configs/ude_reduced_hh.yaml)"),
-                        ("seed", "the seed's recipe (configs/ude_seed_recipe.yaml)")):
+    for name, title in (("default", "our recipe: Levenberg–Marquardt\n(configs/ude_reduced_hh.yaml)"),
+                        ("default_lbfgs", "the same with 2000 L-BFGS iterations"),
+                        ("seed", "the seed's recipe\n(configs/ude_seed_recipe.yaml)")):
+        if name not in results:
+            continue
         h = results[name]["history"]
         ratio = results[name]["stability_ratio"]
         m = results[name]["cold"]
@@ -234,8 +250,9 @@ def copy_figures(results: dict) -> None:
 def redraw() -> None:
     """Draw the comparison figure again (and copy the runs' figures) from the runs in ude.json."""
     runs = json.loads((RESULTS / "ude.json").read_text())["runs"]
-    for name in ("default", "seed"):
-        runs[name]["history"] = loss_history(runs[name]["cold"]["run_dir"])
+    for name in ("default", "default_lbfgs", "seed"):
+        if name in runs:
+            runs[name]["history"] = loss_history(runs[name]["cold"]["run_dir"])
     figure(runs)
     copy_figures(runs)
 
