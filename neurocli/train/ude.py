@@ -4,8 +4,8 @@ One `eqx.filter_jit` per phase wraps a whole step: the solve, its gradient and t
 update. A step whose solve fails or whose loss or gradient is not finite is *rejected*: training
 returns to the last parameters (and optimiser state) whose solve succeeded and retries from there
 with the update halved, down to 1/1024 of it (for Adam-type phases; L-BFGS has its own line
-search, and Levenberg–Marquardt only takes steps it has checked). Rejected steps are logged and counted, and `max_consecutive_failures` of them in a row
-stop the run with an error.
+search, and Levenberg–Marquardt only takes steps it has checked). Rejected steps are logged and
+counted, and `max_consecutive_failures` of them in a row stop the run with an error.
 
 Each phase starts from the best parameters seen so far, with its own objective (multiple shooting
 ends at a phase boundary). While a curriculum fits a partial window, or multiple shooting fits
@@ -74,7 +74,7 @@ class TrainState(eqx.Module):
 class StepStats(eqx.Module):
     loss: Float[Array, ""]  # at the parameters the step started from (+inf: solve failed)
     grad_norm: Float[Array, ""]
-    lr: Float[Array, ""]  # step size used (schedule × damping; L-BFGS: the line search's; LM: its damping λ)
+    lr: Float[Array, ""]  # step size (schedule × damping; L-BFGS: its line search's; LM: its damping λ)
     accepted: Bool[Array, ""]
 
 
