@@ -23,7 +23,7 @@ class CheckpointMismatch(ValueError):
 
 def save(path: Path, header: dict[str, Any], tree: Any) -> None:
     buf = io.BytesIO()
-    buf.write(to_json(header).replace("\n", " ").encode() + b"\n")
+    buf.write(to_json(header, strict=False).replace("\n", " ").encode() + b"\n")
     eqx.tree_serialise_leaves(buf, tree)
     atomic_write_bytes(Path(path), buf.getvalue())
 

@@ -9,6 +9,7 @@ import csv
 import datetime as _dt
 import io
 import json
+import math
 import os
 import platform
 import subprocess
@@ -58,7 +59,26 @@ def _json_default(obj: Any):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def to_json(obj: Any) -> str:
+def _finite_or_none(obj: Any) -> Any:
+    """obj with every inf and NaN replaced by None (JSON null), arrays and numpy scalars included."""
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _finite_or_none(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def to_json(obj: Any, strict: bool = True) -> str:
+    """Indented JSON. Strict (the run directory's files): standard JSON, a number that is not finite
+    becomes null. Not strict (checkpoint headers, read back by Python): inf and NaN kept."""
+    if strict:
+        return json.dumps(_finite_or_none(obj), indent=2, default=_json_default, allow_nan=False) + "\n"
     return json.dumps(obj, indent=2, default=_json_default, allow_nan=True) + "\n"
 
 

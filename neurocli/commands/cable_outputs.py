@@ -32,10 +32,6 @@ def _is_hh_1952_axon(model_cfg) -> bool:
     return all(getattr(model_cfg, k) == defaults[k].default for k in keys)
 
 
-def _none_if_nan(value: float):
-    return None if not np.isfinite(value) else float(value)
-
-
 def _snapshot_times(t, x, arrival, n=5):
     """Times when the wavefront (first threshold crossing) passes 10 %, 30 %, … 90 % of the
     cable; evenly spaced times if the impulse did not get there."""
@@ -89,13 +85,13 @@ def write(cfg, model, out: SolveOutput, values, run: RunDirectory) -> dict:
     run.save_figure("snapshots", cable_plots.snapshots(t, x, V[show], times, title=shown_title))
 
     per_member = {
-        "conduction_velocity_m_per_s": [_none_if_nan(r.velocity_m_per_s) for r in results],
+        "conduction_velocity_m_per_s": [float(r.velocity_m_per_s) for r in results],
         "reached_far_end": [r.reached_far_end for r in results],
         "spike_count": [len(r.spike_times_ms) for r in results],
         "spike_times_ms": [r.spike_times_ms for r in results],
         "peak_V_mV": [r.peak_V_mV for r in results],
         "min_V_mV": [r.min_V_mV for r in results],
-        "spike_half_width_ms": [_none_if_nan(r.half_width_ms) for r in results],
+        "spike_half_width_ms": [float(r.half_width_ms) for r in results],
         "num_steps": np.atleast_1d(out.num_steps).tolist(),
         "num_rejected_steps": np.atleast_1d(out.num_rejected_steps).tolist(),
     }
@@ -120,7 +116,7 @@ def write(cfg, model, out: SolveOutput, values, run: RunDirectory) -> dict:
         exponent = None
         if cfg.sweep.parameter.startswith("model.") and field in POWER_LAW_PARAMETERS:
             exponent = cable_analysis.power_law_exponent(values, velocities)
-            metrics["velocity_power_law_exponent"] = _none_if_nan(exponent)
+            metrics["velocity_power_law_exponent"] = float(exponent)  # NaN: null in metrics.json
         reference = HH_1952 if cfg.sweep.parameter == "model.temperature_C" and _is_hh_1952_axon(model_cfg) else None
         run.save_figure(
             "velocity",
