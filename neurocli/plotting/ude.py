@@ -14,13 +14,12 @@ def state_label(name: str) -> str:
 
 
 def _mark_phases(ax, step, phase, names):
-    """Shade each optimisation phase and name it at the top of the axes."""
+    """Shade each optimisation phase; the legend names it (text on a narrow band would overflow)."""
     for k, p in enumerate(np.unique(phase).astype(int)):
         inside = step[phase == p]
         lo, hi = inside.min() - 0.5, inside.max() + 0.5
-        ax.axvspan(lo, hi, color=PHASE_COLOURS[k % len(PHASE_COLOURS)], zorder=0, lw=0)
-        ax.text((lo + hi) / 2, 0.98, f"phase {p}: {names[p]}", transform=ax.get_xaxis_transform(),
-                ha="center", va="top", fontsize=8)
+        ax.axvspan(lo, hi, color=PHASE_COLOURS[k % len(PHASE_COLOURS)], zorder=0, lw=0,
+                   label=f"phase {p}: {names[p]}")
 
 
 def best_so_far(loss, rejected, comparable_from=0):
@@ -45,7 +44,7 @@ def _loss_panel(ax, step, loss, phase, names, rejected, *, envelope=False, compa
                 transform=ax.get_xaxis_transform(), label=f"rejected steps ({int((rejected > 0).sum())})")
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
-    ax.legend(loc="center right", fontsize=8)
+    ax.legend(loc="best", fontsize=8, frameon=True, framealpha=1.0, facecolor="white", edgecolor="0.8")
 
 
 def loss_curve(step, loss, phase, names, rejected, *, title=None, comparable_from=0):
@@ -105,7 +104,7 @@ def current(voltage, learned, true, *, replaced, along, rmse, max_err):
     ax.plot(voltage, true, style, color="0.6", lw=2.4, ms=3, label=f"true {replaced} current")
     ax.plot(voltage, learned, style, color="tab:red", lw=1.1, ms=1.5, label="learned (network)")
     ax.set_ylabel("current (µA/cm², outward +)")
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="best", fontsize=8, frameon=True, framealpha=1.0, facecolor="white", edgecolor="0.8")
     ax.set_title(f"{replaced} current along the {along}: RMSE {rmse:.3g}, max error {max_err:.3g} µA/cm²",
                  fontsize=9)
     ax_err.axhline(0.0, color="0.7", lw=0.8)
