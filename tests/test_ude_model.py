@@ -137,7 +137,8 @@ def test_config_names_bad_keys():
                       ({"shooting": shoot, "curriculum": {"start_ms": 1.0, "iterations": 5}}, "loss.shooting")):
         with pytest.raises(ConfigError) as err:
             validate(TrainUDEConfig, {**BASE, "train": two, "loss": loss}, "x.yaml")
-        assert f"x.yaml: {key}:" in str(err.value) and ("phase boundary" in str(err.value) or "not both" in str(err.value))
+        message = str(err.value)
+        assert f"x.yaml: {key}:" in message and ("phase boundary" in message or "not both" in message)
     cfg = validate(TrainUDEConfig, {**BASE, "model": {"name": "hh"}}, "x.yaml")
     assert cfg.network_inputs == ("V", "m", "h")
     assert dataclasses.is_dataclass(Recording)

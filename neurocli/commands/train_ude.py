@@ -46,12 +46,11 @@ def prepare(cfg: TrainUDEConfig, source: str) -> Prepared:
         span = (float(csv.t[0]), float(csv.t[-1]))
     else:
         span = (cfg.data.time.t0, cfg.data.time.t1)
-    cur = cfg.loss.curriculum
-    if cur is not None and cur.start_ms >= span[1] - span[0]:
-        raise ConfigError(source, [("loss.curriculum.start_ms", f"must be shorter than the record ({span[1] - span[0]:g} ms)")])
-    shooting = cfg.loss.shooting
-    if shooting is not None and shooting.segment_ms >= span[1] - span[0]:
-        raise ConfigError(source, [("loss.shooting.segment_ms", f"must be shorter than the record ({span[1] - span[0]:g} ms)")])
+    record_ms = span[1] - span[0]
+    for key, length in (("loss.curriculum.start_ms", getattr(cfg.loss.curriculum, "start_ms", None)),
+                        ("loss.shooting.segment_ms", getattr(cfg.loss.shooting, "segment_ms", None))):
+        if length is not None and length >= record_ms:
+            raise ConfigError(source, [(key, f"must be shorter than the record ({record_ms:g} ms)")])
     init_from = None
     if cfg.ude.network.init_from is not None:
         init_from = Path(cfg.ude.network.init_from)
@@ -123,7 +122,7 @@ def _phase_labels(cfg: TrainUDEConfig) -> tuple[list[str], int]:
             name += ", growing window"
         names.append(name)
         start += phase.iterations
-    whole_from = max(0 if shooting is None else shooting.iterations, 0 if curriculum is None else curriculum.iterations)
+    whole_from = max([0] + [schedule.iterations for schedule in (shooting, curriculum) if schedule is not None])
     return names, whole_from
 
 

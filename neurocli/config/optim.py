@@ -10,7 +10,8 @@ from neurocli.config.base import KeyedError, Section
 
 
 class PhaseConfig(Section):
-    """One optimisation phase: an optax optimiser run for `iterations` steps."""
+    """One optimisation phase: an optax optimiser (or, in train-ude, Levenberg–Marquardt) run for
+    `iterations` steps."""
 
     optimizer: Literal["adam", "adamw", "sgd", "lbfgs", "levenberg_marquardt"] = "adam"
     iterations: PositiveInt
