@@ -15,9 +15,6 @@ Timings on 2 CPU cores shared with other jobs: pessimistic.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +27,7 @@ import jax.numpy as jnp  # noqa: E402
 import lineax as lx  # noqa: E402
 import numpy as np  # noqa: E402
 
+import neurocli_process  # noqa: E402
 from neurocli import cable_analysis  # noqa: E402
 from neurocli.block_tridiagonal import BlockTridiagonalJacobian  # noqa: E402
 from neurocli.config.common import SolverConfig  # noqa: E402
@@ -138,18 +136,10 @@ def stage_solvers() -> list[dict]:
 
 
 def cli(config: str, *sets: str) -> dict:
-    out = tempfile.mkdtemp()
-    cmd = [sys.executable, "-m", "neurocli", "simulate", "--config", str(ROOT / config), "--output-root", out]
-    for s in sets:
-        cmd += ["--set", s]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - start
-    run = Path(proc.stdout.strip().splitlines()[-1])
-    metrics = json.loads((run / "metrics.json").read_text())
+    _, metrics, wall = neurocli_process.run("simulate", config, sets)
     keep = ("conduction_velocity_m_per_s", "peak_V_mV", "spike_half_width_ms", "reached_far_end", "num_steps",
             "compile_s", "run_s", "values", "velocity_power_law_exponent")
-    return dict(command=" ".join(["neurocli", *cmd[3:5], config, *[f"--set {s}" for s in sets]]), process_wall_s=wall,
+    return dict(command=" ".join(["neurocli simulate --config", config, *[f"--set {s}" for s in sets]]), process_wall_s=wall,
                 **{k: metrics[k] for k in keep if k in metrics})
 
 

@@ -22,15 +22,14 @@ import argparse
 import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import neurocli_process
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-NEUROCLI = [sys.executable, "-m", "neurocli"]
 SWEEP = ROOT / "configs" / "a_sweep.yaml"
 PAPER = ROOT / "configs" / "paper.yaml"
 OUT = ROOT / "outputs" / "bench_pinn"
@@ -56,18 +55,9 @@ def load_avg() -> list[float]:
 def cli_run(config: Path, sets: list[str], name: str) -> dict:
     """One CLI run with a cold compilation cache; returns metrics + wall time."""
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NEUROCLI_CACHE_DIR": cache}
-        args = [*NEUROCLI, "train-pinn", "--config", str(config), "--output-root", str(OUT), "--name", name]
-        for s in sets:
-            args += ["--set", s]
         before = load_avg()
-        start = time.perf_counter()
-        proc = subprocess.run(args, env=env, capture_output=True, text=True, cwd=ROOT)
-        wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"{name} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    run_dir = Path(proc.stdout.strip().splitlines()[-1])
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+        run_dir, metrics, wall = neurocli_process.run("train-pinn", config, sets, output_root=OUT, name=name,
+                                                      env={**os.environ, "NEUROCLI_CACHE_DIR": cache})
     return {
         "command": " ".join(["neurocli", "train-pinn", "--config", str(config.relative_to(ROOT)), *(f"--set {s}" for s in sets)]),
         "run_dir": str(run_dir.relative_to(ROOT)) if run_dir.is_relative_to(ROOT) else str(run_dir),

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+import neurocli_process
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -26,17 +26,8 @@ SCIPY_SUBSET = int(os.environ.get("BENCH_SCIPY_SUBSET", "10"))
 
 
 def cli(config: str, *sets: str, env=None) -> dict:
-    out = tempfile.mkdtemp()
-    cmd = [sys.executable, "-m", "neurocli", "simulate", "--config", str(ROOT / config), "--output-root", out]
-    for s in sets:
-        cmd += ["--set", s]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
-    wall = time.perf_counter() - start
-    run = Path(proc.stdout.strip().splitlines()[-1])
-    metrics = json.loads((run / "metrics.json").read_text())
-    metrics["process_wall_s"] = wall
-    return metrics
+    _, metrics, wall = neurocli_process.run("simulate", config, sets, env=env)
+    return {**metrics, "process_wall_s": wall}
 
 
 def hh_rhs_numpy(I):

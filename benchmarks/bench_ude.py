@@ -22,13 +22,13 @@ import csv
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+import neurocli_process
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -65,21 +65,9 @@ CONFIGS = {
 
 
 def cli(config: str, cache_dir: str, sets=()) -> dict:
-    out = tempfile.mkdtemp(prefix="bench_ude_")
-    env = {**os.environ, "NEUROCLI_CACHE_DIR": cache_dir}
-    cmd = [sys.executable, "-m", "neurocli", "train-ude", "--config", str(ROOT / config), "--output-root", out]
-    for item in sets:
-        cmd += ["--set", item]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"{config}: exit {proc.returncode}\n{proc.stderr[-3000:]}")
-    run = Path(proc.stdout.strip().splitlines()[-1])
-    metrics = json.loads((run / "metrics.json").read_text())
-    metrics["process_wall_s"] = wall
-    metrics["run_dir"] = str(run)
-    return metrics
+    run_dir, metrics, wall = neurocli_process.run("train-ude", config, sets,
+                                                  env={**os.environ, "NEUROCLI_CACHE_DIR": cache_dir})
+    return {**metrics, "process_wall_s": wall, "run_dir": str(run_dir)}
 
 
 def loss_history(run_dir: str) -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import functools
 import io
 import json
 import math
@@ -25,20 +26,19 @@ import numpy as np
 VERSIONED = ("jax", "jaxlib", "diffrax", "equinox", "optax", "numpy")
 
 
-def _umask() -> int:
+@functools.cache
+def _file_mode() -> int:
+    """0666 less the umask, read on the first write (os.umask has no getter: it is set and put back)."""
     mask = os.umask(0)
     os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_umask()
+    return 0o666 & ~mask
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600 files; outputs are ordinary files
+        os.fchmod(fd, _file_mode())  # mkstemp makes 0600 files; outputs are ordinary files
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -181,6 +181,13 @@ def member_sharding(n_members: int):
     return NamedSharding(Mesh(np.array(devices), ("members",)), PartitionSpec("members")), padded
 
 
+def pad_members(tree, n: int, padded: int):
+    """Repeat the last member (leading axis) up to `padded` members (to fill every device)."""
+    if padded == n:
+        return tree
+    return jax.tree_util.tree_map(lambda v: jnp.concatenate([v, jnp.repeat(v[-1:], padded - n, axis=0)]), tree)
+
+
 def run_solve(problem: Problem, spec: SolveSpec, sweep_path: str | None = None, values=None) -> SolveOutput:
     """Compile (timed) and run (timed) one solve, or one vmapped solve over sweep `values`."""
     dynamic, static = eqx.partition(problem, eqx.is_array)
@@ -200,9 +207,8 @@ def run_solve(problem: Problem, spec: SolveSpec, sweep_path: str | None = None, 
 
         n = len(values)
         sharding, padded = member_sharding(n)
-        vals = np.asarray(values, dtype=float)
-        vals = np.concatenate([vals, np.repeat(vals[-1:], padded - n)])
-        values = jnp.asarray(vals) if sharding is None else jax.device_put(vals, sharding)
+        vals = pad_members(jnp.asarray(np.asarray(values, dtype=float)), n, padded)
+        values = vals if sharding is None else jax.device_put(vals, sharding)
 
     start = time.perf_counter()
     compiled = jax.jit(fn).lower(dynamic, values).compile()

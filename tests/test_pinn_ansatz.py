@@ -98,7 +98,7 @@ def test_derivative_modes_agree():
     t, x = _points(32)
     f = lambda tt, xx: ans.learned(net, tt, xx)  # noqa: E731
     results = {m: jax.jit(lambda t, x, m=m: value_and_derivatives(f, t, x, m))(t, x) for m in MODES}
-    for m in MODES:
+    for m in [m for m in MODES if m != "reverse"]:
         for got, want in zip(results[m], results["reverse"]):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     # and on a function with known derivatives

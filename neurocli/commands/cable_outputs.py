@@ -36,7 +36,7 @@ def _snapshot_times(t, x, arrival, n=5):
     """Times when the wavefront (first threshold crossing) passes 10 %, 30 %, … 90 % of the
     cable; evenly spaced times if the impulse did not get there."""
     fractions = np.linspace(0.1, 0.9, n)
-    idx = [int(np.argmin(np.abs(x - f * x[-1]))) for f in fractions]
+    idx = [cable_analysis.nearest_node(x, f * x[-1]) for f in fractions]
     times = arrival[idx]
     if np.all(np.isfinite(times)):
         return times
@@ -62,7 +62,7 @@ def write(cfg, model, out: SolveOutput, values, run: RunDirectory) -> dict:
     ]
 
     labels = [""] if values is None else [_member_label(cfg.sweep.parameter, v) for v in values]
-    kept = np.arange(1) if values is None else _kept(V.shape[0], cfg.output.trajectory_members)
+    kept = np.arange(1) if values is None else cfg.output.kept_members(V.shape[0])
     show = int(kept[-1])
     model_cfg = cfg.model
     title = (
@@ -131,6 +131,3 @@ def _member_label(parameter: str, value: float) -> str:
     unit = PARAMETER_UNITS.get(field)
     return f"{field} = {value:.4g}" + (f" {unit}" if unit else "")
 
-
-def _kept(n: int, keep: int) -> np.ndarray:
-    return np.unique(np.round(np.linspace(0, n - 1, min(n, keep))).astype(int))

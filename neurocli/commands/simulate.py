@@ -45,13 +45,13 @@ def jump_times(cfg: SimulateConfig) -> tuple[float, ...]:
     return tuple(sorted(times))
 
 
-def make_spec(cfg: SimulateConfig, problem: Problem | None = None) -> SolveSpec:
+def make_spec(cfg: SimulateConfig, problem: Problem) -> SolveSpec:
     tc = cfg.time
-    ts = tc.t0 + tc.save_every * np.arange(tc.num_samples)
+    ts = tc.grid
     # cable models: keep V only (full_field depends on the static grid size alone, so the base
     # model's method serves every sweep member)
     save = None
-    if problem is not None and cfg.model.name in CABLE_MODELS:
+    if cfg.model.name in CABLE_MODELS:
         model = problem.model
         save = lambda t, y: model.full_field(y)  # noqa: E731
     return SolveSpec(cfg.solver, tc.t0, tc.t1, ts, jump_times(cfg), save=save)
@@ -74,10 +74,6 @@ def execute(problem: Problem, cfg: SimulateConfig, run: RunDirectory, resume: bo
 
 
 # -- neuron models ----------------------------------------------------------------------------
-
-
-def _kept_members(n: int, keep: int) -> np.ndarray:
-    return np.unique(np.round(np.linspace(0, n - 1, min(n, keep))).astype(int))
 
 
 def _stimulus_currents(problem: Problem, ts: np.ndarray, parameter: str | None, values) -> np.ndarray:
@@ -104,7 +100,7 @@ def _neuron_outputs(cfg, problem, out: SolveOutput, values, run: RunDirectory) -
     rates = [firing_rate_hz(s, window) for s in spikes]
     peaks, mins = ys[:, :, 0].max(axis=1), ys[:, :, 0].min(axis=1)
 
-    kept = _kept_members(n, cfg.output.trajectory_members) if values is not None else np.array([0])
+    kept = cfg.output.kept_members(n) if values is not None else np.array([0])
     currents = _stimulus_currents(problem, t, cfg.sweep.parameter if cfg.sweep else None, values)
     currents = currents if currents.shape[0] == n else np.repeat(currents, n, axis=0)
 

@@ -187,5 +187,5 @@ def _figures(run: RunDirectory, cfg: TrainPinnConfig, ref: Reference, u, errors,
         steps = history[history[:, 1] == 0, 0]
         per = lambda j: np.stack([history[history[:, 1] == i, j] for i in range(n)])  # noqa: E731
         terms = {name: per(4 + j) for j, name in enumerate(columns[1:])} if len(columns) > 2 else None
-        ends = list(np.cumsum([p.iterations for p in cfg.phases])[:-1])
+        ends = list(cfg.phase_starts[1:-1])
         run.save_figure("loss", pinn_plots.loss_curves(steps, per(3), titles, terms=terms, phase_ends=ends))

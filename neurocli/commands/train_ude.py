@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from neurocli import checkpoint
@@ -16,7 +17,7 @@ from neurocli.plotting import ude as plots
 from neurocli.run_dir import RunDirectory
 from neurocli.train import ude_data, ude_evaluate
 from neurocli.train.ude import LATEST, Trainer, TrainingFailed, TrainResult
-from neurocli.train.ude_objective import split_network
+from neurocli.train.ude_objective import TrajectoryLoss, split_network
 from neurocli.train.ude_setup import (
     build_network,
     build_ude,
@@ -104,14 +105,13 @@ def execute(prep: Prepared, cfg: TrainUDEConfig, run: RunDirectory, resume: bool
     except checkpoint.CheckpointMismatch as exc:
         raise ConfigError(str(run.file(LATEST)), [("", str(exc))]) from None
     except TrainingFailed:
-        _loss_figure(run, cfg, trainer.history)
+        _loss_figure(run, cfg, trainer.history, loss_fn.full_window_from)
         raise
-    return _outputs(cfg, prep, recording, loss_fn.model(result.best_params), result, run)
+    return _outputs(cfg, prep, recording, loss_fn, result, run)
 
 
-def _phase_labels(cfg: TrainUDEConfig) -> tuple[list[str], int]:
-    """Each phase's name for the loss figure, and the first iteration whose loss is the whole
-    record's (after multiple shooting or a curriculum)."""
+def _phase_names(cfg: TrainUDEConfig) -> list[str]:
+    """Each phase's name in the loss figure: the optimiser, and what it fits if not the whole record."""
     names, start = [], 0
     shooting, curriculum = cfg.loss.shooting, cfg.loss.curriculum
     for phase in cfg.train.phases:
@@ -122,19 +122,20 @@ def _phase_labels(cfg: TrainUDEConfig) -> tuple[list[str], int]:
             name += ", growing window"
         names.append(name)
         start += phase.iterations
-    whole_from = max([0] + [schedule.iterations for schedule in (shooting, curriculum) if schedule is not None])
-    return names, whole_from
+    return names
 
 
-def _loss_figure(run: RunDirectory, cfg: TrainUDEConfig, history) -> None:
+def _loss_figure(run: RunDirectory, cfg: TrainUDEConfig, history, whole_from: int) -> None:
     h = np.asarray(history, dtype=float).reshape(-1, 7)
-    names, whole_from = _phase_labels(cfg)
+    names = _phase_names(cfg)
     run.save_figure("loss", plots.loss_curve(h[:, 0], h[:, 2], h[:, 1], names, h[:, 6],
                                              title=f"train-ude: {cfg.ude.replaced} current replaced",
                                              comparable_from=whole_from))
 
 
-def _outputs(cfg: TrainUDEConfig, prep: Prepared, recording, ude, result: TrainResult, run: RunDirectory) -> dict:
+def _outputs(cfg: TrainUDEConfig, prep: Prepared, recording, loss_fn: TrajectoryLoss, result: TrainResult,
+             run: RunDirectory) -> dict:
+    ude = loss_fn.model(result.best_params)
     names = recording.names
     fit = ude_evaluate.fit(ude, prep.stimulus, recording, cfg.solve.solver, cfg.solve.declare_stimulus_edges)
     current = ude_evaluate.compare_current(ude, recording)
@@ -148,7 +149,7 @@ def _outputs(cfg: TrainUDEConfig, prep: Prepared, recording, ude, result: TrainR
     run.write_csv("validation.csv", ["t", "i_ext", *(f"true_{n}" for n in names), *(f"ude_{n}" for n in names)],
                   np.column_stack([val.t, val.i_ext, val.reference, val.ude]).tolist())
 
-    _loss_figure(run, cfg, result.history)
+    _loss_figure(run, cfg, result.history, loss_fn.full_window_from)
     noisy = recording.clean is not None and not np.array_equal(recording.clean, recording.y)
     run.save_figure("fit", plots.trajectories(
         fit.t, fit.reference, fit.ude, names, fit.i_ext, reference_label="data", ude_label="trained UDE",
@@ -174,11 +175,11 @@ def _outputs(cfg: TrainUDEConfig, prep: Prepared, recording, ude, result: TrainR
         # more detail
         "best_iteration": result.best_iteration,
         "phases": [p.optimizer for p in cfg.train.phases],
-        "whole_record_from": _phase_labels(cfg)[1],  # earlier losses: shooting segments or a partial window
+        "whole_record_from": loss_fn.full_window_from,  # earlier losses: shooting segments or a partial window
         "s_per_iter_by_phase": result.phase_s_per_iter,
         "replaced": cfg.ude.replaced,
         "network_inputs": list(cfg.network_inputs),
-        "network_parameters": int(sum(np.size(x) for x in _leaves(result.best_params))),
+        "network_parameters": int(sum(np.size(x) for x in jax.tree.leaves(result.best_params))),
         "current_compared_along": current.along,
         "fit_sse": fit.sse,
         "validation_failed": val.failed,
@@ -187,9 +188,3 @@ def _outputs(cfg: TrainUDEConfig, prep: Prepared, recording, ude, result: TrainR
         metrics["fit_sse_to_noise_free"] = float(np.sum((fit.ude - recording.clean) ** 2))
         metrics["noise_sse"] = float(np.sum((recording.y - recording.clean) ** 2))
     return metrics
-
-
-def _leaves(tree):
-    import jax
-
-    return jax.tree.leaves(tree)

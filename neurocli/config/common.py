@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal, Union
 
+import numpy as np
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from neurocli.config.base import KeyedError, Section
@@ -61,6 +62,11 @@ class TimeConfig(Section):
     @property
     def num_samples(self) -> int:
         return int(math.floor((self.t1 - self.t0) / self.save_every + 1e-9)) + 1
+
+    @property
+    def grid(self) -> np.ndarray:
+        """The output times t0, t0 + save_every, … (t1 included when it falls on the grid)."""
+        return self.t0 + self.save_every * np.arange(self.num_samples)
 
 
 class NoStimulus(Section):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from neurocli.config.base import KeyedError, Section
@@ -46,10 +47,6 @@ class PinnPDEConfig(Section):
 
     def member_values(self) -> list[float]:
         return list(self.a) if isinstance(self.a, list) else [float(self.a)]
-
-    @property
-    def is_sweep(self) -> bool:
-        return isinstance(self.a, list)
 
 
 class FourierConfig(Section):
@@ -198,6 +195,11 @@ class TrainPinnConfig(Section):
         return step * max(1, -(-254 // step)) + 1
 
     @property
+    def phase_starts(self) -> np.ndarray:
+        """The first step of each phase, then the total: (phases + 1,)."""
+        return np.cumsum([0] + [p.iterations for p in self.phases])
+
+    @property
     def total_steps(self) -> int:
-        return sum(p.iterations for p in self.phases)
+        return int(self.phase_starts[-1])
 

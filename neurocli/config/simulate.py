@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from pydantic import Field, PositiveInt, model_validator
 
 from neurocli.config.base import KeyedError, Section
@@ -47,6 +48,10 @@ class OutputConfig(Section):
     trajectory_members: PositiveInt = Field(
         default=5, description="sweeps: how many members (evenly spaced) keep full traces"
     )
+
+    def kept_members(self, n: int) -> np.ndarray:
+        """Indices of the (at most `trajectory_members`) evenly spaced members of n that keep traces."""
+        return np.unique(np.round(np.linspace(0, n - 1, min(n, self.trajectory_members))).astype(int))
 
 
 class SimulateConfig(Section):

@@ -85,9 +85,6 @@ class HHCable(AbstractPDEModel):
     state_names: ClassVar[tuple[str, ...]] = ("V", "m", "h", "n")
     split_jacobian_block_size: ClassVar[int | None] = 1
     split_linear: ClassVar[bool] = True
-    voltage_unit: ClassVar[str] = "mV"
-    time_unit: ClassVar[str] = "ms"
-    length_unit: ClassVar[str] = "cm"
 
     def membrane(self) -> HodgkinHuxley:
         """The point neuron at every node: the same parameters, no axial current."""

@@ -24,10 +24,10 @@ from collections.abc import Callable
 from typing import ClassVar, Literal
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from neurocli.activations import ACTIVATIONS
 from neurocli.models import gating
 from neurocli.models.base import AbstractNeuronModel
 from neurocli.models.hh_membrane import AbstractHHMembrane
@@ -36,16 +36,6 @@ from neurocli.models.hodgkin_huxley import HodgkinHuxley
 from neurocli.models.rest import newton_root
 
 Replaced = Literal["sodium", "potassium"]
-
-ACTIVATIONS: dict[str, Callable] = {
-    "tanh": jnp.tanh,
-    "softplus": jax.nn.softplus,
-    "silu": jax.nn.silu,
-    "gelu": jax.nn.gelu,
-    "relu": jax.nn.relu,
-    "sigmoid": jax.nn.sigmoid,
-}
-
 
 class ScaledMLP(eqx.Module):
     """x -> output_scale · MLP((x − centre) / scale): the MLP sees O(1) inputs and gives O(1) outputs.

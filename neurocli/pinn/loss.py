@@ -11,15 +11,19 @@ from neurocli.pinn.setup import PinnSetup
 from neurocli.pinn.weighting import causal_residual
 
 
+def _member(setup: PinnSetup, static, params, a):
+    """A member's model (its threshold a) and network."""
+    return eqx.tree_at(lambda m: m.a, setup.model, a), eqx.combine(params, static)
+
+
 def member_terms(setup: PinnSetup, static, params, a, t, x):
     """The loss terms of one member on the points (t, x), in `setup.terms` order."""
     cfg = setup.cfg
-    net = eqx.combine(params, static)
-    model = eqx.tree_at(lambda m: m.a, setup.model, a)
+    model, net = _member(setup, static, params, a)
     r = residual(model, setup.ansatz, net, t, x, cfg.derivatives)
     if cfg.weighting.kind == "causal":
         w = cfg.weighting
-        res, _ = causal_residual(r * r, t, cfg.pde.T, w.chunks, w.epsilon)
+        res = causal_residual(r * r, t, cfg.pde.T, w.chunks, w.epsilon)
     else:
         res = jnp.mean(r * r)
     terms = [res]
@@ -36,9 +40,10 @@ def weighted(setup, static, params, a, t, x, weights):
 
 
 def member_residual(setup: PinnSetup, static, params, a):
+    """(t, x) -> the member's PDE residual at those points."""
+    model, net = _member(setup, static, params, a)
+
     def fn(t, x):
-        net = eqx.combine(params, static)
-        model = eqx.tree_at(lambda m: m.a, setup.model, a)
         return residual(model, setup.ansatz, net, t, x, setup.cfg.derivatives)
 
     return fn

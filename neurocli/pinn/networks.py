@@ -14,15 +14,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from neurocli.activations import ACTIVATIONS
 from neurocli.config.pinn import NetworkConfig
-
-ACTIVATIONS: dict[str, Callable] = {
-    "tanh": jnp.tanh,
-    "silu": jax.nn.silu,
-    "sin": jnp.sin,
-    "gelu": jax.nn.gelu,
-    "softplus": jax.nn.softplus,
-}
 
 
 class FourierFeatures(eqx.Module):

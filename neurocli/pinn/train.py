@@ -26,7 +26,7 @@ from neurocli.optim import is_lbfgs, make_optimizer
 from neurocli.pinn import collocation
 from neurocli.pinn.setup import PinnSetup
 from neurocli.pinn.steps import INIT, LBFGS, POOL, TrainState, make_first_order_step, make_lbfgs_step
-from neurocli.solve import member_sharding
+from neurocli.solve import member_sharding, pad_members
 
 
 def member_keys(seed: int, n: int) -> PRNGKeyArray:
@@ -58,12 +58,6 @@ class TrainResult:
 # -- placement on devices ----------------------------------------------------------------------
 
 
-def _pad(tree, n: int, padded: int):
-    if padded == n:
-        return tree
-    return jax.tree_util.tree_map(lambda v: jnp.concatenate([v, jnp.repeat(v[-1:], padded - n, axis=0)]), tree)
-
-
 def _unpad(tree, n: int):
     return jax.tree_util.tree_map(lambda v: v[:n], tree)
 
@@ -81,13 +75,13 @@ class Trainer:
         init_keys = jax.vmap(lambda k: jax.random.fold_in(k, INIT))(keys)
         nets = setup.make_network(init_keys)
         self.params, self.static = eqx.partition(nets, eqx.is_inexact_array)
-        self.phase_starts = np.cumsum([0] + [p.iterations for p in setup.cfg.phases])
+        self.phase_starts = setup.cfg.phase_starts
         self._compiled: dict[int, Callable] = {}
 
     # -- placement --------------------------------------------------------------------------
     def place(self, tree):
         """Pad the member axis to the device count and shard it (one device: as is)."""
-        return self._shard(_pad(tree, self.n, self.padded))
+        return self._shard(pad_members(tree, self.n, self.padded))
 
     def _shard(self, tree):
         return tree if self.sharding is None else jax.device_put(tree, self.sharding)
@@ -102,7 +96,7 @@ class Trainer:
     def initial_state(self, phase: int = 0) -> TrainState:
         """The state at step 0 (its optimiser state for `phase`: the skeleton a checkpoint loads into)."""
         s, col, pde = self.setup, self.setup.cfg.collocation, self.setup.cfg.pde
-        params = self.unpadded(self.params)
+        params = self.params  # built from the unpadded keys
         opt = self.optimizer(phase)
         pool_size = col.points if (col.kind == "fixed" or col.adaptive is not None) else 0
 
@@ -132,28 +126,28 @@ class Trainer:
         return self._shard(jax.vmap(draw)(self.keys))
 
     # -- compilation ----------------------------------------------------------------------------
-    def compile(self, state: TrainState, phase: int):
+    def compile(self, state: TrainState, phase: int, points=None):
         """The phase's step, compiled ahead of time for the placed state (once per trainer and
-        phase). Returns (call(state, step, points) -> (state, losses), seconds spent compiling);
-        `points` is the L-BFGS phase's fixed set (`lbfgs_points`), ignored by other phases."""
+        phase; an executable cannot retrace). Returns (call(state, step, points) -> (state, losses),
+        seconds spent compiling); `points` is the L-BFGS phase's fixed set (`lbfgs_points`, drawn
+        here if not given), ignored by other phases."""
         if phase in self._compiled:
             return self._compiled[phase], 0.0
         phase_cfg: PhaseConfig = self.setup.cfg.phases[phase]
         opt = self.optimizer(phase)
-        member_axis = None if self.sharding is None else self.sharding
-        out_shardings = None if member_axis is None else (jax.tree_util.tree_map(lambda _: member_axis, state), member_axis)
+        shard = self.sharding
+        out_shardings = None if shard is None else (jax.tree_util.tree_map(lambda _: shard, state), shard)
         start = time.perf_counter()
         if is_lbfgs(phase_cfg):
-            fn = eqx.debug.assert_max_traces(make_lbfgs_step(self.setup, self.static, opt), max_traces=1)
-            pts = self.lbfgs_points(state, phase)
+            fn = make_lbfgs_step(self.setup, self.static, opt)
+            pts = self.lbfgs_points(state, phase) if points is None else points
             compiled = jax.jit(fn, out_shardings=out_shardings).lower(state, self.a, *pts).compile()
             call = lambda st, step, pts: compiled(st, self.a, *pts)  # noqa: E731
         else:
-            fn = eqx.debug.assert_max_traces(make_first_order_step(self.setup, self.static, opt), max_traces=1)
+            fn = make_first_order_step(self.setup, self.static, opt)
             step0 = jnp.asarray(0, jnp.int32)
             compiled = jax.jit(fn, out_shardings=out_shardings).lower(state, self.a, self.keys, step0).compile()
             call = lambda st, step, pts: compiled(st, self.a, self.keys, jnp.asarray(step, jnp.int32))  # noqa: E731
-        self.last_step_fn = fn
         self._compiled[phase] = call
         return call, time.perf_counter() - start
 
@@ -195,9 +189,9 @@ class Trainer:
                     continue
                 if phase != state_phase:
                     state, state_phase = self._shard(self.with_phase(state, phase)), phase
-                call, seconds = self.compile(state, phase)
-                compile_s += seconds
                 points = self.lbfgs_points(state, phase) if is_lbfgs(cfg.phases[phase]) else None
+                call, seconds = self.compile(state, phase, points)
+                compile_s += seconds
                 started = time.perf_counter()
                 while step < end:
                     previous = state

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib import ticker
 
+from neurocli.cable_analysis import nearest_node
 from neurocli.plotting.style import figure, parameter_label
 
 
@@ -12,9 +13,10 @@ def voltage_at_positions(t, x, V, positions, *, title=None, marked=()):
     """V(t) at the nodes nearest to `positions` (cm), one line each; `marked` positions (the
     conduction-velocity points) drawn dashed."""
     fig, ax = figure(figsize=(8.5, 4))
+    marked_nodes = {nearest_node(x, m) for m in marked}
     for k, pos in enumerate(positions):
-        i = int(np.argmin(np.abs(x - pos)))
-        dashed = any(abs(x[i] - m) < 1e-9 or int(np.argmin(np.abs(x - m))) == i for m in marked)
+        i = nearest_node(x, pos)
+        dashed = i in marked_nodes
         suffix = " (velocity point)" if dashed else ""
         ax.plot(t, V[:, i], lw=1.3, ls="--" if dashed else "-", color=f"C{k}", label=f"x = {x[i]:.2f} cm{suffix}")
     ax.set_xlabel("time (ms)")

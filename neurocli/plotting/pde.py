@@ -38,15 +38,19 @@ def heatmap_grid(t, x, fields, titles, *, cmap="plasma", label="u", vmin=None, v
     return fig
 
 
+def draw_profiles(ax, t, x, u, times, reference=None):
+    """On ax: u(x) at the grid times nearest `times` (solid); `reference` dashed in the same colour."""
+    for c, tt in enumerate(times):
+        j = int(np.argmin(np.abs(t - tt)))
+        ax.plot(x, u[j], color=f"C{c}", lw=1.4, label=f"t = {t[j]:.3g}")
+        if reference is not None:
+            ax.plot(x, reference[j], color=f"C{c}", lw=1.2, ls="--")
+
+
 def profiles(t, x, u, *, times, reference=None, title=None, label="u", x_label="x (dimensionless)"):
     """u(x) at several times (solid); `reference` (same shape as u) dashed in the same colour."""
     fig, ax = figure(figsize=(6.5, 4))
-    colors = [f"C{i}" for i in range(len(times))]
-    for c, tt in zip(colors, times):
-        j = int(np.argmin(np.abs(t - tt)))
-        ax.plot(x, u[j], color=c, lw=1.4, label=f"t = {t[j]:.3g}")
-        if reference is not None:
-            ax.plot(x, reference[j], color=c, lw=1.2, ls="--")
+    draw_profiles(ax, t, x, u, times, reference)
     if reference is not None:
         ax.plot([], [], color="k", ls="--", label="reference")
     ax.set_xlabel(x_label)

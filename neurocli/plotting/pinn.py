@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from neurocli.plotting.pde import draw_profiles
 from neurocli.plotting.style import figure
 
 
@@ -20,10 +21,7 @@ def profiles_grid(t, x, u, reference, *, times, titles, label="u", x_label="x"):
         if i >= n:
             ax.axis("off")
             continue
-        for c, tt in enumerate(times):
-            j = int(np.argmin(np.abs(t - tt)))
-            ax.plot(x, u[i, j], color=f"C{c}", lw=1.4, label=f"t = {t[j]:.3g}")
-            ax.plot(x, reference[i, j], color=f"C{c}", lw=1.2, ls="--")
+        draw_profiles(ax, t, x, u[i], times, reference[i])
         ax.set_title(titles[i], fontsize=9)
         if i % cols == 0:
             ax.set_ylabel(label)

@@ -119,9 +119,15 @@ def make_step(phase: PhaseConfig, max_traces: int | None = 1) -> Callable:
     """step(state, loss_fn, iteration) -> (state, stats): one jitted call, traced once per phase."""
     if phase.optimizer == "levenberg_marquardt":
         step = _lm_step(optimizer(phase))
-        if max_traces is not None:
-            step = eqx.debug.assert_max_traces(step, max_traces=max_traces)
-        return eqx.filter_jit(step)
+    else:
+        step = _gradient_step(phase)
+    if max_traces is not None:
+        step = eqx.debug.assert_max_traces(step, max_traces=max_traces)
+    return eqx.filter_jit(step)
+
+
+def _gradient_step(phase: PhaseConfig):
+    """A step of an optax optimiser, rejected (back to the last good state) if not finite."""
     opt = make_optimizer(phase)
     lbfgs = is_lbfgs(phase)
     schedule = None if lbfgs else learning_rate(phase)
@@ -161,9 +167,7 @@ def make_step(phase: PhaseConfig, max_traces: int | None = 1) -> Callable:
                          base_loss, count + 1, count, damping)
         return new, StepStats(loss, grad_norm, jnp.asarray(lr, float), ok)
 
-    if max_traces is not None:
-        step = eqx.debug.assert_max_traces(step, max_traces=max_traces)
-    return eqx.filter_jit(step)
+    return step
 
 
 _STEPS: dict = {}
@@ -304,7 +308,7 @@ class Trainer:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no checkpoint to resume from")
         head = checkpoint.load_header(path)
-        expect = {"format": FORMAT, **{k: v for k, v in self.header.items()}}
+        expect = {"format": FORMAT, **self.header}
         phase, rows = int(head.get("phase", 0)), int(head.get("history_rows", 0))
         if not 0 <= phase < len(self.settings.phases):
             raise checkpoint.CheckpointMismatch(f"{path}: phase {phase} is not a phase of this config")
@@ -325,8 +329,7 @@ class Trainer:
             cur = Cursor(0, 0, 0, init_state(params, optimizer(phases[0])), params, math.inf, -1, 0, 0)
             elapsed = 0.0
         start = time.perf_counter() - elapsed
-        first_calls: list[float] = []
-        step_times: dict[int, list[float]] = {}
+        step_times: dict[int, list[float]] = {}  # phase -> seconds of each call (the first compiles)
         iteration_arg = lambda i: jnp.asarray(i, dtype=jnp.int64 if jax.config.jax_enable_x64 else jnp.int32)  # noqa: E731
         objectives = [self.loss_fn.for_phase(sum(q.iterations for q in phases[:p]),
                                              forward_mode=phases[p].optimizer == "levenberg_marquardt")
@@ -354,9 +357,7 @@ class Trainer:
                     new_state, stats = step(cur.state, objectives[p], iteration_arg(cur.iteration))
                     loss, gnorm, lr, ok = (float(x) for x in jax.device_get(
                         (stats.loss, stats.grad_norm, stats.lr, stats.accepted)))
-                    dt = time.perf_counter() - t_call
-                    (first_calls.append(dt) if p not in step_times else step_times[p].append(dt))
-                    step_times.setdefault(p, [])
+                    step_times.setdefault(p, []).append(time.perf_counter() - t_call)
                     ok = bool(ok)
                     windowed = cur.iteration < self.loss_fn.full_window_from
                     better = ok and (windowed or loss < cur.best_loss)
@@ -397,16 +398,17 @@ class Trainer:
                 self.save(cur, time.perf_counter() - start)
                 raise
         train_s = time.perf_counter() - start
-        return self._result(cur, final_loss, train_s, first_calls, step_times)
+        return self._result(cur, final_loss, train_s, step_times)
 
-    def _result(self, cur: Cursor, final_loss, train_s, first_calls, step_times) -> TrainResult:
-        typical = [float(np.median(step_times[p])) if step_times.get(p) else 0.0 for p in sorted(step_times)]
-        compile_s = sum(max(0.0, first - t) for first, t in zip(first_calls, typical))
+    def _result(self, cur: Cursor, final_loss, train_s, step_times) -> TrainResult:
+        # a phase's first call compiles: compile time is what it took beyond a typical call
+        compile_s = sum(max(0.0, times[0] - (float(np.median(times[1:])) if len(times) > 1 else 0.0))
+                        for times in step_times.values())
         phase_s = []
         for p in range(len(self.settings.phases)):
-            times = step_times.get(p, [])
+            times = step_times.get(p, [])[1:]
             phase_s.append(float(np.mean(times)) if times else float("nan"))
-        all_times = [t for times in step_times.values() for t in times]
+        all_times = [t for times in step_times.values() for t in times[1:]]
         history = np.asarray(self.history[: cur.iteration], dtype=float).reshape(-1, _HISTORY_COLUMNS)
         return TrainResult(
             best_params=cur.best_params,

@@ -82,7 +82,7 @@ def simulate(
     values, index = initial_values(cfg)
     problem = Problem(truth, stimulus, None if values is None else jnp.asarray(values), index)
     tc = data.time
-    ts = tc.t0 + tc.save_every * np.arange(tc.num_samples)
+    ts = tc.grid
     spec = SolveSpec(data.solver, tc.t0, tc.t1, ts, tuple(stimulus.jump_times()))
     clean = run_solve(problem, spec).ys
     sigma = np.array([data.noise.get(name, 0.0) for name in cfg.state_names])
