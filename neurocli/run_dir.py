@@ -14,7 +14,6 @@ import math
 import os
 import platform
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from importlib import metadata
@@ -148,8 +147,16 @@ class RunDirectory:
 
     @classmethod
     def open(cls, path: Path) -> RunDirectory:
-        """Reopen an existing run (for --resume)."""
-        info = json.loads((Path(path) / "run.json").read_text())
+        """Reopen an existing run (for --resume); ValueError names what is wrong. Writes nothing."""
+        file = Path(path) / "run.json"
+        if not file.is_file():
+            raise ValueError(f"{path}: not a run directory (no run.json)")
+        try:
+            info = json.loads(file.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ValueError(f"{file}: unreadable ({exc})") from None
+        if not isinstance(info, dict):
+            raise ValueError(f"{file}: not a run record")
         return cls(Path(path), info)
 
     # -- run.json ---------------------------------------------------------------------------
@@ -172,6 +179,12 @@ class RunDirectory:
     # -- files ----------------------------------------------------------------------------------
     def file(self, relative: str) -> Path:
         return self.path / relative
+
+    def read_bytes(self, relative: str) -> bytes:
+        return self.file(relative).read_bytes()
+
+    def read_text(self, relative: str) -> str:
+        return self.file(relative).read_text()
 
     def write_text(self, relative: str, text: str) -> Path:
         path = self.file(relative)
@@ -207,5 +220,6 @@ class RunDirectory:
         return self.write_bytes(f"figures/{name}.pdf", buf.getvalue())
 
 
-def warn(message: str) -> None:
-    print(message, file=sys.stderr)
+def read_file(path: Path) -> bytes:
+    """A file's bytes (an input: a CSV recording, a checkpoint to warm-start from)."""
+    return Path(path).read_bytes()

@@ -1,11 +1,19 @@
 """The life of a run: config -> prepare (model, no compile) -> run directory -> execute -> status.
 
-Exit codes (shared RUNS.md): 0 done, 2 bad usage or config, 1 run failed, 130 interrupted.
-A command module provides SCHEMA, prepare(cfg, source) and execute(prepared, cfg, run, resume).
+Exit codes (shared RUNS.md): 0 done, 2 bad usage or config, 1 run failed, 130 interrupted
+(SIGINT), 143 terminated (SIGTERM). A command module provides SCHEMA, prepare(cfg, source) and
+execute(prepared, cfg, run, restored); a resumable one (RESUMABLE = True) also
+restore(prepared, cfg, run) -> what execute continues from.
+
+Resume: everything is checked (run record, command, config, the whole checkpoint) before anything
+is written, so a refused resume leaves the run as it was (exit 2). A completed run is not resumed:
+the message says so and the exit code is 0 (nothing to do; a script that resumes until done
+stops), and nothing in the run directory changes.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -14,6 +22,8 @@ from types import ModuleType
 from neurocli import runtime
 from neurocli.config.base import ConfigError, dump_config, load_config, read_yaml, validate
 from neurocli.run_dir import RunDirectory
+from neurocli.training import signals
+from neurocli.training.checkpoint import CheckpointError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -40,56 +50,75 @@ def launch(
         return EXIT_USAGE
     run = RunDirectory.create(Path(output_root), command, name or Path(config_path).stem, argv, cfg.runtime.seed)
     run.write_text("config.yaml", dump_config(cfg))
-    return _execute(module, prepared, cfg, run, resume=False)
+    return _execute(command, module, prepared, cfg, run, None)
 
 
 def resume(command: str, module: ModuleType, run_path: Path, argv: list[str]) -> int:
-    """Continue an interrupted training run in place, from its config.yaml and latest checkpoint."""
+    """Continue a run in place from its config.yaml and latest checkpoint (see the module doc)."""
     run_path = Path(run_path)
     config_file = run_path / "config.yaml"
     try:
-        if not (run_path / "run.json").is_file():
-            raise ConfigError(str(run_path), [("", "not a run directory (no run.json)")])
+        if not getattr(module, "RESUMABLE", False):
+            raise ConfigError(str(run_path), [("--resume", f"`neurocli {command}` has no --resume")])
+        try:
+            run = RunDirectory.open(run_path)
+        except ValueError as exc:
+            raise ConfigError(str(run_path), [("", str(exc))]) from None
+        if run.info.get("command") != command:
+            raise ConfigError(str(run_path), [("", f"was made by `neurocli {run.info.get('command')}`, not `{command}`")])
+        if run.info.get("status") == "completed":
+            print(f"{run_path}: this run has completed; nothing to resume (nothing changed)", file=sys.stderr)
+            print(run.path)
+            return EXIT_OK
         cfg = validate(module.SCHEMA, read_yaml(config_file), str(config_file))
         runtime.configure(cfg.runtime.precision, cfg.runtime.compilation_cache)
         prepared = module.prepare(cfg, str(config_file))
+        restored = module.restore(prepared, cfg, run)
     except ConfigError as exc:
         _error(str(exc))
         return EXIT_USAGE
-    run = RunDirectory.open(run_path)
-    if run.info.get("command") != command:
-        _error(f"{run_path}: was made by `neurocli {run.info.get('command')}`, not `{command}`")
+    except CheckpointError as exc:
+        _error(f"cannot resume: {exc}")
         return EXIT_USAGE
     run.info.setdefault("resumed", []).append(list(argv))
-    return _execute(module, prepared, cfg, run, resume=True)
+    return _execute(command, module, prepared, cfg, run, restored)
 
 
-def _execute(module: ModuleType, prepared, cfg, run: RunDirectory, resume: bool) -> int:
-    run.mark("running")
-    run.record_backend()
-    code = EXIT_OK
-    try:
-        metrics = module.execute(prepared, cfg, run, resume=resume)
-        run.write_json("metrics.json", metrics)
-        run.mark("completed")
-    except ConfigError as exc:
-        run.mark("failed", str(exc))
-        _error(str(exc))
-        code = EXIT_USAGE
-    except KeyboardInterrupt:
-        run.mark("interrupted", "interrupted (SIGINT); resume with --resume " + str(run.path))
-        _error(f"interrupted; state saved in {run.path}")
-        code = EXIT_INTERRUPTED
-    except Exception as exc:  # the run failed: say why, keep the record
-        run.mark("failed", f"{type(exc).__name__}: {exc}")
-        _error(f"run failed: {exc}")
-        traceback.print_exc(file=sys.stderr) if _debug() else None
-        code = EXIT_FAILED
+def _interrupted(command: str, module: ModuleType, run: RunDirectory, exc: KeyboardInterrupt) -> int:
+    name = exc.name if isinstance(exc, signals.Interrupted) else "SIGINT"
+    code = exc.exit_code if isinstance(exc, signals.Interrupted) else EXIT_INTERRUPTED
+    text = f"interrupted ({name})"
+    if getattr(module, "RESUMABLE", False):
+        text += f"; continue with: neurocli {command} --resume {run.path}"
+    run.mark("interrupted", text)
+    _error(f"{text}; state saved in {run.path}" if getattr(module, "RESUMABLE", False) else text)
+    return code
+
+
+def _execute(command: str, module: ModuleType, prepared, cfg, run: RunDirectory, restored) -> int:
+    with signals.guarding():
+        try:
+            run.mark("running")
+            run.record_backend()
+            metrics = module.execute(prepared, cfg, run, restored)
+            run.write_json("metrics.json", metrics)
+            run.mark("completed")
+            code = EXIT_OK
+        except (ConfigError, CheckpointError) as exc:
+            run.mark("failed", str(exc))
+            _error(str(exc))
+            code = EXIT_USAGE
+        except KeyboardInterrupt as exc:  # signals.Interrupted included
+            with signals.current().deferred():  # a second signal does not cut the record short
+                code = _interrupted(command, module, run, exc)
+        except Exception as exc:  # the run failed: say why, keep the record
+            run.mark("failed", f"{type(exc).__name__}: {exc}")
+            _error(f"run failed: {exc}")
+            traceback.print_exc(file=sys.stderr) if _debug() else None
+            code = EXIT_FAILED
     print(run.path)
     return code
 
 
 def _debug() -> bool:
-    import os
-
     return os.environ.get("NEUROCLI_DEBUG", "0") not in ("", "0")

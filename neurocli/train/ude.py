@@ -1,4 +1,4 @@
-"""The UDE training loop: optimisation phases, step rejection, checkpoints, SIGINT and resume.
+"""The UDE's part of training: its state, its step per phase, what a step's numbers mean.
 
 One `eqx.filter_jit` per phase wraps a whole step: the solve, its gradient and the optimiser
 update. A step whose solve fails or whose loss or gradient is not finite is *rejected*: training
@@ -12,20 +12,12 @@ ends at a phase boundary). While a curriculum fits a partial window, or multiple
 segments, losses are not comparable with the whole record's: "best" is then the latest accepted
 parameters, and the best loss is tracked from the first whole-record iteration on.
 
-Every `checkpoint_every` iterations, at the end, on SIGINT and before a failure error,
-`checkpoints/latest.eqx` (train state, optimiser state, best parameters, loss history),
-`checkpoints/best.eqx` (the best network) and `loss.csv` are written. Resuming from latest.eqx
-replays nothing and continues bit-for-bit (CPU).
+The loop, checkpoints, signals and resume are `neurocli.training.engine`'s; `UdeTask` is what it
+runs. The history's `lr` column holds Levenberg–Marquardt's damping λ in its phases.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import math
-import signal
-import threading
-import time
 from collections.abc import Callable
 
 import equinox as eqx
@@ -35,26 +27,18 @@ import numpy as np
 import optax
 from jaxtyping import Array, Bool, Float, Int, PyTree
 
-from neurocli import checkpoint
 from neurocli.config.optim import PhaseConfig
 from neurocli.optim import is_lbfgs, learning_rate, make_optimizer
-from neurocli.progress import progress
-from neurocli.run_dir import RunDirectory
 from neurocli.train.levenberg_marquardt import LevenbergMarquardt
 from neurocli.train.ude_objective import TrajectoryLoss
+from neurocli.training.engine import Cursor, Record, Settings
+from neurocli.training.history import History
 
-FORMAT = "neurocli-ude-train/1"
-LATEST = "checkpoints/latest.eqx"
-BEST = "checkpoints/best.eqx"
 LOSS_COLUMNS = ("step", "phase", "optimizer", "loss", "grad_norm", "lr", "wall_s", "rejected")
-_HISTORY_COLUMNS = 7  # LOSS_COLUMNS without `optimizer` (derived from the phase)
+HISTORY_COLUMNS = tuple(c for c in LOSS_COLUMNS if c != "optimizer")  # `optimizer` follows from `phase`
 
 
 MIN_DAMPING = 2.0**-10  # the smallest update multiplier rejections halve down to
-
-
-class TrainingFailed(RuntimeError):
-    """Too many rejected steps in a row."""
 
 
 class TrainState(eqx.Module):
@@ -170,257 +154,90 @@ def _gradient_step(phase: PhaseConfig):
     return step
 
 
-_STEPS: dict = {}
+def skeleton(params: PyTree, phases, phase: int) -> tuple[TrainState, PyTree]:
+    """(state, best) as a checkpoint taken in `phase` holds them: what its leaves are read into."""
+    return init_state(params, optimizer(phases[phase])), params
 
 
-def cached_step(phase: PhaseConfig, loss_fn) -> Callable:
-    """`make_step(phase)`, shared by every Trainer in this process whose objective has the same
-    structure (shapes, dtypes, static settings): a resumed run in the same process, or tests, do
-    not trace and compile the step again. Still at most one trace per function."""
-    leaves, treedef = jax.tree.flatten(loss_fn)
-    signature = tuple((x.shape, str(x.dtype)) if eqx.is_array(x) else x for x in leaves)
-    try:
-        key = (phase, treedef, signature)
-        hash(key)
-    except TypeError:
-        return make_step(phase)
-    if key not in _STEPS:
-        _STEPS[key] = make_step(phase)
-    return _STEPS[key]
+def _iteration(i: int):
+    return jnp.asarray(i, dtype=jnp.int64 if jax.config.jax_enable_x64 else jnp.int32)
 
 
-@dataclasses.dataclass
-class TrainSettings:
-    phases: list[PhaseConfig]
-    max_consecutive_failures: int = 20
-    checkpoint_every: int = 100
+class UdeTask:
+    """The UDE training task for `neurocli.training.Engine`: one member, logged every iteration.
 
-    @property
-    def iterations(self) -> int:
-        return sum(p.iterations for p in self.phases)
+    Each phase starts from the best parameters so far, with its own objective (multiple shooting
+    ends at a phase boundary; Levenberg–Marquardt differentiates in forward mode). Its step is
+    compiled ahead of time once per task and phase (an executable cannot retrace)."""
 
+    members = 1
+    columns = HISTORY_COLUMNS
 
-@dataclasses.dataclass(frozen=True)
-class Cursor:
-    """Where training stands; replaced as a whole after each iteration (so it is never torn)."""
-
-    phase: int
-    phase_step: int  # iterations done in `phase`
-    iteration: int  # iterations done in all
-    state: TrainState
-    best_params: PyTree
-    best_loss: float
-    best_iteration: int
-    failed: int
-    consecutive: int
-
-
-@dataclasses.dataclass
-class TrainResult:
-    best_params: PyTree
-    final_params: PyTree
-    best_loss: float
-    best_iteration: int
-    final_loss: float
-    iterations: int
-    failed_solves: int
-    history: np.ndarray  # (iterations, 7): LOSS_COLUMNS without `optimizer`
-    compile_s: float
-    train_s: float
-    s_per_iter: float
-    phase_s_per_iter: list[float]
-
-
-@contextlib.contextmanager
-def deferred_sigint():
-    """Turn the first SIGINT into a flag checked between iterations (a second one interrupts now)."""
-    flag = {"hit": False}
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(signum, frame):
-        if flag["hit"]:
-            raise KeyboardInterrupt
-        flag["hit"] = True
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def loss_rows(history: np.ndarray, phases: list[PhaseConfig]) -> list[list]:
-    rows = []
-    for step, phase, loss, gnorm, lr, wall, rejected in history.tolist():
-        rows.append([int(step), int(phase), phases[int(phase)].optimizer, repr(loss), repr(gnorm), repr(lr),
-                     f"{wall:.4f}", int(rejected)])
-    return rows
-
-
-class Trainer:
-    """Runs the phases on one objective, writing into `run` (None: keep nothing, for tests)."""
-
-    def __init__(self, loss_fn: TrajectoryLoss, settings: TrainSettings, run: RunDirectory | None = None,
-                 header: dict | None = None, description: str = "train-ude",
-                 on_iteration: Callable[[int], None] | None = None):
+    def __init__(self, loss_fn: TrajectoryLoss, params: PyTree, phases, max_consecutive_failures: int = 20,
+                 checkpoint_every: int = 100, identity: dict | None = None):
         self.loss_fn = loss_fn
-        self.settings = settings
-        self.run = run
-        self.header = dict(header or {})
-        self.description = description
-        self.on_iteration = on_iteration
-        self.history: list[tuple] = []
+        self.params0 = params
+        self.phases: tuple[PhaseConfig, ...] = tuple(phases)
+        self.settings = Settings(tuple(p.iterations for p in self.phases), checkpoint_every, 1,
+                                 max_consecutive_failures)
+        self.identity = dict(identity or {})
+        starts = self.settings.starts
+        self.objectives = [loss_fn.for_phase(starts[p], forward_mode=ph.optimizer == "levenberg_marquardt")
+                           for p, ph in enumerate(self.phases)]
+        self._compiled: dict[int, Callable] = {}
 
-    # -- checkpoints -------------------------------------------------------------------------
-    def _skeleton(self, params, phase: int, rows: int):
-        state = init_state(params, optimizer(self.settings.phases[phase]))
-        return {"state": state, "best_params": params, "history": np.zeros((rows, _HISTORY_COLUMNS))}
+    def initial_state(self) -> TrainState:
+        return init_state(self.params0, optimizer(self.phases[0]))
 
-    def save(self, cur: Cursor, elapsed_s: float) -> None:
-        if self.run is None:
-            return
-        history = np.asarray(self.history[: cur.iteration], dtype=float).reshape(-1, _HISTORY_COLUMNS)
-        header = {
-            **self.header,
-            "format": FORMAT,
-            "phase": cur.phase,
-            "phase_step": cur.phase_step,
-            "iteration": cur.iteration,
-            "best_loss": cur.best_loss,
-            "best_iteration": cur.best_iteration,
-            "failed_solves": cur.failed,
-            "consecutive_failures": cur.consecutive,
-            "elapsed_s": elapsed_s,
-            "history_rows": int(history.shape[0]),
-        }
-        tree = {"state": cur.state, "best_params": cur.best_params, "history": history}
-        checkpoint.save(self.run.file(LATEST), header, tree)
-        best_header = {**self.header, "format": FORMAT, "best_loss": cur.best_loss,
-                       "best_iteration": cur.best_iteration}
-        checkpoint.save(self.run.file(BEST), best_header, self.loss_fn.network(cur.best_params))
-        self.run.write_csv("loss.csv", LOSS_COLUMNS, loss_rows(history, self.settings.phases))
+    def params(self, state: TrainState) -> PyTree:
+        return state.params
 
-    def load(self, params) -> tuple[Cursor, float]:
-        """The cursor saved in latest.eqx (its header must match this run's `header` keys)."""
-        path = self.run.file(LATEST)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no checkpoint to resume from")
-        head = checkpoint.load_header(path)
-        expect = {"format": FORMAT, **self.header}
-        phase, rows = int(head.get("phase", 0)), int(head.get("history_rows", 0))
-        if not 0 <= phase < len(self.settings.phases):
-            raise checkpoint.CheckpointMismatch(f"{path}: phase {phase} is not a phase of this config")
-        head, tree = checkpoint.load(path, self._skeleton(params, phase, rows), expect=expect)
-        self.history = [tuple(r) for r in np.asarray(tree["history"]).tolist()]
-        cur = Cursor(phase, int(head["phase_step"]), int(head["iteration"]), tree["state"], tree["best_params"],
-                     float(head["best_loss"]), int(head["best_iteration"]), int(head["failed_solves"]),
-                     int(head["consecutive_failures"]))
-        return cur, float(head["elapsed_s"])
+    def enter_phase(self, phase: int, state: TrainState, best: PyTree) -> TrainState:
+        return init_state(best, optimizer(self.phases[phase]))
 
-    # -- the loop ----------------------------------------------------------------------------
-    def fit(self, params: PyTree, resume: bool = False) -> TrainResult:
-        phases = self.settings.phases
-        if resume:
-            cur, elapsed = self.load(params)
-        else:
-            self.history = []
-            cur = Cursor(0, 0, 0, init_state(params, optimizer(phases[0])), params, math.inf, -1, 0, 0)
-            elapsed = 0.0
-        start = time.perf_counter() - elapsed
-        step_times: dict[int, list[float]] = {}  # phase -> seconds of each call (the first compiles)
-        iteration_arg = lambda i: jnp.asarray(i, dtype=jnp.int64 if jax.config.jax_enable_x64 else jnp.int32)  # noqa: E731
-        objectives = [self.loss_fn.for_phase(sum(q.iterations for q in phases[:p]),
-                                             forward_mode=phases[p].optimizer == "levenberg_marquardt")
-                      for p in range(len(phases))]
+    def compile(self, phase: int, state: TrainState) -> Callable:
+        if phase not in self._compiled:
+            objective = self.objectives[phase]
+            compiled = make_step(self.phases[phase]).lower(state, objective, _iteration(0)).compile()
+            self._compiled[phase] = lambda st, i: compiled(st, objective, _iteration(i))
+        return self._compiled[phase]
 
-        def step_fn(p):
-            return cached_step(phases[p], objectives[p])
+    def record(self, step: int, phase: int, stats: StepStats, wall_s: float) -> Record:
+        loss, gnorm, lr, ok = float(stats.loss), float(stats.grad_norm), float(stats.lr), bool(stats.accepted)
+        row = {"step": step, "phase": phase, "loss": loss, "grad_norm": gnorm, "lr": lr, "wall_s": wall_s,
+               "rejected": 0 if ok else 1}
+        return Record([row], np.array([loss]), np.array([ok]), comparable=step >= self.loss_fn.full_window_from)
 
-        with deferred_sigint() as sigint, progress(self.settings.iterations, self.description,
-                                                   start=cur.iteration) as update:
-            try:
-                while True:
-                    p = cur.phase
-                    if cur.phase_step >= phases[p].iterations:
-                        if p + 1 >= len(phases):
-                            break
-                        opt = optimizer(phases[p + 1])
-                        cur = dataclasses.replace(cur, phase=p + 1, phase_step=0,
-                                                  state=init_state(cur.best_params, opt))
-                        continue
-                    if sigint["hit"]:
-                        raise KeyboardInterrupt
-                    step = step_fn(p)
-                    t_call = time.perf_counter()
-                    new_state, stats = step(cur.state, objectives[p], iteration_arg(cur.iteration))
-                    loss, gnorm, lr, ok = (float(x) for x in jax.device_get(
-                        (stats.loss, stats.grad_norm, stats.lr, stats.accepted)))
-                    step_times.setdefault(p, []).append(time.perf_counter() - t_call)
-                    ok = bool(ok)
-                    windowed = cur.iteration < self.loss_fn.full_window_from
-                    better = ok and (windowed or loss < cur.best_loss)
-                    self.history[cur.iteration:] = [(cur.iteration, p, loss, gnorm, lr, time.perf_counter() - start,
-                                                     0 if ok else 1)]
-                    cur = Cursor(
-                        phase=p,
-                        phase_step=cur.phase_step + 1,
-                        iteration=cur.iteration + 1,
-                        state=new_state,
-                        best_params=cur.state.params if better else cur.best_params,
-                        best_loss=(math.inf if windowed else loss) if better else cur.best_loss,
-                        best_iteration=cur.iteration if better else cur.best_iteration,
-                        failed=cur.failed + (0 if ok else 1),
-                        consecutive=0 if ok else cur.consecutive + 1,
-                    )
-                    update(cur.iteration, loss=loss, best=cur.best_loss)
-                    if cur.consecutive >= self.settings.max_consecutive_failures:
-                        self.save(cur, time.perf_counter() - start)
-                        raise TrainingFailed(
-                            f"{cur.consecutive} steps in a row rejected (solve failed or loss not finite) at "
-                            f"iteration {cur.iteration} (phase {p}, {phases[p].optimizer}); best loss so far "
-                            f"{cur.best_loss:.6g}. Lower the learning rate, clip gradients, or check the "
-                            "network's input/output scaling and the solver's max_steps."
-                        )
-                    if cur.iteration % self.settings.checkpoint_every == 0:
-                        self.save(cur, time.perf_counter() - start)
-                    if self.on_iteration is not None:
-                        self.on_iteration(cur.iteration)
-                # the loss at the final parameters: one more (discarded) step of the last phase
-                _, stats = step_fn(cur.phase)(cur.state, objectives[cur.phase], iteration_arg(cur.iteration))
-                final_loss = float(stats.loss)
-                if final_loss < cur.best_loss:
-                    cur = dataclasses.replace(cur, best_params=cur.state.params, best_loss=final_loss,
-                                              best_iteration=cur.iteration)
-                self.save(cur, time.perf_counter() - start)
-            except KeyboardInterrupt:
-                self.save(cur, time.perf_counter() - start)
-                raise
-        train_s = time.perf_counter() - start
-        return self._result(cur, final_loss, train_s, step_times)
+    def select(self, mask, params, best):
+        return params if bool(mask[0]) else best
 
-    def _result(self, cur: Cursor, final_loss, train_s, step_times) -> TrainResult:
-        # a phase's first call compiles: compile time is what it took beyond a typical call
-        compile_s = sum(max(0.0, times[0] - (float(np.median(times[1:])) if len(times) > 1 else 0.0))
-                        for times in step_times.values())
-        phase_s = []
-        for p in range(len(self.settings.phases)):
-            times = step_times.get(p, [])[1:]
-            phase_s.append(float(np.mean(times)) if times else float("nan"))
-        all_times = [t for times in step_times.values() for t in times[1:]]
-        history = np.asarray(self.history[: cur.iteration], dtype=float).reshape(-1, _HISTORY_COLUMNS)
-        return TrainResult(
-            best_params=cur.best_params,
-            final_params=cur.state.params,
-            best_loss=cur.best_loss,
-            best_iteration=cur.best_iteration,
-            final_loss=final_loss,
-            iterations=cur.iteration,
-            failed_solves=cur.failed,
-            history=history,
-            compile_s=compile_s,
-            train_s=train_s,
-            s_per_iter=float(np.mean(all_times)) if all_times else float("nan"),
-            phase_s_per_iter=phase_s,
-        )
+    def final_loss(self, cur: Cursor) -> np.ndarray:
+        """The loss at the final parameters: one more (discarded) step of the last phase."""
+        _, stats = self.compile(cur.phase, cur.state)(cur.state, cur.step)
+        return np.array([float(stats.loss)])
+
+    def failure(self, cur: Cursor, rec: Record) -> str:
+        p = cur.phase
+        return (f"{cur.consecutive} steps in a row rejected (solve failed or loss not finite) at iteration "
+                f"{cur.step} (phase {p}, {self.phases[p].optimizer}); best loss so far {cur.best_loss[0]:.6g}. "
+                "Lower the learning rate, clip gradients, or check the network's input/output scaling and "
+                "the solver's max_steps.")
+
+    def to_host(self, tree):
+        return tree
+
+    def to_device(self, tree):
+        return tree
+
+    def skeleton(self, phase: int):
+        return skeleton(self.params0, self.phases, phase)
+
+    def best_artefact(self, cur: Cursor):
+        header = {"best_loss": float(cur.best_loss[0]), "best_iteration": int(cur.best_step[0])}
+        return header, self.loss_fn.network(cur.best)
+
+    def loss_csv(self, history: History):
+        formats = {"step": lambda r: int(r["step"]), "phase": lambda r: int(r["phase"]),
+                   "optimizer": lambda r: self.phases[int(r["phase"])].optimizer,
+                   "wall_s": lambda r: f"{r['wall_s']:.4f}", "rejected": lambda r: int(r["rejected"])}
+        return history.csv(formats, LOSS_COLUMNS)

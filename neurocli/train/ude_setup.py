@@ -7,19 +7,25 @@ arrays exist) is what a checkpoint must match to be loaded.
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from neurocli.config.ude import TrainUDEConfig
+from neurocli.config.base import ConfigError
+from neurocli.config.ude import CsvData, TrainUDEConfig
+from neurocli.models import build_model, build_stimulus
 from neurocli.models.hh_membrane import AbstractHHMembrane
 from neurocli.models.stimulus import AbstractStimulus
 from neurocli.models.ude import AbstractUDE, ScaledMLP, make_ude
+from neurocli.run_dir import RunDirectory, read_file
+from neurocli.train import ude_data
+from neurocli.train.ude import HISTORY_COLUMNS, UdeTask, skeleton
 from neurocli.train.ude_data import Recording
-from neurocli.train.ude_objective import TrajectoryLoss
-from neurocli.train.ude import TrainSettings
-
-SHAPE_KEYS = ("model", "replaced", "inputs", "width", "depth", "activation")
+from neurocli.train.ude_objective import TrajectoryLoss, split_network
+from neurocli.training import checkpoint, engine
 
 
 def network_shape(cfg: TrainUDEConfig) -> dict:
@@ -96,6 +102,99 @@ def shooting_segments(cfg: TrainUDEConfig, recording: Recording) -> tuple[int, i
     return length, int(shooting.iterations)
 
 
-def settings(cfg: TrainUDEConfig) -> TrainSettings:
+def identity(cfg: TrainUDEConfig, desc: dict) -> dict:
+    """What a checkpoint must match to be resumed by this config (best.eqx: to warm-start from)."""
+    return {"command": "train-ude", "network_shape": network_shape(cfg), "network": desc,
+            "phases": [p.model_dump(mode="json") for p in cfg.train.phases]}
+
+
+def build_task(cfg: TrainUDEConfig, loss_fn: TrajectoryLoss, params, desc: dict) -> UdeTask:
     t = cfg.train
-    return TrainSettings(list(t.phases), t.max_consecutive_failures, t.checkpoint_every)
+    return UdeTask(loss_fn, params, t.phases, t.max_consecutive_failures, t.checkpoint_every, identity(cfg, desc))
+
+
+# -- a run: prepare (no compiling), restore a checkpoint, build the task ---------------------------
+
+
+@dataclasses.dataclass
+class Prepared:
+    truth: object
+    stimulus: AbstractStimulus
+    validation_stimulus: AbstractStimulus
+    csv: Recording | None
+    init_from: tuple[dict, bytes] | None  # a warm-start checkpoint: (header, bytes)
+
+
+def prepare(cfg: TrainUDEConfig, source: str) -> Prepared:
+    """Build the models, read a CSV, check a warm-start checkpoint's shape; compiles nothing."""
+    csv = None
+    if isinstance(cfg.data, CsvData):
+        csv = ude_data.read_csv(cfg.data.path, cfg.state_names, source)
+        span = (float(csv.t[0]), float(csv.t[-1]))
+    else:
+        span = (cfg.data.time.t0, cfg.data.time.t1)
+    record_ms = span[1] - span[0]
+    for key, length in (("loss.curriculum.start_ms", getattr(cfg.loss.curriculum, "start_ms", None)),
+                        ("loss.shooting.segment_ms", getattr(cfg.loss.shooting, "segment_ms", None))):
+        if length is not None and length >= record_ms:
+            raise ConfigError(source, [(key, f"must be shorter than the record ({record_ms:g} ms)")])
+    init_from = None
+    if cfg.ude.network.init_from is not None:
+        path, key = Path(cfg.ude.network.init_from), "ude.network.init_from"
+        try:
+            data = read_file(path)
+            header = checkpoint.decode_header(data, str(path))
+        except OSError as exc:
+            raise ConfigError(source, [(key, f"{path}: cannot read ({exc.strerror or exc})")]) from None
+        except checkpoint.CheckpointError as exc:
+            raise ConfigError(source, [(key, str(exc))]) from None
+        if header.get("network_shape") != network_shape(cfg):
+            raise ConfigError(source, [(key, f"{path} holds a network of shape {header.get('network_shape')}, "
+                                             f"this config needs {network_shape(cfg)}")])
+        init_from = (header, data)
+    return Prepared(build_model(cfg.model), build_stimulus(cfg.stimulus), build_stimulus(cfg.validation.stimulus),
+                    csv, init_from)
+
+
+def restore(cfg: TrainUDEConfig, run: RunDirectory) -> engine.Restored:
+    """latest.eqx, read and checked against this config (network shape, phases, every leaf)."""
+    header = engine.read_header(run)
+    if header.get("network_shape") != network_shape(cfg):
+        raise checkpoint.CheckpointMismatch(f"{run.file(engine.LATEST)}: the checkpoint's network "
+                                            f"{header.get('network_shape')} is not this config's {network_shape(cfg)}")
+    desc = header.get("network")
+    try:
+        params, _ = split_network(build_network(desc, cfg.runtime.seed))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise checkpoint.CheckpointCorrupt(f"{run.file(engine.LATEST)}: checkpoint header is incomplete ({exc})") from None
+    phases = cfg.train.phases
+    return engine.restore(lambda p: skeleton(params, phases, p), identity(cfg, desc), HISTORY_COLUMNS, run)
+
+
+def network_and_description(cfg: TrainUDEConfig, prep: Prepared, recording: Recording,
+                            restored: engine.Restored | None):
+    """The network to start from: fresh, warm-started (init_from), or as the checkpoint describes it."""
+    if restored is not None:
+        desc = restored.header["network"]
+        return build_network(desc, cfg.runtime.seed), desc
+    if prep.init_from is not None:
+        header, data = prep.init_from
+        desc = header["network"]
+        name = str(cfg.ude.network.init_from)
+        try:
+            _, network = checkpoint.decode(data, name, build_network(desc, cfg.runtime.seed),
+                                           expect={"network_shape": network_shape(cfg)})
+        except checkpoint.CheckpointError as exc:
+            raise ConfigError(name, [("ude.network.init_from", str(exc))]) from None
+        return network, desc
+    desc = network_description(cfg, recording)
+    return build_network(desc, cfg.runtime.seed), desc
+
+
+def setup(cfg: TrainUDEConfig, prep: Prepared, restored: engine.Restored | None) -> tuple[Recording, UdeTask]:
+    """The recording (simulated or read) and the training task."""
+    recording = ude_data.load(cfg, prep.truth, prep.stimulus, prep.csv)
+    network, desc = network_and_description(cfg, prep, recording, restored)
+    params, static = split_network(network)
+    ude = build_ude(cfg, prep.truth, network)
+    return recording, build_task(cfg, make_loss(cfg, ude, recording, prep.stimulus, static), params, desc)
