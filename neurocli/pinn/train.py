@@ -4,15 +4,15 @@ Members differ in `model.a` and in their key (`member_keys`: fold_in(seed key, m
 a member trains exactly as it would alone with the same key. The member axis of every array is
 sharded across devices when there are several (padded to a multiple of the device count).
 
-Each optimisation phase (neurocli.config.optim.PhaseConfig) compiles one step ahead of time; the
-loop calls it once per step (no retracing: the compiled executable is reused). First-order phases
-draw a batch every step; an L-BFGS phase works on one fixed set of points.
+`Trainer` is the train-pinn task of `neurocli.training.Engine` (the loop, log, best, checkpoints,
+signals and resume are the engine's). Each optimisation phase compiles one step ahead of time;
+the engine calls it once per step (no retracing). First-order phases draw a batch every step; an
+L-BFGS phase works on one fixed set of points. Best parameters are tracked per member. A loss that
+is not finite ends the run (exit 1) naming the members.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from collections.abc import Callable
 
 import equinox as eqx
@@ -27,32 +27,21 @@ from neurocli.pinn import collocation
 from neurocli.pinn.setup import PinnSetup
 from neurocli.pinn.steps import INIT, LBFGS, POOL, TrainState, make_first_order_step, make_lbfgs_step
 from neurocli.solve import member_sharding, pad_members
+from neurocli.training.engine import Cursor, Record, Settings
+from neurocli.training.history import History
+
+
+def identity(cfg) -> dict:
+    """What a checkpoint must match to be resumed by this config."""
+    dump = cfg.model_dump(mode="json")
+    return {"command": "train-pinn", "a": cfg.pde.member_values(),
+            **{key: dump[key] for key in ("network", "conditions", "collocation", "phases")}}
 
 
 def member_keys(seed: int, n: int) -> PRNGKeyArray:
     """Member i's key: fold_in(PRNGKey(seed), i), whatever the number of members."""
     base = jax.random.PRNGKey(seed)
     return jnp.stack([jax.random.fold_in(base, i) for i in range(n)])
-
-
-@dataclasses.dataclass
-class Snapshot:
-    """Where training stands (unpadded, member axis first): what a checkpoint holds."""
-
-    step: int
-    phase: int  # the phase whose optimiser state `state` holds
-    state: TrainState
-    history: np.ndarray  # rows: step, member, a, loss, terms...
-    best_params: PyTree
-    best_loss: np.ndarray
-
-
-@dataclasses.dataclass
-class TrainResult:
-    final: Snapshot
-    compile_s: float
-    train_s: float
-    steps_run: int
 
 
 # -- placement on devices ----------------------------------------------------------------------
@@ -74,9 +63,14 @@ class Trainer:
         self.keys = self.place(keys)
         init_keys = jax.vmap(lambda k: jax.random.fold_in(k, INIT))(keys)
         nets = setup.make_network(init_keys)
-        self.params, self.static = eqx.partition(nets, eqx.is_inexact_array)
+        self.params0, self.static = eqx.partition(nets, eqx.is_inexact_array)
         self.phase_starts = setup.cfg.phase_starts
         self._compiled: dict[int, Callable] = {}
+        self.members = self.n
+        self.columns = ("step", "member", "a", *setup.loss_columns)
+        out = setup.cfg.output
+        self.settings = Settings(tuple(p.iterations for p in setup.cfg.phases), out.checkpoint_every, out.log_every, 1)
+        self.identity = identity(setup.cfg)
 
     # -- placement --------------------------------------------------------------------------
     def place(self, tree):
@@ -94,9 +88,9 @@ class Trainer:
         return make_optimizer(self.setup.cfg.phases[phase])
 
     def initial_state(self, phase: int = 0) -> TrainState:
-        """The state at step 0 (its optimiser state for `phase`: the skeleton a checkpoint loads into)."""
+        """The state at step 0, unplaced (its optimiser state for `phase`: a checkpoint's skeleton)."""
         s, col, pde = self.setup, self.setup.cfg.collocation, self.setup.cfg.pde
-        params = self.params  # built from the unpadded keys
+        params = self.params0  # built from the unpadded keys
         opt = self.optimizer(phase)
         pool_size = col.points if (col.kind == "fixed" or col.adaptive is not None) else 0
 
@@ -125,103 +119,75 @@ class Trainer:
 
         return self._shard(jax.vmap(draw)(self.keys))
 
-    # -- compilation ----------------------------------------------------------------------------
-    def compile(self, state: TrainState, phase: int, points=None):
+    # -- the engine's task ------------------------------------------------------------------------
+    def compile(self, phase: int, state: TrainState) -> Callable:
         """The phase's step, compiled ahead of time for the placed state (once per trainer and
-        phase; an executable cannot retrace). Returns (call(state, step, points) -> (state, losses),
-        seconds spent compiling); `points` is the L-BFGS phase's fixed set (`lbfgs_points`, drawn
-        here if not given), ignored by other phases."""
+        phase; an executable cannot retrace): call(state, step) -> (state, losses). An L-BFGS
+        phase's fixed points are drawn here."""
         if phase in self._compiled:
-            return self._compiled[phase], 0.0
+            return self._compiled[phase]
         phase_cfg: PhaseConfig = self.setup.cfg.phases[phase]
         opt = self.optimizer(phase)
         shard = self.sharding
         out_shardings = None if shard is None else (jax.tree_util.tree_map(lambda _: shard, state), shard)
-        start = time.perf_counter()
         if is_lbfgs(phase_cfg):
             fn = make_lbfgs_step(self.setup, self.static, opt)
-            pts = self.lbfgs_points(state, phase) if points is None else points
+            pts = self.lbfgs_points(state, phase)
             compiled = jax.jit(fn, out_shardings=out_shardings).lower(state, self.a, *pts).compile()
-            call = lambda st, step, pts: compiled(st, self.a, *pts)  # noqa: E731
+            call = lambda st, step: compiled(st, self.a, *pts)  # noqa: E731
         else:
             fn = make_first_order_step(self.setup, self.static, opt)
             step0 = jnp.asarray(0, jnp.int32)
             compiled = jax.jit(fn, out_shardings=out_shardings).lower(state, self.a, self.keys, step0).compile()
-            call = lambda st, step, pts: compiled(st, self.a, self.keys, jnp.asarray(step, jnp.int32))  # noqa: E731
+            call = lambda st, step: compiled(st, self.a, self.keys, jnp.asarray(step, jnp.int32))  # noqa: E731
         self._compiled[phase] = call
-        return call, time.perf_counter() - start
+        return call
 
-    # -- the loop -----------------------------------------------------------------------------------
-    def run(
-        self,
-        resume: Snapshot | None = None,
-        *,
-        on_log: Callable[[int, np.ndarray], None] | None = None,
-        on_checkpoint: Callable[[Snapshot], None] | None = None,
-    ) -> TrainResult:
-        """Train from the start, or from `resume`, to the end of the last phase.
+    def params(self, state: TrainState) -> PyTree:
+        return state.params
 
-        on_log(step, losses (members, columns)) after every logged step; on_checkpoint(snapshot)
-        every `checkpoint_every` steps, at the end, and on KeyboardInterrupt (which is re-raised).
-        """
-        cfg = self.setup.cfg
-        total = int(self.phase_starts[-1])
-        a_host = self.a_values
-        if resume is None:
-            rows, state_phase, step = [], 0, 0
-            state = self.place(self.initial_state())
-            best_params, best_loss = state.params, np.full(self.n, np.inf)
-        else:
-            rows = [resume.history] if len(resume.history) else []
-            state_phase, step = resume.phase, resume.step
-            state = self.place(resume.state)
-            best_params, best_loss = self.place(resume.best_params), np.asarray(resume.best_loss, float).copy()
-        compile_s, train_s, steps_run = 0.0, 0.0, 0
+    def enter_phase(self, phase: int, state: TrainState, best) -> TrainState:
+        """The same state (parameters go on) with a fresh optimiser state for `phase`."""
+        return self._shard(self.with_phase(state, phase))
 
-        def snapshot():
-            hist = np.concatenate(rows) if rows else np.zeros((0, 3 + len(self.setup.loss_columns)))
-            return Snapshot(step, state_phase, self.unpadded(state), hist, self.unpadded(best_params), best_loss.copy())
+    def record(self, step: int, phase: int, losses, wall_s: float) -> Record:
+        """Rows (step = steps done) per member; the loss is at the parameters the step started from."""
+        host = np.asarray(self.unpadded(losses), dtype=np.float64)
+        rows = [{"step": step + 1, "member": m, "a": self.a_values[m], **dict(zip(self.setup.loss_columns, host[m]))}
+                for m in range(self.n)]
+        return Record(rows, host[:, 0], np.isfinite(host).all(axis=1))
 
-        try:
-            for phase in range(len(cfg.phases)):
-                end = int(self.phase_starts[phase + 1])
-                if step >= end:
-                    continue
-                if phase != state_phase:
-                    state, state_phase = self._shard(self.with_phase(state, phase)), phase
-                points = self.lbfgs_points(state, phase) if is_lbfgs(cfg.phases[phase]) else None
-                call, seconds = self.compile(state, phase, points)
-                compile_s += seconds
-                started = time.perf_counter()
-                while step < end:
-                    previous = state
-                    state, losses = call(state, step, points)
-                    step, steps_run = step + 1, steps_run + 1
-                    if step % cfg.output.log_every == 0 or step == end:
-                        host = np.asarray(self.unpadded(losses), dtype=np.float64)
-                        rows.append(np.column_stack([np.full(self.n, step), np.arange(self.n), a_host, host]))
-                        better = host[:, 0] < best_loss  # the losses of `previous`, before the update
-                        if better.any():
-                            best_loss = np.where(better, host[:, 0], best_loss)
-                            mask = jnp.asarray(np.concatenate([better, np.zeros(self.padded - self.n, bool)]))
-                            best_params = jax.tree_util.tree_map(
-                                lambda b, c: jnp.where(mask.reshape((-1,) + (1,) * (c.ndim - 1)), c, b),
-                                best_params, previous.params,
-                            )
-                        if on_log is not None:
-                            on_log(step, host)
-                    if on_checkpoint is not None and step % cfg.output.checkpoint_every == 0 and step < total:
-                        on_checkpoint(snapshot())
-                jax.block_until_ready(state)
-                train_s += time.perf_counter() - started
-        except KeyboardInterrupt:
-            if on_checkpoint is not None:
-                on_checkpoint(snapshot())
-            raise
-        final = snapshot()
-        if on_checkpoint is not None:
-            on_checkpoint(final)
-        return TrainResult(final, compile_s, train_s, steps_run)
+    def select(self, mask: np.ndarray, params, best):
+        full = jnp.asarray(np.concatenate([mask, np.zeros(self.padded - self.n, bool)]))
+        return jax.tree_util.tree_map(lambda b, c: jnp.where(full.reshape((-1,) + (1,) * (c.ndim - 1)), c, b),
+                                      best, params)
+
+    def final_loss(self, cur: Cursor) -> np.ndarray:
+        """Each member's last logged loss (every phase logs its last step)."""
+        h = cur.history
+        last = h.where(h["step"] == h["step"].max())
+        return last["loss"][np.argsort(last["member"])]
+
+    def failure(self, cur: Cursor, rec: Record) -> str:
+        bad = [f"a = {self.a_values[m]:g}" for m in np.flatnonzero(~np.asarray(rec.accepted))]
+        return (f"loss not finite at step {cur.step} (phase {cur.phase}, {self.setup.cfg.phases[cur.phase].optimizer}) "
+                f"for {', '.join(bad)}. Lower the learning rate or k, or clip gradients (phases[].clip_norm).")
+
+    def to_host(self, tree):
+        return self.unpadded(tree)
+
+    def to_device(self, tree):
+        return self.place(tree)
+
+    def skeleton(self, phase: int):
+        state = self.initial_state(phase)
+        return state, state.params
+
+    def best_artefact(self, cur: Cursor):
+        return {"best_loss": cur.best_loss.tolist(), "step": cur.step}, self.unpadded(cur.best)
+
+    def loss_csv(self, history: History):
+        return history.csv({"step": lambda r: int(r["step"]), "member": lambda r: int(r["member"])}, history.columns)
 
     # -- evaluation ---------------------------------------------------------------------------------
     def predict(self, params, t: np.ndarray, x: np.ndarray) -> np.ndarray:

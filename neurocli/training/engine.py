@@ -132,7 +132,7 @@ class Task(Protocol):
     members: int
     identity: dict  # header keys a checkpoint must match to be resumed
 
-    def initial_state(self) -> Any: ...
+    def initial_state(self) -> Any: ...  # at step 0, host layout
     def params(self, state) -> Any: ...
     def enter_phase(self, phase: int, state, best) -> Any: ...
     def compile(self, phase: int, state) -> Callable: ...  # call(state, step) -> (state, stats)
@@ -156,7 +156,7 @@ class Restored:
 
 
 def start(task: Task) -> Cursor:
-    state = task.initial_state()
+    state = task.to_device(task.initial_state())
     n = task.members
     return Cursor(0, 0, state, task.params(state), np.full(n, np.inf), np.full(n, -1), 0, 0,
                   History(task.columns), Timings.zero(len(task.settings.iterations)), 0.0)
