@@ -146,7 +146,7 @@ def solve_one(problem: Problem, spec: SolveSpec, adjoint=None):
         adjoint=adjoint if adjoint is not None else diffrax.RecursiveCheckpointAdjoint(),
         throw=False,
     )
-    return sol.ys, sol.stats["num_steps"], sol.stats["num_rejected_steps"], sol.result._value
+    return sol.ys, sol.stats["num_steps"], sol.stats["num_rejected_steps"], jax.tree.leaves(sol.result)[0]
 
 
 def field_setter(path: str) -> Callable:
@@ -232,7 +232,7 @@ def _check(result: np.ndarray, ys: np.ndarray, steps: np.ndarray) -> None:
         return
     messages = []
     for i in bad[:5]:
-        why = diffrax.RESULTS._index_to_message[int(codes[i])] if codes[i] != 0 else "non-finite values"
+        why = diffrax.RESULTS[jax.tree.unflatten(jax.tree.structure(diffrax.RESULTS.successful), [np.asarray(codes[i], np.int32)])] if codes[i] != 0 else "non-finite values"
         prefix = f"member {i}: " if codes.size > 1 else ""
         messages.append(f"{prefix}{why} (after {int(np.atleast_1d(steps)[i])} steps)")
     more = f" (and {len(bad) - 5} more members)" if len(bad) > 5 else ""

@@ -4,6 +4,9 @@ every test leaves the process-wide precision as it found it."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 os.environ.setdefault("EQX_ON_ERROR", "nan")  # as the CLI sets it: cacheable executables
 
@@ -21,3 +24,31 @@ def _restore_precision():
     yield
     jax.config.update("jax_enable_x64", True)
 
+
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs"
+
+
+def invoke(*args) -> tuple[object, Path | None]:
+    """`neurocli ARGS...` in this process (typer's CliRunner): (result, the run directory it printed)."""
+    from typer.testing import CliRunner
+
+    from neurocli.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    out = result.stdout.strip()
+    return result, Path(out.splitlines()[-1]) if out else None
+
+
+def spawn(*args, **popen) -> subprocess.Popen:
+    """`python -m neurocli ARGS...` as a child process (signals, exit codes of a real process)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "neurocli", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT, **popen)
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """The shared CLI invoker: cli("train-ude", "--config", ...) -> (result, run_dir)."""
+    return invoke

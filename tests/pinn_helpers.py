@@ -23,3 +23,11 @@ def tiny_config(**sections) -> TrainPinnConfig:
         else:
             data[key] = value
     return validate(TrainPinnConfig, data, "test")
+
+
+def train(trainer, run=None, on_step=None, restored=None):
+    """Run the engine on a PINN trainer (from the start, or from a restored checkpoint): the cursor."""
+    from neurocli.training import Engine, engine
+
+    start = engine.start(trainer) if restored is None else engine.resume(trainer, restored)
+    return Engine(trainer, run, on_step=on_step).run(start)

@@ -11,8 +11,7 @@ from neurocli.config.base import ConfigError, validate
 from neurocli.config.optim import PhaseConfig
 from neurocli.config.pinn import TrainPinnConfig
 from neurocli.train.levenberg_marquardt import LevenbergMarquardt
-from neurocli.train.ude import Trainer, TrainSettings
-from ude_helpers import build, smoke_config
+from ude_helpers import build, fit, smoke_config
 
 
 def run(residuals, params, iterations, damping=1e-3):
@@ -71,8 +70,8 @@ def test_lm_phase_fits_the_smoke_problem():
     cfg = smoke_config()
     loss, params, _ = build(cfg)
     phases = [PhaseConfig(optimizer="levenberg_marquardt", iterations=25)]
-    result = Trainer(loss, TrainSettings(phases)).fit(params)
-    losses = result.history[:, 2]
+    result = fit(loss, params, phases)
+    losses = result.history["loss"]
     assert result.failed_solves == 0 and np.all(np.diff(losses) <= 0.0)
     assert result.best_loss < 1e-3 * losses[0]
 

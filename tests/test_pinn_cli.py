@@ -10,11 +10,7 @@ import jax
 import numpy as np
 import pytest
 import yaml
-from typer.testing import CliRunner
-
-from neurocli.cli import app
-
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+from conftest import CONFIGS, invoke
 FAST = ["--set", "output.nx=16", "--set", "output.nt=16", "--set", "reference.nx=61"]
 FIGURES = ("heatmaps", "heatmaps_reference", "heatmaps_error", "profiles", "loss")
 
@@ -30,9 +26,7 @@ def _keep_global_jax_state(tmp_path_factory, monkeypatch):
 
 
 def _run(args):
-    result = CliRunner().invoke(app, args)
-    run_dir = Path(result.stdout.strip().splitlines()[-1]) if result.stdout.strip() else None
-    return result, run_dir
+    return invoke(*args)
 
 
 def test_smoke_run_writes_every_promised_file(tmp_path):
@@ -83,7 +77,7 @@ def test_boundary_none_says_what_its_reference_is(tmp_path):
 def test_interrupt_then_resume(tmp_path, monkeypatch):
     from contextlib import contextmanager
 
-    import neurocli.commands.train_pinn as command
+    import neurocli.training.engine as command
 
     real = command.progress
 

@@ -15,10 +15,11 @@ import jax
 import numpy as np
 import pytest
 
-from neurocli import checkpoint
 from neurocli.pinn.setup import build_setup
 from neurocli.pinn.train import Trainer, member_keys
-from pinn_helpers import tiny_config
+from neurocli.run_dir import RunDirectory
+from neurocli.training import LATEST, checkpoint, engine
+from pinn_helpers import tiny_config, train
 
 HERE = Path(__file__).resolve().parent
 
@@ -29,7 +30,7 @@ def _leaves(tree):
 
 def _train(cfg, a_values, keys, **kwargs):
     trainer = Trainer(build_setup(cfg), a_values, keys)
-    return trainer, trainer.run(**kwargs)
+    return trainer, train(trainer, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -42,32 +43,41 @@ def two_member():
 
 def test_loss_decreases(two_member):
     cfg, _, _, result = two_member
-    h = result.final.history
+    h = result.history
     for m in range(2):
-        loss = h[h[:, 1] == m, 3]
+        loss = h["loss"][h["member"] == m]
         assert loss.size == 300 // cfg.output.log_every
         assert loss[-3:].mean() < 0.7 * loss[:2].mean(), loss  # measured: 0.36 and 0.58
 
 
 def test_each_phase_compiles_once(two_member):
     _, _, trainer, result = two_member
-    assert result.steps_run == 300
+    assert result.steps_this_session == 300
     # the loop compiled its one phase ahead of time (an executable cannot retrace); asking for
     # that phase again compiles nothing
     assert list(trainer._compiled) == [0]
-    _, seconds = trainer.compile(trainer.place(result.final.state), 0)
-    assert seconds == 0.0
+    call = trainer._compiled[0]
+    assert trainer.compile(0, result.state) is call
+    assert 0.0 < result.timings.compile_s[0] and result.timings.steps == (300,)
 
 
 def test_sweep_equals_single_runs_with_the_same_keys(two_member):
     cfg, keys, _, result = two_member
     for m, a in enumerate([0.1, 0.3]):
         _, single = _train(cfg, [a], keys[m : m + 1])
-        swept = jax.tree_util.tree_map(lambda v: v[m : m + 1], result.final.state.params)
-        for got, want in zip(_leaves(single.final.state.params), _leaves(swept)):
+        swept = jax.tree_util.tree_map(lambda v: v[m : m + 1], result.state.params)
+        for got, want in zip(_leaves(single.state.params), _leaves(swept)):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
-        h = result.final.history
-        np.testing.assert_allclose(single.final.history[:, 3], h[h[:, 1] == m, 3], rtol=1e-3)
+        h = result.history
+        np.testing.assert_allclose(single.history["loss"], h["loss"][h["member"] == m], rtol=1e-3)
+
+
+def _stop_at(step):
+    def stop(cursor):
+        if cursor.step == step:
+            raise KeyboardInterrupt
+
+    return stop
 
 
 def test_checkpoint_round_trip_and_exact_resume(tmp_path):
@@ -76,39 +86,36 @@ def test_checkpoint_round_trip_and_exact_resume(tmp_path):
         output={"checkpoint_every": 10},
     )
     keys = member_keys(cfg.runtime.seed, 2)
-    snaps = []
     trainer = Trainer(build_setup(cfg), [0.1, 0.3], keys)
-    full = trainer.run(on_checkpoint=snaps.append)
-    assert [s.step for s in snaps] == [10, 20, 24]
-    mid = snaps[0]
-    # round trip through the file format
-    tree = {"state": mid.state, "history": mid.history}
-    checkpoint.save(tmp_path / "c.eqx", {"step": mid.step, "rows": len(mid.history)}, tree)
-    skeleton = {"state": trainer.initial_state(mid.phase), "history": np.zeros_like(mid.history)}
-    header, loaded = checkpoint.load(tmp_path / "c.eqx", skeleton, expect={"step": 10})
-    for got, want in zip(_leaves(loaded), _leaves(tree)):
-        np.testing.assert_array_equal(got, want)
-    with pytest.raises(checkpoint.CheckpointMismatch):
-        checkpoint.load(tmp_path / "c.eqx", skeleton, expect={"step": 11})
-    # resuming from step 10 ends where the uninterrupted run ended (Adam, then L-BFGS)
-    resumed = trainer.run(mid.__class__(mid.step, mid.phase, loaded["state"], loaded["history"], mid.best_params, mid.best_loss))
-    for got, want in zip(_leaves(resumed.final.state.params), _leaves(full.final.state.params)):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(resumed.final.history[:, :3], full.final.history[:, :3])
-
-
-def test_interrupt_saves_then_reraises(two_member):
-    _, _, trainer, _ = two_member
-    saved = []
-
-    def stop(step, losses):
-        if step == 15:
-            raise KeyboardInterrupt
-
+    full = train(trainer)
+    run = RunDirectory.create(tmp_path, "train-pinn", "mid", [], 0)
+    mid = []
     with pytest.raises(KeyboardInterrupt):
-        trainer.run(on_log=stop, on_checkpoint=saved.append)
-    assert len(saved) == 1 and saved[0].step == 15  # steps done when the interrupt came
-    assert saved[0].history[-1, 0] == 15  # and their rows
+        train(Trainer(build_setup(cfg), [0.1, 0.3], keys), run, on_step=lambda c: (mid.append(c), _stop_at(10)(c)))
+    # round trip through the file format: the leaves read back are the cursor's
+    restored = engine.restore(trainer.skeleton, trainer.identity, trainer.columns, run)
+    assert restored.header["step"] == 10 and restored.header["phase"] == 0
+    for got, want in zip(_leaves(restored.tree["state"]), _leaves(trainer.to_host(mid[-1].state))):
+        np.testing.assert_array_equal(got, want)
+    other = Trainer(build_setup(tiny_config(network={"width": 13})), [0.1, 0.3], keys)
+    with pytest.raises(checkpoint.CheckpointMismatch, match="network"):
+        engine.restore(other.skeleton, other.identity, other.columns, run)
+    # resuming from step 10 ends where the uninterrupted run ended (Adam, then L-BFGS)
+    resumed = train(trainer, run, restored=restored)
+    for got, want in zip(_leaves(resumed.state.params), _leaves(full.state.params)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(resumed.history.array[:, :3], full.history.array[:, :3])
+
+
+def test_interrupt_saves_then_reraises(two_member, tmp_path):
+    _, _, trainer, _ = two_member
+    run = RunDirectory.create(tmp_path, "train-pinn", "stop", [], 0)
+    with pytest.raises(KeyboardInterrupt):
+        train(trainer, run, on_step=_stop_at(15))
+    header = engine.read_header(run)
+    assert header["step"] == 15  # steps done when the interrupt came
+    rows = run.read_text("loss.csv").splitlines()
+    assert rows[-1].startswith("15,")  # and their rows
 
 
 @pytest.mark.parametrize(
@@ -134,7 +141,7 @@ def test_options_train(sections):
     cfg = tiny_config(**{"phases": [{"optimizer": "adam", "iterations": 15, "lr": 1e-2}], **sections})
     values = cfg.pde.member_values()
     _, result = _train(cfg, values, member_keys(0, len(values)))
-    h = result.final.history
+    h = result.history.array
     assert np.isfinite(h).all() and h.shape[1] == 3 + len(build_setup(cfg).loss_columns)
 
 
@@ -143,17 +150,18 @@ SHARDED = textwrap.dedent(
     import json, sys
     import jax, numpy as np
     sys.path.insert(0, {here!r})
-    from pinn_helpers import tiny_config
+    from pinn_helpers import tiny_config, train
     from neurocli.pinn.setup import build_setup
     from neurocli.pinn.train import Trainer, member_keys
     cfg = tiny_config(phases=[{{"optimizer": "adam", "iterations": 10, "lr": 1e-2}}])
     trainer = Trainer(build_setup(cfg), [0.1, 0.2, 0.3], member_keys(0, 3))
     placed = trainer.place(trainer.initial_state()).params
     leaf = jax.tree_util.tree_leaves(placed)[0]
-    result = trainer.run()
+    result = train(trainer)
+    params = trainer.unpadded(result.state.params)
     print(json.dumps({{"devices": len(jax.devices()), "padded": trainer.padded,
                        "shards": len(leaf.sharding.device_set),
-                       "leaves": [np.asarray(v).tolist() for v in jax.tree_util.tree_leaves(result.final.state.params)]}}))
+                       "leaves": [np.asarray(v).tolist() for v in jax.tree_util.tree_leaves(params)]}}))
     """
 )
 
@@ -166,5 +174,5 @@ def test_sharded_sweep_matches_one_device():
     assert got["devices"] == 2 and got["padded"] == 4 and got["shards"] == 2
     cfg = tiny_config(phases=[{"optimizer": "adam", "iterations": 10, "lr": 1e-2}])
     _, here = _train(cfg, [0.1, 0.2, 0.3], member_keys(0, 3))
-    for g, w in zip(got["leaves"], jax.tree_util.tree_leaves(here.final.state.params)):
+    for g, w in zip(got["leaves"], jax.tree_util.tree_leaves(here.state.params)):
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-4, atol=2e-5)

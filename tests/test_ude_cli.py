@@ -10,20 +10,16 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from neurocli.cli import app
+from conftest import ROOT, invoke as _invoke
 
-ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "configs" / "ude_smoke.yaml"
 METRIC_KEYS = ("best_loss", "final_loss", "iterations", "failed_solves", "current_rmse", "current_max_err",
                "validation_sse", "compile_s", "train_s", "s_per_iter")
 
 
 def invoke(*args):
-    result = CliRunner().invoke(app, ["train-ude", *map(str, args)])
-    run_dir = Path(result.stdout.strip().splitlines()[-1]) if result.stdout.strip() else None
-    return result, run_dir
+    return _invoke("train-ude", *args)
 
 
 def loss_table(run_dir: Path) -> list[dict]:
@@ -86,6 +82,7 @@ def test_failing_solves_fail_the_run_with_exit_1(tmp_path):
     assert (run_dir / "figures" / "loss.pdf").is_file() and (run_dir / "checkpoints" / "latest.eqx").is_file()
 
 
+@pytest.mark.slow
 def test_sigint_then_resume_reaches_the_uninterrupted_loss(smoke_run, tmp_path):
     """A real SIGINT to a real process: exit 130, status interrupted, then --resume finishes the run."""
     longer = ["--set", "train.phases=[{optimizer: adam, iterations: 150, lr: 0.01, schedule: cosine, final_lr: 0.001},"

@@ -9,14 +9,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from neurocli import checkpoint
 from neurocli.config.optim import PhaseConfig
 from neurocli.models.ude import with_true_current
 from neurocli.run_dir import RunDirectory
-from neurocli.train.ude import BEST, LATEST, MIN_DAMPING, Trainer, TrainingFailed, TrainSettings, init_state, make_step
+from neurocli.train.ude import MIN_DAMPING, init_state, make_step
 from neurocli.train.ude_objective import split_network
-from neurocli.train.ude_setup import build_network, network_shape, settings
-from ude_helpers import build, smoke_config
+from neurocli.train.ude_setup import build_network, network_shape
+from neurocli.training import BEST, LATEST, TrainingFailed, checkpoint
+from neurocli.training.engine import read_header
+from ude_helpers import build, fit, smoke_config
 
 @pytest.fixture(scope="module")
 def smoke():
@@ -65,51 +66,55 @@ def optax_opt(phase):
 
 def test_loss_decreases(smoke):
     cfg, loss, params, header = smoke
-    result = Trainer(loss, settings(cfg)).fit(params)
-    losses = result.history[:, 2]
+    result = fit(loss, params, cfg)
+    losses = result.history["loss"]
     assert result.iterations == cfg.train.iterations == len(losses)
     assert np.isfinite(losses).all() and result.failed_solves == 0
     assert result.best_loss < 0.7 * losses[0]
     assert result.final_loss <= losses[-1]  # L-BFGS's line search and LM only accept decreases
-    lm = result.history[:, 1] == 2
+    lm = result.history["phase"] == 2
     assert np.all(np.diff(losses[lm]) <= 0.0)
 
 
 def test_resume_equals_uninterrupted(smoke, tmp_path):
     cfg, loss, params, header = smoke
-    full = Trainer(loss, settings(cfg), new_run(tmp_path, "full"), header=header).fit(params)
+    full = fit(loss, params, cfg, new_run(tmp_path, "full"), identity=header)
     for stop_at in (6, 10, 14):  # inside the Adam, the L-BFGS and the Levenberg–Marquardt phase
         run = new_run(tmp_path, f"stop{stop_at}")
 
-        def interrupt(iteration):
-            if iteration == stop_at:
+        def interrupt(cursor):
+            if cursor.step == stop_at:
                 raise KeyboardInterrupt
 
         with pytest.raises(KeyboardInterrupt):
-            Trainer(loss, settings(cfg), run, header=header, on_iteration=interrupt).fit(params)
-        assert checkpoint.load_header(run.file(LATEST))["iteration"] == stop_at
+            fit(loss, params, cfg, run, identity=header, on_step=interrupt)
+        assert read_header(run)["step"] == stop_at
         assert len(run.file("loss.csv").read_text().splitlines()) == stop_at + 1
-        resumed = Trainer(loss, settings(cfg), run, header=header).fit(params, resume=True)
+        resumed = fit(loss, params, cfg, run, identity=header, resume=True)
         assert resumed.final_loss == pytest.approx(full.final_loss, rel=1e-8)
         assert resumed.best_loss == pytest.approx(full.best_loss, rel=1e-8)
         # every logged number but the wall clock is the same
-        np.testing.assert_array_equal(np.delete(resumed.history, 5, axis=1), np.delete(full.history, 5, axis=1))
+        for column in full.history.columns:
+            if column != "wall_s":
+                np.testing.assert_array_equal(resumed.history[column], full.history[column])
 
 
 def test_checkpoint_round_trip_and_shape_check(smoke, tmp_path):
     cfg, loss, params, header = smoke
     run = new_run(tmp_path, "ckpt")
-    result = Trainer(loss, TrainSettings([PhaseConfig(optimizer="adam", iterations=3, lr=1e-2)]), run,
-                     header=header).fit(params)
-    head = checkpoint.load_header(run.file(BEST))
+    result = fit(loss, params, [PhaseConfig(optimizer="adam", iterations=3, lr=1e-2)], run, identity=header)
+    data = run.read_bytes(BEST)
+    head = checkpoint.decode_header(data, BEST)
     assert head["network_shape"] == network_shape(cfg)
     skeleton = build_network(head["network"], seed=123)  # other initial values, same shape
-    _, restored = checkpoint.load(run.file(BEST), skeleton, expect={"network_shape": network_shape(cfg)})
+    _, restored = checkpoint.decode(data, BEST, skeleton, expect={"network_shape": network_shape(cfg)})
     for a, b in zip(jax.tree.leaves(eqx.filter(restored, eqx.is_array)), jax.tree.leaves(result.best_params)):
         np.testing.assert_array_equal(a, b)
     other = smoke_config(**{"ude.network.width": 7})
     with pytest.raises(checkpoint.CheckpointMismatch, match="network_shape"):
-        checkpoint.load(run.file(BEST), skeleton, expect={"network_shape": network_shape(other)})
+        checkpoint.decode(data, BEST, skeleton, expect={"network_shape": network_shape(other)})
+    with pytest.raises(checkpoint.CheckpointCorrupt, match="truncated"):
+        checkpoint.decode(data[:-7], BEST, skeleton)
 
 
 def test_failing_solves_stop_the_run_with_a_clear_error(tmp_path):
@@ -120,7 +125,7 @@ def test_failing_solves_stop_the_run_with_a_clear_error(tmp_path):
     loss, params, header = build(cfg)
     run = new_run(tmp_path, "nan")
     with pytest.raises(TrainingFailed, match="3 steps in a row rejected"):
-        Trainer(loss, settings(cfg), run, header=header).fit(params)
+        fit(loss, params, cfg, run, identity=header)
     rows = run.file("loss.csv").read_text().splitlines()
     assert len(rows) == 4 and all(r.endswith(",1") for r in rows[1:])
     assert all(",inf," in r for r in rows[1:])
@@ -189,9 +194,9 @@ def test_curriculum_fits_a_growing_window():
     assert float(loss(params, jnp.asarray(8))[0]) == pytest.approx(float(full(params, jnp.asarray(0))[0]), rel=1e-12)
     # training on it: the logged loss is the window's, the whole record's loss comes down, and
     # "best" is judged on the whole record only (a short window's small loss is not better)
-    result = Trainer(loss, settings(cfg)).fit(params)
+    result = fit(loss, params, cfg)
     assert result.best_iteration >= 8
-    assert result.history[0, 2] == pytest.approx(float(loss(params, jnp.asarray(0))[0]), rel=1e-12)
+    assert result.history["loss"][0] == pytest.approx(float(loss(params, jnp.asarray(0))[0]), rel=1e-12)
     assert result.failed_solves == 0
     start = float(full(params, jnp.asarray(0))[0])
     assert result.best_loss < 0.1 * start
@@ -205,8 +210,8 @@ def test_full_hh_model_trains():
     assert cfg.network_inputs == ("V", "m", "h")
     loss, params, _ = build(cfg)
     assert loss.data.shape == (61, 4)
-    result = Trainer(loss, settings(cfg)).fit(params)
-    losses = result.history[:, 2]
+    result = fit(loss, params, cfg)
+    losses = result.history["loss"]
     assert np.isfinite(losses).all() and result.failed_solves == 0
     assert result.best_loss < 0.5 * losses[0]
 
@@ -241,8 +246,8 @@ def test_multiple_shooting_then_the_whole_record_trains():
     loss, params, _ = build(cfg)
     whole = loss.for_phase(10)
     start = float(whole(params, jnp.asarray(0))[0])
-    result = Trainer(loss, settings(cfg)).fit(params)
+    result = fit(loss, params, cfg)
     assert result.failed_solves == 0 and result.best_iteration >= 10
-    assert result.history[0, 2] == pytest.approx(float(loss(params, jnp.asarray(0))[0]), rel=1e-12)
+    assert result.history["loss"][0] == pytest.approx(float(loss(params, jnp.asarray(0))[0]), rel=1e-12)
     assert float(whole(result.best_params, jnp.asarray(0))[0]) == pytest.approx(result.best_loss, rel=1e-12)
     assert result.best_loss < 0.1 * start

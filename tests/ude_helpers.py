@@ -36,3 +36,26 @@ def build(cfg: TrainUDEConfig):
     loss = make_loss(cfg, build_ude(cfg, prep.truth, net), rec, prep.stimulus, static)
     header = {"network_shape": network_shape(cfg), "network": desc}
     return loss, params, header
+
+
+def fit(loss, params, cfg_or_phases, run=None, identity=None, on_step=None, resume=False):
+    """Train with the engine; a namespace of the numbers the tests read (history: named columns)."""
+    from types import SimpleNamespace
+
+    from neurocli.train.ude import HISTORY_COLUMNS, UdeTask, skeleton
+    from neurocli.training import Engine, engine
+
+    if isinstance(cfg_or_phases, TrainUDEConfig):
+        t = cfg_or_phases.train
+        task = UdeTask(loss, params, t.phases, t.max_consecutive_failures, t.checkpoint_every, identity)
+    else:
+        task = UdeTask(loss, params, cfg_or_phases, identity=identity)
+    if resume:
+        restored = engine.restore(lambda p: skeleton(params, task.phases, p), task.identity, HISTORY_COLUMNS, run)
+        start = engine.resume(task, restored)
+    else:
+        start = engine.start(task)
+    cur = Engine(task, run, on_step=on_step).run(start)
+    return SimpleNamespace(best_params=cur.best, final_params=cur.state.params, best_loss=float(cur.best_loss[0]),
+                           best_iteration=int(cur.best_step[0]), final_loss=float(cur.final_loss[0]),
+                           iterations=cur.step, failed_solves=cur.failed, history=cur.history, cursor=cur, task=task)

@@ -114,7 +114,7 @@ class HHCable(AbstractPDEModel):
         """(d / (4 R_i)) ∂²V/∂x² in µA/cm² (zero flux through the sealed ends)."""
         return axial_conductance_mS(self.diameter_um, self.R_i_ohm_cm) * laplacian(V, self.spacing(), "neumann")
 
-    def membrane_field(self, t, y, i_ext) -> Float[Array, " 4*nx"]:
+    def membrane_field(self, t, y: Float[Array, " state"], i_ext) -> Float[Array, " state"]:
         """Every node's `HodgkinHuxley` vector field under its share of the stimulus i_ext(t)."""
         field = jax.vmap(self.membrane().vector_field, in_axes=(None, 1, 0), out_axes=0)(
             t, self.nodes(y), i_ext * self.stimulus_profile()

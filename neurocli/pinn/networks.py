@@ -26,7 +26,7 @@ class FourierFeatures(eqx.Module):
     def __init__(self, features: int, scale: float, *, dtype, key: PRNGKeyArray):
         self.B = scale * jax.random.normal(key, (2, features), dtype)
 
-    def __call__(self, z: Float[Array, " 2"]) -> Float[Array, " 2+2m"]:
+    def __call__(self, z: Float[Array, " 2"]) -> Float[Array, " 2+2*m"]:
         zb = math.pi * (z @ jax.lax.stop_gradient(self.B))
         return jnp.concatenate([z, jnp.sin(zb), jnp.cos(zb)])
 
