@@ -78,7 +78,7 @@ def test_fourier_features_return_the_annotated_shape():
 
     @jaxtyped(typechecker=None)
     def check(z, out):
-        return isinstance(z, hints["z"]) and isinstance(out, hints["return"]) and isinstance(ff.B, Float[Array, "2 m"])
+        return isinstance(ff.B, Float[Array, "2 m"]) and isinstance(z, hints["z"]) and isinstance(out, hints["return"])
 
     z = jnp.array([0.3, 0.7])
     out = ff(z)
