@@ -7,30 +7,29 @@ import equinox as eqx
 import jax.numpy as jnp
 
 from neurocli.pinn.residual import boundary_term, initial_term, residual
-from neurocli.pinn.setup import PinnSetup
+from neurocli.pinn.setup import Numerics
 from neurocli.pinn.weighting import causal_residual
 
 
-def _member(setup: PinnSetup, static, params, a):
+def _member(setup: Numerics, static, params, a):
     """A member's model (its threshold a) and network."""
     return eqx.tree_at(lambda m: m.a, setup.model, a), eqx.combine(params, static)
 
 
-def member_terms(setup: PinnSetup, static, params, a, t, x):
+def member_terms(setup: Numerics, static, params, a, t, x):
     """The loss terms of one member on the points (t, x), in `setup.terms` order."""
-    cfg = setup.cfg
     model, net = _member(setup, static, params, a)
-    r = residual(model, setup.ansatz, net, t, x, cfg.derivatives)
-    if cfg.weighting.kind == "causal":
-        w = cfg.weighting
-        res = causal_residual(r * r, t, cfg.pde.T, w.chunks, w.epsilon)
+    r = residual(model, setup.ansatz, net, t, x, setup.derivatives)
+    if setup.weighting.kind == "causal":
+        w = setup.weighting
+        res = causal_residual(r * r, t, setup.T, w.chunks, w.epsilon)
     else:
         res = jnp.mean(r * r)
     terms = [res]
     if "initial" in setup.terms:
         terms.append(initial_term(model, setup.ansatz, net, x))
     if "boundary" in setup.terms:
-        terms.append(boundary_term(setup.ansatz, net, t, cfg.pde.boundary))
+        terms.append(boundary_term(setup.ansatz, net, t, setup.boundary))
     return jnp.stack(terms)
 
 
@@ -39,11 +38,11 @@ def weighted(setup, static, params, a, t, x, weights):
     return jnp.dot(weights, terms), terms
 
 
-def member_residual(setup: PinnSetup, static, params, a):
+def member_residual(setup: Numerics, static, params, a):
     """(t, x) -> the member's PDE residual at those points."""
     model, net = _member(setup, static, params, a)
 
     def fn(t, x):
-        return residual(model, setup.ansatz, net, t, x, setup.cfg.derivatives)
+        return residual(model, setup.ansatz, net, t, x, setup.derivatives)
 
     return fn

@@ -20,21 +20,87 @@ from neurocli.pinn.networks import PinnNetwork, init_networks
 
 
 @dataclasses.dataclass(frozen=True)
-class PinnSetup:
-    """Everything a step needs besides the arrays that change: config, model, ansatz, net shape."""
+class Adaptive:
+    every: int
+    candidates: int
+    exponent: float
+    fraction: float
 
-    cfg: TrainPinnConfig
+
+@dataclasses.dataclass(frozen=True)
+class Collocation:
+    kind: str  # fixed | resample
+    points: int
+    batch: int
+    time_power: float
+    lbfgs_points: int
+    adaptive: Adaptive | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Weighting:
+    kind: str  # fixed | gradnorm | causal
+    alpha: float
+    epsilon: float
+    chunks: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Numerics:
+    """What the jitted steps and losses read (small and frozen; no schema objects)."""
+
     model: ReactionDiffusion  # the member's `a` is set in the step
     ansatz: Ansatz
     dtype: object
+    T: float
+    length: float
+    boundary: str
+    terms: tuple[str, ...]
+    derivatives: str
+    collocation: Collocation
+    weighting: Weighting
+
+
+def numerics(cfg: TrainPinnConfig, model: ReactionDiffusion, ansatz: Ansatz) -> Numerics:
+    col, w, pde = cfg.collocation, cfg.weighting, cfg.pde
+    ad = col.adaptive
+    adaptive = None if ad is None else Adaptive(ad.every, ad.candidates, float(ad.exponent), float(ad.fraction))
+    if cfg.conditions.kind == "hard":
+        terms = ("residual",)
+    elif pde.boundary == "none":
+        terms = ("residual", "initial")
+    else:
+        terms = ("residual", "initial", "boundary")
+    return Numerics(
+        model, ansatz, dtype_of(cfg), float(pde.T), float(pde.length), pde.boundary, terms, cfg.derivatives,
+        Collocation(col.kind, col.points, col.batch, float(col.time_power), col.lbfgs_points, adaptive),
+        Weighting(w.kind, float(w.alpha), float(w.epsilon), int(w.chunks)),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class PinnSetup:
+    """The host side of training: the config (phases, output, network shape) and `numerics`,
+    which is all the jitted code sees."""
+
+    cfg: TrainPinnConfig
+    numerics: Numerics
+
+    @property
+    def model(self) -> ReactionDiffusion:
+        return self.numerics.model
+
+    @property
+    def ansatz(self) -> Ansatz:
+        return self.numerics.ansatz
+
+    @property
+    def dtype(self):
+        return self.numerics.dtype
 
     @property
     def terms(self) -> tuple[str, ...]:
-        if self.cfg.conditions.kind == "hard":
-            return ("residual",)
-        if self.cfg.pde.boundary == "none":
-            return ("residual", "initial")
-        return ("residual", "initial", "boundary")
+        return self.numerics.terms
 
     @property
     def loss_columns(self) -> tuple[str, ...]:
@@ -90,4 +156,4 @@ def build_ansatz(cfg: TrainPinnConfig, model: ReactionDiffusion) -> Ansatz:
 
 def build_setup(cfg: TrainPinnConfig, model: ReactionDiffusion | None = None) -> PinnSetup:
     model = build_pde_model(cfg) if model is None else model
-    return PinnSetup(cfg, model, build_ansatz(cfg, model), dtype_of(cfg))
+    return PinnSetup(cfg, numerics(cfg, model, build_ansatz(cfg, model)))

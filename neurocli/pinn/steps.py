@@ -13,7 +13,7 @@ from jaxtyping import Array, Float, PyTree
 
 from neurocli.pinn import collocation
 from neurocli.pinn.loss import member_residual, member_terms, weighted
-from neurocli.pinn.setup import PinnSetup
+from neurocli.pinn.setup import Numerics
 from neurocli.pinn.weighting import balanced_weights
 
 INIT, DATA, POOL, LBFGS = 0, 1, 2, 3  # sub-keys of a member key
@@ -29,9 +29,9 @@ class TrainState(eqx.Module):
     weights: Float[Array, "members terms"]
 
 
-def _batch(setup: PinnSetup, key, pool):
-    col, pde = setup.cfg.collocation, setup.cfg.pde
-    fresh = lambda k, n: collocation.uniform(k, n, pde.T, pde.length, col.time_power, setup.dtype)  # noqa: E731
+def _batch(setup: Numerics, key, pool):
+    col = setup.collocation
+    fresh = lambda k, n: collocation.uniform(k, n, setup.T, setup.length, col.time_power, setup.dtype)  # noqa: E731
     k_pool, k_fresh = jax.random.split(key)
     if col.kind == "fixed":
         return collocation.take(k_pool, pool, col.batch)
@@ -42,16 +42,16 @@ def _batch(setup: PinnSetup, key, pool):
     return drawn if n_pool == col.batch else collocation.concat(drawn, fresh(k_fresh, col.batch - n_pool))
 
 
-def _refresh_pool(setup: PinnSetup, static, params, a, key, pool, step):
+def _refresh_pool(setup: Numerics, static, params, a, key, pool, step):
     """RAD: every `adaptive.every` steps (not at step 0), redraw the pool by residual."""
-    col, pde = setup.cfg.collocation, setup.cfg.pde
+    col = setup.collocation
     ad = col.adaptive
     if ad is None:
         return pool
 
     def redraw(_):
         k_cand, k_pick = jax.random.split(key)
-        cand = collocation.uniform(k_cand, ad.candidates, pde.T, pde.length, col.time_power, setup.dtype)
+        cand = collocation.uniform(k_cand, ad.candidates, setup.T, setup.length, col.time_power, setup.dtype)
         return collocation.resample_by_residual(
             k_pick, member_residual(setup, static, params, a), cand, col.points, ad.exponent
         )
@@ -60,10 +60,10 @@ def _refresh_pool(setup: PinnSetup, static, params, a, key, pool, step):
     return jax.lax.cond(due, redraw, lambda _: pool, None)
 
 
-def make_first_order_step(setup: PinnSetup, static, opt) -> Callable:
+def make_first_order_step(setup: Numerics, static, opt) -> Callable:
     """step(state, a, keys, step) -> (state, losses (members, 1 + terms)) for adam / adamw / sgd."""
-    gradnorm = setup.cfg.weighting.kind == "gradnorm"
-    alpha = setup.cfg.weighting.alpha
+    gradnorm = setup.weighting.kind == "gradnorm"
+    alpha = setup.weighting.alpha
 
     def member(params, opt_state, pool_t, pool_x, weights, a, key, step):
         k_step = jax.random.fold_in(jax.random.fold_in(key, DATA), step)
@@ -94,7 +94,7 @@ def make_first_order_step(setup: PinnSetup, static, opt) -> Callable:
     return step_fn
 
 
-def make_lbfgs_step(setup: PinnSetup, static, opt) -> Callable:
+def make_lbfgs_step(setup: Numerics, static, opt) -> Callable:
     """step(state, a, points_t, points_x) -> (state, losses) for L-BFGS on fixed points per member."""
 
     def member(params, opt_state, weights, a, t, x):

@@ -131,12 +131,12 @@ class Trainer:
         shard = self.sharding
         out_shardings = None if shard is None else (jax.tree_util.tree_map(lambda _: shard, state), shard)
         if is_lbfgs(phase_cfg):
-            fn = make_lbfgs_step(self.setup, self.static, opt)
+            fn = make_lbfgs_step(self.setup.numerics, self.static, opt)
             pts = self.lbfgs_points(state, phase)
             compiled = jax.jit(fn, out_shardings=out_shardings).lower(state, self.a, *pts).compile()
             call = lambda st, step: compiled(st, self.a, *pts)  # noqa: E731
         else:
-            fn = make_first_order_step(self.setup, self.static, opt)
+            fn = make_first_order_step(self.setup.numerics, self.static, opt)
             step0 = jnp.asarray(0, jnp.int32)
             compiled = jax.jit(fn, out_shardings=out_shardings).lower(state, self.a, self.keys, step0).compile()
             call = lambda st, step: compiled(st, self.a, self.keys, jnp.asarray(step, jnp.int32))  # noqa: E731
