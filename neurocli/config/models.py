@@ -9,6 +9,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, PositiveFloat, model_validator
 
 from neurocli.config.base import KeyedError, Section
+from neurocli.models.hh_membrane import SQUID
 
 
 class _HHParameters(Section):
@@ -17,14 +18,14 @@ class _HHParameters(Section):
     Units: C_m µF/cm², conductances mS/cm², reversal potentials mV, temperature °C.
     """
 
-    C_m: PositiveFloat = 1.0
-    g_Na: Annotated[float, Field(ge=0)] = 120.0
-    g_K: Annotated[float, Field(ge=0)] = 36.0
-    g_L: Annotated[float, Field(ge=0)] = 0.3
-    E_Na: float = 50.0
-    E_K: float = -77.0
-    E_L: float = -54.387
-    temperature_C: Annotated[float, Field(ge=-20, le=50)] = 6.3
+    C_m: PositiveFloat = SQUID.C_m
+    g_Na: Annotated[float, Field(ge=0)] = SQUID.g_Na
+    g_K: Annotated[float, Field(ge=0)] = SQUID.g_K
+    g_L: Annotated[float, Field(ge=0)] = SQUID.g_L
+    E_Na: float = SQUID.E_Na
+    E_K: float = SQUID.E_K
+    E_L: float = SQUID.E_L
+    temperature_C: Annotated[float, Field(ge=-20, le=50)] = SQUID.temperature_C
 
 
 class HHConfig(_HHParameters):
@@ -121,7 +122,6 @@ class HHCableConfig(_HHParameters):
         return self
 
 
-NEURON_MODELS = ("hh", "hh_reduced", "fitzhugh_nagumo")
 PDE_MODELS = ("reaction_diffusion",)
 CABLE_MODELS = ("hh_cable",)
 """Method-of-lines models of an axon driven by a stimulus (neither a point neuron nor a free PDE)."""

@@ -58,11 +58,6 @@ def steady_state(alpha: Scalar, beta: Scalar) -> Float[Array, "..."]:
     return alpha / (alpha + beta)
 
 
-def time_constant(alpha: Scalar, beta: Scalar) -> Float[Array, "..."]:
-    """τ_x = 1 / (α + β) in ms."""
-    return 1.0 / (alpha + beta)
-
-
 def m_inf(V: Scalar) -> Float[Array, "..."]:
     return steady_state(alpha_m(V), beta_m(V))
 

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from neurocli.models.base import AbstractPDEModel
+from neurocli.models.hh_membrane import SQUID
 from neurocli.models.hodgkin_huxley import HodgkinHuxley
 from neurocli.models.reaction_diffusion import laplacian
 
@@ -72,13 +73,13 @@ class HHCable(AbstractPDEModel):
     R_i_ohm_cm: Float[ArrayLike, ""] = 35.4
     length_cm: Float[ArrayLike, ""] = 6.0
     stim_extent_cm: Float[ArrayLike, ""] = 0.1
-    C_m: Float[ArrayLike, ""] = 1.0
-    g_Na: Float[ArrayLike, ""] = 120.0
-    g_K: Float[ArrayLike, ""] = 36.0
-    g_L: Float[ArrayLike, ""] = 0.3
-    E_Na: Float[ArrayLike, ""] = 50.0
-    E_K: Float[ArrayLike, ""] = -77.0
-    E_L: Float[ArrayLike, ""] = -54.387
+    C_m: Float[ArrayLike, ""] = SQUID.C_m
+    g_Na: Float[ArrayLike, ""] = SQUID.g_Na
+    g_K: Float[ArrayLike, ""] = SQUID.g_K
+    g_L: Float[ArrayLike, ""] = SQUID.g_L
+    E_Na: Float[ArrayLike, ""] = SQUID.E_Na
+    E_K: Float[ArrayLike, ""] = SQUID.E_K
+    E_L: Float[ArrayLike, ""] = SQUID.E_L
     temperature_C: Float[ArrayLike, ""] = 18.5
     nx: int = eqx.field(static=True, default=401)
 

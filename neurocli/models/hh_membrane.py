@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import equinox as eqx
 from jaxtyping import ArrayLike, Float
 
 from neurocli.models import gating
 from neurocli.models.base import AbstractNeuronModel
+
+
+@dataclasses.dataclass(frozen=True)
+class SquidAxon:
+    """The squid giant axon in the modern convention: the one place the HH defaults are written
+    (every HH model's field defaults and the config schema's defaults are these)."""
+
+    C_m: float = 1.0  # µF/cm²
+    g_Na: float = 120.0  # mS/cm²
+    g_K: float = 36.0
+    g_L: float = 0.3
+    E_Na: float = 50.0  # mV
+    E_K: float = -77.0
+    E_L: float = -54.387
+    temperature_C: float = 6.3  # °C, Hodgkin and Huxley's 1952 reference temperature
+
+
+SQUID = SquidAxon()
 
 
 class AbstractHHMembrane(AbstractNeuronModel):

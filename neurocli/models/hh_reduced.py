@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from neurocli.models import gating
-from neurocli.models.hh_membrane import AbstractHHMembrane
+from neurocli.models.hh_membrane import SQUID, AbstractHHMembrane
 from neurocli.models.rest import newton_root
 
 
@@ -16,14 +16,14 @@ class ReducedHodgkinHuxley(AbstractHHMembrane):
     """C_m dV/dt = I_ext − g_Na m∞³ h∞ (V − E_Na) − g_K n⁴ (V − E_K) − g_L (V − E_L);
     dn/dt = φ(T) (α_n (1 − n) − β_n n). Parameters and units as `AbstractHHMembrane`."""
 
-    C_m: Float[ArrayLike, ""] = 1.0
-    g_Na: Float[ArrayLike, ""] = 120.0
-    g_K: Float[ArrayLike, ""] = 36.0
-    g_L: Float[ArrayLike, ""] = 0.3
-    E_Na: Float[ArrayLike, ""] = 50.0
-    E_K: Float[ArrayLike, ""] = -77.0
-    E_L: Float[ArrayLike, ""] = -54.387
-    temperature_C: Float[ArrayLike, ""] = 6.3
+    C_m: Float[ArrayLike, ""] = SQUID.C_m
+    g_Na: Float[ArrayLike, ""] = SQUID.g_Na
+    g_K: Float[ArrayLike, ""] = SQUID.g_K
+    g_L: Float[ArrayLike, ""] = SQUID.g_L
+    E_Na: Float[ArrayLike, ""] = SQUID.E_Na
+    E_K: Float[ArrayLike, ""] = SQUID.E_K
+    E_L: Float[ArrayLike, ""] = SQUID.E_L
+    temperature_C: Float[ArrayLike, ""] = SQUID.temperature_C
 
     state_names: ClassVar[tuple[str, ...]] = ("V", "n")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -16,6 +17,7 @@ from neurocli.config.base import ConfigError
 from neurocli.config.ude import CsvData, SimulatedData, TrainUDEConfig
 from neurocli.models.base import AbstractNeuronModel
 from neurocli.models.stimulus import AbstractStimulus
+from neurocli.run_dir import read_file
 from neurocli.solve import Problem, SolveSpec, run_solve
 
 
@@ -45,8 +47,10 @@ def read_csv(path: str, names: tuple[str, ...], source: str) -> Recording:
     file = Path(path)
     if not file.is_file():
         raise ConfigError(source, [("data.path", f"{path}: file not found")])
-    with open(file, newline="") as f:
-        rows = list(csv.reader(f))
+    try:
+        rows = list(csv.reader(io.StringIO(read_file(file).decode(), newline="")))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, [("data.path", f"{path}: cannot read ({exc})")]) from None
     if not rows:
         raise ConfigError(source, [("data.path", f"{path}: empty file")])
     header = [h.strip() for h in rows[0]]
