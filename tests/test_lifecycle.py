@@ -106,7 +106,9 @@ def test_signal_saves_then_resume_equals_the_uninterrupted_run(command, signum, 
     while time.monotonic() < deadline and proc.poll() is None and not ckpt:
         time.sleep(0.05)
         ckpt = list(tmp_path.glob(f"{command}/*/checkpoints/latest.eqx"))
-    assert ckpt, "no checkpoint appeared"
+    if not ckpt:
+        proc.kill()
+        pytest.fail(f"no checkpoint appeared; the run said: {proc.communicate()[1][-3000:]}")
     proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == {signal.SIGINT: 130, signal.SIGTERM: 143}[signum], stderr[-2000:]
