@@ -40,7 +40,7 @@ def _trainer(prep: Prepared, cfg: TrainPinnConfig) -> Trainer:
     return Trainer(build_setup(cfg, prep.model), values, member_keys(cfg.runtime.seed, len(values)))
 
 
-def restore(prep: Prepared, cfg: TrainPinnConfig, run: RunDirectory) -> Restored:
+def restore(prep: Prepared, cfg: TrainPinnConfig, run: RunDirectory) -> Restored | None:
     trainer = _trainer(prep, cfg)
     return engine.restore(trainer.skeleton, trainer.identity, trainer.columns, run)
 

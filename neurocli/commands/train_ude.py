@@ -13,7 +13,7 @@ RESUMABLE = True
 prepare = ude_setup.prepare
 
 
-def restore(prep: ude_setup.Prepared, cfg: TrainUDEConfig, run: RunDirectory) -> Restored:
+def restore(prep: ude_setup.Prepared, cfg: TrainUDEConfig, run: RunDirectory) -> Restored | None:
     return ude_setup.restore(cfg, run)
 
 

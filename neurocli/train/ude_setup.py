@@ -156,8 +156,11 @@ def prepare(cfg: TrainUDEConfig, source: str) -> Prepared:
                     csv, init_from)
 
 
-def restore(cfg: TrainUDEConfig, run: RunDirectory) -> engine.Restored:
-    """latest.eqx, read and checked against this config (network shape, phases, every leaf)."""
+def restore(cfg: TrainUDEConfig, run: RunDirectory) -> engine.Restored | None:
+    """latest.eqx, read and checked against this config (network shape, phases, every leaf);
+    None if there is none yet (the run starts again)."""
+    if not run.file(engine.LATEST).is_file():
+        return None
     header = engine.read_header(run)
     if header.get("network_shape") != network_shape(cfg):
         raise checkpoint.CheckpointMismatch(f"{run.file(engine.LATEST)}: the checkpoint's network "

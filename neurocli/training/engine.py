@@ -206,14 +206,15 @@ def read_header(run: RunDirectory) -> dict:
 
 
 def restore(task_skeleton: Callable[[int], tuple[Any, Any]], identity: dict, columns: Sequence[str],
-            run: RunDirectory) -> Restored:
+            run: RunDirectory) -> Restored | None:
     """Read and check latest.eqx fully (every leaf) before anything is written: a refused resume
-    changes nothing. `task_skeleton(phase)` -> (state, best) shaped as saved."""
+    changes nothing. `task_skeleton(phase)` -> (state, best) shaped as saved. None if the run
+    stopped before its first checkpoint (it starts again from step 0)."""
     name = str(run.file(LATEST))
     try:
         data = run.read_bytes(LATEST)
     except FileNotFoundError:
-        raise checkpoint.CheckpointError(f"{name}: no checkpoint to resume from") from None
+        return None
     head = checkpoint.decode_header(data, name)
     if head.get("format") != FORMAT:
         raise checkpoint.CheckpointMismatch(f"{name}: checkpoint format {head.get('format')!r}, "
