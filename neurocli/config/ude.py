@@ -50,7 +50,7 @@ class SimulatedData(Section):
     noise: dict[str, NonNegativeFloat] = Field(
         default_factory=dict, description="state name -> standard deviation of added Gaussian noise"
     )
-    seed: int = Field(default=0, description="seed of the noise")
+    seed: int = Field(default=0, ge=0, lt=2**32, description="seed of the noise")
 
 
 class CsvData(Section):
@@ -73,7 +73,7 @@ class NetworkConfig(Section):
     inputs: list[str] | None = Field(
         default=None, description="state names fed to the network (default: V and the replaced current's gates)"
     )
-    width: PositiveInt = 16
+    width: Annotated[int, Field(ge=1, le=100_000)] = 16
     depth: Annotated[int, Field(ge=1, le=8)] = 2
     activation: Literal["tanh", "softplus", "silu", "gelu", "relu", "sigmoid"] = "tanh"
     input_centre: dict[str, float] | None = Field(
