@@ -11,9 +11,9 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from neurocli import runtime
-from neurocli.config.base import ConfigError, dump_config, load_config, read_yaml, validate
-from neurocli.run_dir import RunDirectory
+from neurocli import memory, runtime
+from neurocli.config.base import ConfigError, config_source, dump_config, load_config, read_yaml, validate
+from neurocli.run_dir import RunDirectory, check_name, check_output_root
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -27,18 +27,23 @@ def launch(
     module: ModuleType,
     config_path: Path,
     overrides: list[str],
-    output_root: Path,
+    output_root: str | Path,
     name: str | None,
     argv: list[str],
 ) -> int:
+    """Check everything a run needs before anything is written or compiled (the config, the name,
+    the memory estimate, the output root), then make the run directory and execute."""
     try:
+        name = check_name(name, Path(config_path))
         cfg, _ = load_config(module.SCHEMA, Path(config_path), overrides)
+        memory.check_config(cfg, config_source(Path(config_path), overrides))
+        check_output_root(output_root)
         runtime.configure(cfg.runtime.precision, cfg.runtime.compilation_cache)
         prepared = module.prepare(cfg, str(config_path))
+        run = RunDirectory.create(Path(output_root), command, name, argv, cfg.runtime.seed)
     except ConfigError as exc:
         _error(str(exc))
         return EXIT_USAGE
-    run = RunDirectory.create(Path(output_root), command, name or Path(config_path).stem, argv, cfg.runtime.seed)
     run.write_text("config.yaml", dump_config(cfg))
     return _execute(module, prepared, cfg, run, resume=False)
 

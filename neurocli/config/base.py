@@ -219,26 +219,26 @@ def apply_override(data: dict, path: list[str], value: Any, source: str) -> None
 
 
 def read_config_text(path: Path) -> str:
-    """The file's text, or ConfigError naming the path and what is wrong with it."""
-    source = str(path)
+    """The file's text, or a UsageError (one line) naming the path and what is wrong with it."""
+    source = f"--config {path}"
     try:
         if path.is_dir():
-            raise ConfigError(source, [("", "is a directory; expected a YAML config file")])
+            raise UsageError(source, "is a directory; expected a YAML config file")
         if not path.exists():
-            raise ConfigError(source, [("", "file not found")])
+            raise UsageError(source, "file not found")
         if not path.is_file():
-            raise ConfigError(source, [("", "is not a regular file; expected a YAML config file")])
+            raise UsageError(source, "is not a regular file; expected a YAML config file")
         size = path.stat().st_size
         if size > MAX_CONFIG_BYTES:
-            raise ConfigError(source, [("", f"is {size / 2**20:.0f} MiB; a config is at most {MAX_CONFIG_BYTES // 2**20} MiB")])
+            raise UsageError(source, f"is {size / 2**20:.0f} MiB; a config is at most {MAX_CONFIG_BYTES // 2**20} MiB")
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(source, [("", f"cannot be read: {exc.strerror or exc}")]) from None
+        raise UsageError(source, f"cannot be read: {exc.strerror or exc}") from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(source, [("", f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line})")]) from None
+        raise UsageError(source, f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line})") from None
 
 
 def read_yaml(path: Path) -> dict:
@@ -308,14 +308,19 @@ def validate(schema: type[Cfg], data: dict, source: str) -> Cfg:
         raise ConfigError(source, problems) from None
 
 
+def config_source(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> str:
+    """How messages name a config: the file, and the overrides applied to it."""
+    if overrides:
+        return f"{path} (with --set {' '.join(o if len(o) <= 200 else o[:195] + ' ...' for o in overrides)})"
+    return str(path)
+
+
 def load_config(
     schema: type[Cfg], path: Path, overrides: list[str] | tuple[str, ...] = ()
 ) -> tuple[Cfg, dict]:
     """Read a YAML file, apply `--set` overrides, validate. Returns (config, raw data)."""
     data = read_yaml(path)
-    source = str(path)
-    if overrides:
-        source = f"{path} (with --set {' '.join(overrides)})"
+    source = config_source(path, overrides)
     for text in overrides:
         keys, value = parse_override(text)
         apply_override(data, keys, value, source)
