@@ -16,7 +16,7 @@ app = typer.Typer(
     help="Simulate nerve-impulse models and train neural networks inside them (JAX + diffrax).",
 )
 
-CONFIG = typer.Option(None, "--config", "-c", help="The run's YAML config file.", exists=False, dir_okay=False)
+CONFIG = typer.Option(None, "--config", "-c", help="The run's YAML config file.")  # the loader checks it: one line naming the path
 SET = typer.Option(None, "--set", help="Override a config key, parsed as YAML: --set solver.rtol=1e-8 (repeatable).")
 # a str, not a Path: Path("") is ".", and `--output-root ""` must be refused, not mean the working directory
 OUTPUT_ROOT = typer.Option("outputs", "--output-root", help="Where run directories go: <root>/<command>/<stamp>_<name>/.")

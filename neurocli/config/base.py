@@ -284,6 +284,15 @@ def _join(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
 
 
+def _deepest(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Drop a problem whose key is a prefix of another's: a union (`a: float | list[float]`)
+    reports every branch, and the branch that got deeper is the one the user meant."""
+    keys = [k for k, _ in problems]
+    deeper = lambda k: any(o != k and (o.startswith(k + ".") or o.startswith(k + "[")) for o in keys)  # noqa: E731
+    kept = [(k, m) for k, m in problems if not (k and deeper(k))]
+    return list(dict.fromkeys(kept))
+
+
 def validate(schema: type[Cfg], data: dict, source: str) -> Cfg:
     try:
         return schema.model_validate(data)
@@ -304,14 +313,14 @@ def validate(schema: type[Cfg], data: dict, source: str) -> Cfg:
                 msg = "required key is missing"
             elif "input" in err and err["type"] != "union_tag_invalid":
                 msg = f"{msg} (got {_short(err['input'])})"
-            problems.append((_key_path(loc, data), msg))
-        raise ConfigError(source, problems) from None
+            problems.append((_key_path(loc, data, missing_last=err["type"] == "missing"), msg))
+        raise ConfigError(source, _deepest(problems)) from None
 
 
 def config_source(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> str:
     """How messages name a config: the file, and the overrides applied to it."""
     if overrides:
-        return f"{path} (with --set {' '.join(o if len(o) <= 200 else o[:195] + ' ...' for o in overrides)})"
+        return f"{path} (with --set {' '.join(o if len(o) <= 120 else o[:115] + ' ...' for o in overrides)})"
     return str(path)
 
 

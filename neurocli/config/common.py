@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from neurocli.config.base import KeyedError, Section
+from neurocli.config.base import KeyedError, Section, ignored_unless
 
 EXPLICIT_SOLVERS = ("euler", "heun", "bosh3", "tsit5", "dopri5", "dopri8")
 IMPLICIT_SOLVERS = ("kvaerno3", "kvaerno4", "kvaerno5")
@@ -49,6 +49,7 @@ class SolverConfig(Section):
             raise KeyedError("dt0", "a fixed-step solve (adaptive: false) needs dt0")
         if self.adaptive and self.name == "euler":
             raise KeyedError("name", "euler has no error estimate: set adaptive: false and dt0")
+        ignored_unless(self, "dtmax", self.adaptive, "a fixed-step solve (adaptive: false) takes steps of dt0")
         return self
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
-from neurocli.config.base import KeyedError, Section
+from neurocli.config.base import KeyedError, Section, ignored_unless
 from neurocli.config.common import (
     EXPLICIT_SOLVERS,
     IMPLICIT_SOLVERS,
@@ -193,6 +193,15 @@ class TrainUDEConfig(Section):
             raise KeyedError("ude.network.inputs", "must name at least one state, each once")
         check_names("ude.network.input_centre", net.input_centre)
         check_names("ude.network.input_scale", net.input_scale)
+        inputs = self.network_inputs
+        for key in ("input_centre", "input_scale"):
+            for state in getattr(net, key) or ():
+                if state not in inputs:
+                    raise KeyedError(f"ude.network.{key}.{state}",
+                                     f"is not used here: {state} is not a network input (inputs: {', '.join(inputs)}); remove it")
+        if isinstance(self.data, SimulatedData):
+            ignored_unless(self.data, "seed", any(v > 0 for v in self.data.noise.values()),
+                           "data.seed seeds the noise, and data.noise adds none", prefix="data.")
         check_names("loss.weights", self.loss.weights)
         if self.loss.weights and not any(self.loss.weights.get(k, 1.0) > 0 for k in names):
             raise KeyedError("loss.weights", "at least one state needs a positive weight")
