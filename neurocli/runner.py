@@ -36,14 +36,19 @@ def launch(
     try:
         name = check_name(name, Path(config_path))
         cfg, _ = load_config(module.SCHEMA, Path(config_path), overrides)
-        memory.check_config(cfg, config_source(Path(config_path), overrides))
+        source = config_source(Path(config_path), overrides)
+        memory.check_config(cfg, source)
         check_output_root(output_root)
         runtime.configure(cfg.runtime.precision, cfg.runtime.compilation_cache)
-        prepared = module.prepare(cfg, str(config_path))
+        prepared = module.prepare(cfg, source)
         run = RunDirectory.create(Path(output_root), command, name, argv, cfg.runtime.seed)
     except ConfigError as exc:
         _error(str(exc))
         return EXIT_USAGE
+    except Exception as exc:  # a check itself failed (a bug): say so, no traceback unless NEUROCLI_DEBUG
+        _error(f"could not check the run: {type(exc).__name__}: {exc}")
+        traceback.print_exc(file=sys.stderr) if _debug() else None
+        return EXIT_FAILED
     run.write_text("config.yaml", dump_config(cfg))
     return _execute(module, prepared, cfg, run, resume=False)
 

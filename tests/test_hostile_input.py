@@ -165,6 +165,22 @@ def test_an_unreadable_config(tmp_path: Path):
     assert result.exit_code == 2 and "cannot be read: Permission denied" in result.output
 
 
+@pytest.mark.parametrize("content, expected", [
+    (b"t,V,n\n\xff\xfe\n", "is not UTF-8 text (byte 0xff)"),
+    (b"t,V,n\n0,1\n", "not numeric"),
+    (b"t,V,n\n0,-65,0.3\n1,nan,0.3\n2,-64,0.3\n", "contains non-finite values"),
+    (b"root:x:0:0\n", "missing columns t, V, n"),
+], ids=["latin", "short", "nan", "passwd"])
+def test_a_broken_csv_recording_exits_2(tmp_path: Path, content, expected):
+    data = tmp_path / "data.csv"
+    data.write_bytes(content)
+    args = ["train-ude", "--config", str(UDE), "--output-root", str(tmp_path / "out"), "--set", "initial_state=null",
+            "--set", f"data={{kind: csv, path: {data}}}"]
+    result = invoke(args)
+    assert result.exit_code == 2 and f"data.path: {data}: {expected}" in result.output, result.output
+    assert not (tmp_path / "out").exists()
+
+
 # -- numbers ----------------------------------------------------------------------------------------
 
 NON_FINITE = [

@@ -45,8 +45,13 @@ def read_csv(path: str, names: tuple[str, ...], source: str) -> Recording:
     file = Path(path)
     if not file.is_file():
         raise ConfigError(source, [("data.path", f"{path}: file not found")])
-    with open(file, newline="") as f:
-        rows = list(csv.reader(f))
+    try:
+        with open(file, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, [("data.path", f"{path}: is not UTF-8 text (byte 0x{exc.object[exc.start]:02x})")]) from None
+    except (OSError, csv.Error) as exc:
+        raise ConfigError(source, [("data.path", f"{path}: cannot be read ({exc})")]) from None
     if not rows:
         raise ConfigError(source, [("data.path", f"{path}: empty file")])
     header = [h.strip() for h in rows[0]]
