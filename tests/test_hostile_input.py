@@ -262,6 +262,15 @@ def test_a_set_index_past_the_list_names_its_length(tmp_path: Path):
     assert result.exit_code == 2 and "phases[5]: no such list item (phases has 2)" in result.output
 
 
+def test_an_integer_of_5000_digits(tmp_path: Path):
+    result = invoke(["simulate", "--config", str(SIM), "--set", "solver.max_steps=" + "9" * 5000])
+    assert result.exit_code == 2 and "solver.max_steps: value" in result.output and "is not valid YAML" in result.output
+    path = tmp_path / "digits.yaml"
+    path.write_text(SIM.read_text() + "x: " + "9" * 5000 + "\n")
+    result = invoke(["simulate", "--config", str(path)])
+    assert result.exit_code == 2 and "not valid YAML: Exceeds the limit (4300 digits)" in result.output
+
+
 def test_a_long_wrong_value_is_cut_in_the_message(tmp_path: Path):
     result = invoke(["simulate", "--config", str(SIM), "--set", "solver.rtol=" + "x" * 5000])
     assert result.exit_code == 2 and len(error_line(result)) < 450

@@ -181,7 +181,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise ConfigError("--set", [(key, "empty key in the path; expected key.path=value")])
     try:
         value = load_yaml_text(raw)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer of over 4300 digits
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError("--set", [(key, f"value {_short(raw)} is not valid YAML ({first})")]) from None
     return [p.strip() for p in parts], value
@@ -248,8 +248,8 @@ def read_yaml(path: Path) -> dict:
         data = load_yaml_text(text)
     except DuplicateKeyError as exc:
         raise ConfigError(source, [(str(exc.key), str(exc))]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, [("", f"not valid YAML: {' '.join(str(exc).split())}")]) from None
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer of over 4300 digits
+        raise ConfigError(source, [("", f"not valid YAML: {' '.join(str(exc).split())[:300]}")]) from None
     except RecursionError:
         raise ConfigError(source, [("", "not valid YAML: nested too deeply")]) from None
     if data is None:
