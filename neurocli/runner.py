@@ -34,8 +34,10 @@ def launch(
     """Check everything a run needs before anything is written or compiled (the config, the name,
     the memory estimate, the output root), then make the run directory and execute."""
     try:
-        name = check_name(name, Path(config_path))
+        if name is not None:
+            check_name(name, Path(config_path))  # a bad --name first: it is the cheapest to fix
         cfg, _ = load_config(module.SCHEMA, Path(config_path), overrides)
+        name = check_name(name, Path(config_path))
         source = config_source(Path(config_path), overrides)
         memory.check_config(cfg, source)
         check_output_root(output_root)

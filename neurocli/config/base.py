@@ -165,6 +165,16 @@ def load_yaml_text(text: str) -> Any:
     return yaml.load(text, Loader=ConfigLoader)  # noqa: S506 - a SafeLoader subclass
 
 
+def _yaml_problem(exc: Exception) -> str:
+    """One line: the parser's problem and where (PyYAML's own text spans several lines)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
+        mark = exc.problem_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        context = f"{exc.context}: " if exc.context else ""
+        return f"{context}{exc.problem}{where}"
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
 def _short(value: Any, limit: int = 80) -> str:
     """repr(value), cut to `limit` characters: a message stays one readable line."""
     text = repr(value)
@@ -182,8 +192,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     try:
         value = load_yaml_text(raw)
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer of over 4300 digits
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError("--set", [(key, f"value {_short(raw)} is not valid YAML ({first})")]) from None
+        raise ConfigError("--set", [(key, f"value {_short(raw)} is not valid YAML ({_yaml_problem(exc)})")]) from None
     return [p.strip() for p in parts], value
 
 
@@ -249,7 +258,7 @@ def read_yaml(path: Path) -> dict:
     except DuplicateKeyError as exc:
         raise ConfigError(source, [(str(exc.key), str(exc))]) from None
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer of over 4300 digits
-        raise ConfigError(source, [("", f"not valid YAML: {' '.join(str(exc).split())[:300]}")]) from None
+        raise ConfigError(source, [("", f"not valid YAML: {_yaml_problem(exc)}")]) from None
     except RecursionError:
         raise ConfigError(source, [("", "not valid YAML: nested too deeply")]) from None
     if data is None:
