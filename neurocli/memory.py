@@ -12,7 +12,7 @@ with the config's sizes and multiply by a safety factor, and ignore what does no
 - train-pinn: members × collocation points per step × network activations × derivative passes,
   plus parameters and optimiser state, plus the output grid and the reference solution.
 - train-ude: the trajectory, parameters and optimiser state, plus, for Levenberg–Marquardt, the
-  Jacobian (residuals × parameters) and the normal matrix (parameters²).
+  tangents, the Jacobian (residuals × parameters) and the normal matrix (parameters²).
 
 Nothing here imports jax.
 """
@@ -46,6 +46,9 @@ DERIVATIVE_PASSES = 10
 """PINN: activations are kept for the value, u_t, u_x and u_xx (forward or reverse), and again for
 the parameter gradient through them. Measured (pinn_smoke, width 128, Adam then L-BFGS): 65536
 points per step took 3.45 GiB more peak memory than 256; this factor estimates 3.74 GiB more."""
+LM_SQUARES = 5
+"""train-ude, Levenberg–Marquardt: parameter × parameter arrays alive at once (tangents, JᵀJ, the
+damped matrix, its factors, a copy)."""
 DGM_GATES = 8
 """PINN: a DGM layer computes four gated affine maps, each with two matrices (input and state)."""
 
@@ -213,7 +216,11 @@ def ude_bytes(cfg: TrainUDEConfig) -> int:
     if cfg.solve.adjoint == "direct":
         total += cfg.solve.solver.max_steps * states * SOLVER_BUFFERS * size
     if any(p.optimizer == "levenberg_marquardt" for p in cfg.train.phases):
-        total += (residuals * params + 2 * params * params) * size
+        # one tangent per parameter (an identity of params², carried through the solve), the
+        # Jacobian, the damped normal matrix JᵀJ + λD and its factorisation (neurocli/train/
+        # levenberg_marquardt.py). Measured (ude_smoke, adam + lbfgs + LM): width 1000 (3001
+        # parameters) peaked 338 MiB above width 16; this estimates 349 MiB more.
+        total += (LM_SQUARES * params * params + residuals * params + SOLVER_BUFFERS * states * params) * size
     return total
 
 
