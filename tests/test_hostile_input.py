@@ -406,3 +406,28 @@ def test_an_ignored_field_at_its_default_is_fine():
     # a resolved config.yaml spells out every default, including fields its mode does not use
     cfg, _ = load_config(TrainPinnConfig, PINN, ["collocation.points=2000", "weighting.alpha=0.1"])
     assert cfg.collocation.points == 2000
+
+
+MEASURED = [
+    # (schema, config, small overrides, large overrides, measured peak-RSS difference in MiB), from
+    # /usr/bin/time on this 2-core machine (see neurocli/memory.py)
+    (SimulateConfig, SIM, ["sweep={parameter: stimulus.amplitude, linspace: {start: 0, stop: 20, num: 10}}"],
+     ["sweep={parameter: stimulus.amplitude, linspace: {start: 0, stop: 20, num: 5000}}"], 94.6),
+    (TrainPinnConfig, PINN, ["network.width=128", "collocation.batch=256", "collocation.lbfgs_points=256"],
+     ["network.width=128", "collocation.batch=65536", "collocation.lbfgs_points=65536"], 3536.0),
+    (TrainUDEConfig, UDE, ["ude.network.width=16"], ["ude.network.width=1000"], 337.6),
+]
+
+
+@pytest.mark.parametrize("schema, path, small, large, measured_mib", MEASURED, ids=["simulate", "pinn", "ude"])
+def test_estimates_follow_measured_peak_memory(schema, path, small, large, measured_mib):
+    """The estimate's growth between two sizes is within 10 % of the measured growth of peak RSS."""
+    estimate = {SimulateConfig: memory.simulate_member_bytes, TrainPinnConfig: memory.pinn_bytes,
+                TrainUDEConfig: memory.ude_bytes}[schema]
+    a, _ = load_config(schema, path, small)
+    b, _ = load_config(schema, path, large)
+    if schema is SimulateConfig:
+        grown = (memory.sweep_members(b) - memory.sweep_members(a)) * estimate(a)
+    else:
+        grown = estimate(b) - estimate(a)
+    assert grown / 2**20 == pytest.approx(measured_mib, rel=0.10)
