@@ -11,7 +11,7 @@ def tiny_config(**sections) -> TrainPinnConfig:
     data = {
         "pde": {"a": [0.1, 0.3], "k": 5.0, "T": 1.0, "boundary": "dirichlet"},
         "network": {"kind": "mlp", "width": 12, "depth": 2},
-        "collocation": {"kind": "resample", "batch": 128, "time_power": 2.0},
+        "collocation": {"kind": "resample", "batch": 128, "time_power": 2.0, "lbfgs_points": 128},
         "phases": [{"optimizer": "adam", "iterations": 40, "lr": 3e-3, "schedule": "cosine"}],
         "reference": {"nx": 61},
         "output": {"nt": 16, "nx": 16, "log_every": 5, "checkpoint_every": 20},
@@ -22,7 +22,4 @@ def tiny_config(**sections) -> TrainPinnConfig:
             data[key] = {**data[key], **value}
         else:
             data[key] = value
-    col = data["collocation"]
-    if col.get("kind") == "resample" and any(p.get("optimizer") == "lbfgs" for p in data["phases"]):
-        data["collocation"] = {"lbfgs_points": 128, **col}  # small; a config without lbfgs may not set it
     return validate(TrainPinnConfig, data, "test")

@@ -376,7 +376,6 @@ def test_a_grid_that_rounds_past_t1_solves(tmp_path: Path):
 IGNORED = [
     (PINN, ["collocation.points=5000"], "collocation.points", "resample draws a fresh batch every step"),
     (PINN, ["collocation.kind=fixed", "collocation.points=2000"], "collocation.lbfgs_points", "kind: fixed"),
-    (CONFIGS / "a_sweep.yaml", ["collocation.lbfgs_points=1000"], "collocation.lbfgs_points", "no phase is lbfgs"),
     (PINN, ["weighting.alpha=0.5"], "weighting.alpha", "gradnorm"),
     (PINN, ["weighting.chunks=4"], "weighting.chunks", "causal"),
     (PINN, ["conditions.initial_weight=3"], "conditions.initial_weight", "hard conditions are met exactly"),

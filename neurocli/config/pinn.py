@@ -215,11 +215,6 @@ class TrainPinnConfig(Section):
         for i, phase in enumerate(self.phases):
             if phase.optimizer == "levenberg_marquardt":
                 raise KeyedError(f"phases[{i}].optimizer", "levenberg_marquardt is train-ude's (a least-squares fit)")
-        col = self.collocation
-        if col.kind == "resample" and "lbfgs_points" in col.model_fields_set \
-                and col.lbfgs_points != CollocationConfig.model_fields["lbfgs_points"].default \
-                and not any(p.optimizer == "lbfgs" for p in self.phases):
-            raise KeyedError("collocation.lbfgs_points", "is not used: no phase is lbfgs")
         if self.conditions.kind == "soft" and self.pde.boundary == "none":
             ignored_unless(self.conditions, "boundary_weight", False, "boundary none has no boundary term",
                            prefix="conditions.")
