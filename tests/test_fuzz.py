@@ -37,7 +37,7 @@ SCHEMAS = {"simulate": SimulateConfig, "train-pinn": TrainPinnConfig, "train-ude
 SECONDS_PER_EXAMPLE = 10.0
 
 settings.register_profile(
-    "ci", max_examples=60, deadline=None, derandomize=True,
+    "ci", max_examples=60, deadline=None, derandomize=True, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile(
