@@ -224,8 +224,11 @@ def test_fuzz_configs_names_and_roots(case):
             assert run.parent == (workdir / root / command).resolve()
             schema = SCHEMAS[command]
             validate(schema, load_yaml_text((run / "config.yaml").read_text()), "resolved")
-        elif result.exit_code == 2:
-            assert result.output.startswith("error: ") or "Usage:" in result.output, result.output
+        else:  # exit 2: an error line naming the config file, the option or the --set it is about
+            lines = [line.strip() for line in result.output.splitlines() if line.strip()]
+            assert lines[0].startswith("error: "), result.output
+            named = (str(cfg), "--name", "--output-root", "--set", "--config")
+            assert any(n in line for line in lines[:2] for n in named), result.output
 
 
 @settings(PROFILE, max_examples=min(PROFILE.max_examples, 4))
