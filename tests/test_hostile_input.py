@@ -257,6 +257,15 @@ def test_aliases_are_refused(tmp_path: Path):
     assert result.exit_code == 2 and "alias *a is not supported" in result.output
 
 
+def test_deep_nesting_is_exit_2(tmp_path: Path):
+    path = tmp_path / "deep.yaml"
+    path.write_text("model: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    result = invoke(["simulate", "--config", str(path)])
+    assert result.exit_code == 2 and f"{path}: <top level>: not valid YAML: nested too deeply" in result.output
+    result = invoke(["simulate", "--config", str(SIM), "--set", "sweep.values=" + "[" * 800 + "1" + "]" * 800])
+    assert result.exit_code == 2 and "sweep.values: value" in result.output and "is nested too deeply" in result.output
+
+
 def test_a_set_index_past_the_list_names_its_length(tmp_path: Path):
     result = invoke(["train-pinn", "--config", str(PINN), "--set", "phases[5].lr=1"])
     assert result.exit_code == 2 and "phases[5]: no such list item (phases has 2)" in result.output

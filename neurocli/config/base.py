@@ -193,6 +193,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = load_yaml_text(raw)
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer of over 4300 digits
         raise ConfigError("--set", [(key, f"value {_short(raw)} is not valid YAML ({_yaml_problem(exc)})")]) from None
+    except RecursionError:
+        raise ConfigError("--set", [(key, f"value {_short(raw)} is nested too deeply")]) from None
     return [p.strip() for p in parts], value
 
 
