@@ -137,11 +137,10 @@ def check_simulate(cfg: SimulateConfig, source: str) -> None:
     if members > MAX_MEMBERS:
         raise ConfigError(source, [("sweep", f"has {members} members; at most {MAX_MEMBERS}")])
     per_member = simulate_member_bytes(cfg)
-    keys = ["time.save_every", "time.t1"]
+    keys = ["sweep"] if members > 1 else []  # the members first: they multiply everything else
+    keys += ["time.save_every", "time.t1"]
     if cfg.model.name in PDE_MODELS + CABLE_MODELS:
         keys.append("model.nx")
-    if cfg.sweep is not None:
-        keys.append("sweep")
     what = f"simulate ({members} member{'s' if members > 1 else ''} × {cfg.time.num_samples} samples)"
     check(members * per_member, budget_bytes(cfg.runtime), source, keys, what)
 

@@ -293,7 +293,7 @@ SIZES = [
     (SIM, ["sweep={parameter: stimulus.amplitude, linspace: {start: 0, stop: 20, num: 100000000}}"], "sweep",
      "has 100000000 members; at most 10000000"),
     (SIM, ["sweep={parameter: stimulus.amplitude, linspace: {start: 0, stop: 20, num: 10000000}}",
-           "runtime.memory_budget_gb=8"], "time.save_every", "needs about 184 GiB, over the memory budget of 8 GiB"),
+           "runtime.memory_budget_gb=8"], "sweep", "needs about 184 GiB, over the memory budget of 8 GiB"),
     (PINN, ["network.width=100000000"], "network.width", "less than or equal to 100000"),
     (PINN, ["network.width=100000", "runtime.memory_budget_gb=8"], "network.width", "over the memory budget of 8 GiB"),
     (PINN, ["collocation.batch=1e10"], "collocation.batch", "less than or equal to 100000000"),
