@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= outputs
 
-.PHONY: install test smoke demo bench bench-simulate bench-ude bench-pinn bench-cable clean
+.PHONY: install test fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable clean
 
 $(BIN)/neurocli: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ install: $(BIN)/neurocli  ## create .venv and install neurocli with its test dep
 
 test: install  ## the test suite (CPU, minutes on 2 cores)
 	$(BIN)/pytest -q
+
+fuzz: install  ## the property-based fuzz test with many examples (minutes); `make test` runs a few
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/test_fuzz.py
 
 smoke: install  ## each subcommand on a tiny config, seconds each
 	$(BIN)/neurocli simulate --config configs/smoke_simulate.yaml --output-root $(OUT)

@@ -16,9 +16,10 @@ app = typer.Typer(
     help="Simulate nerve-impulse models and train neural networks inside them (JAX + diffrax).",
 )
 
-CONFIG = typer.Option(None, "--config", "-c", help="The run's YAML config file.", exists=False, dir_okay=False)
+CONFIG = typer.Option(None, "--config", "-c", help="The run's YAML config file.")  # the loader checks it: one line naming the path
 SET = typer.Option(None, "--set", help="Override a config key, parsed as YAML: --set solver.rtol=1e-8 (repeatable).")
-OUTPUT_ROOT = typer.Option(Path("outputs"), "--output-root", help="Where run directories go: <root>/<command>/<stamp>_<name>/.")
+# a str, not a Path: Path("") is ".", and `--output-root ""` must be refused, not mean the working directory
+OUTPUT_ROOT = typer.Option("outputs", "--output-root", help="Where run directories go: <root>/<command>/<stamp>_<name>/.")
 NAME = typer.Option(None, "--name", help="Run name in the directory name (default: the config file's stem).")
 RESUME = typer.Option(None, "--resume", help="Continue the interrupted run in this run directory.", file_okay=False)
 
@@ -44,7 +45,7 @@ def _run(command: str, module_name: str, config, sets, output_root, name, resume
 
 
 @app.command()
-def simulate(config: Path = CONFIG, set: Optional[list[str]] = SET, output_root: Path = OUTPUT_ROOT, name: Optional[str] = NAME):
+def simulate(config: Path = CONFIG, set: Optional[list[str]] = SET, output_root: str = OUTPUT_ROOT, name: Optional[str] = NAME):
     """Solve a membrane or reaction–diffusion model (sweeps vmapped in one solve)."""
     if config is None:
         raise typer.BadParameter("--config is required", param_hint="--config")
@@ -52,14 +53,14 @@ def simulate(config: Path = CONFIG, set: Optional[list[str]] = SET, output_root:
 
 
 @app.command("train-ude")
-def train_ude(config: Path = CONFIG, set: Optional[list[str]] = SET, output_root: Path = OUTPUT_ROOT,
+def train_ude(config: Path = CONFIG, set: Optional[list[str]] = SET, output_root: str = OUTPUT_ROOT,
               name: Optional[str] = NAME, resume: Optional[Path] = RESUME):
     """Train a universal differential equation: a membrane model with one current learned."""
     _run("train-ude", "train_ude", config, set, output_root, name, resume)
 
 
 @app.command("train-pinn")
-def train_pinn(config: Path = CONFIG, set: Optional[list[str]] = SET, output_root: Path = OUTPUT_ROOT,
+def train_pinn(config: Path = CONFIG, set: Optional[list[str]] = SET, output_root: str = OUTPUT_ROOT,
                name: Optional[str] = NAME, resume: Optional[Path] = RESUME):
     """Train physics-informed networks for the reaction–diffusion sweep, checked against a reference solve."""
     _run("train-pinn", "train_pinn", config, set, output_root, name, resume)

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from neurocli.config.base import UsageError
 
 VERSIONED = ("jax", "jaxlib", "diffrax", "equinox", "optax", "numpy")
 
@@ -108,6 +111,51 @@ def _versions() -> dict[str, str | None]:
     return found
 
 
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$")
+NAME_RULE = "letters, digits, '-', '_' and '.', not starting with '.', at most 100 characters"
+
+
+def check_name(name: str | None, config_path: Path) -> str:
+    """The run's name: `--name`, else the config file's stem; UsageError unless it is a plain name."""
+    if name is not None:
+        if not NAME_PATTERN.match(name):
+            shown = name if len(name) <= 60 else name[:55] + "..."
+            raise UsageError("--name", f"{shown!r} is not a plain name; expected {NAME_RULE}")
+        return name
+    stem = Path(config_path).stem
+    if not NAME_PATTERN.match(stem):
+        raise UsageError(
+            "--name", f"the config file's stem {stem!r} is not a plain run name ({NAME_RULE}); pass --name NAME"
+        )
+    return stem
+
+
+def check_output_root(root: str | os.PathLike) -> Path:
+    """The output root as an absolute path, or UsageError naming it and what is wrong (it is a file,
+    lies under a file, is not writable, is empty). Writes nothing."""
+    if str(root) == "":
+        raise UsageError("--output-root", "is empty; expected a directory (the default is outputs)")
+    path = Path(os.path.abspath(os.fspath(root)))
+    try:
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"--output-root {root}", "is a file, not a directory")
+        existing = path
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir():
+            raise UsageError(f"--output-root {root}", f"lies under {existing}, which is a file, not a directory")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            where = "" if existing == path else f" ({existing} is not)"
+            raise UsageError(f"--output-root {root}", f"is not writable{where}")
+    except OSError as exc:
+        raise UsageError(f"--output-root {root}", f"cannot be used: {exc.strerror or exc}") from None
+    return path.resolve()
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root)
+
+
 class RunDirectory:
     """`<root>/<command>/<YYYYMMDD-HHMMSS>_<name>/` with run.json kept up to date."""
 
@@ -118,18 +166,32 @@ class RunDirectory:
     # -- creation and reopening ------------------------------------------------------------
     @classmethod
     def create(cls, root: Path, command: str, name: str, argv: Sequence[str], seed: int | None) -> RunDirectory:
-        parent = Path(root) / command
-        parent.mkdir(parents=True, exist_ok=True)
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        for i in range(1, 1000):
-            path = parent / (f"{stamp}_{name}" if i == 1 else f"{stamp}_{name}-{i}")
-            try:
-                path.mkdir()
-                break
-            except FileExistsError:
-                continue
-        else:  # pragma: no cover
-            raise RuntimeError(f"could not create a run directory under {parent}")
+        """Make `<root>/<command>/<stamp>_<name>/`. The name must be a plain name and the directory
+        must resolve inside the root (a symlinked `<root>/<command>` pointing elsewhere is refused);
+        a filesystem refusal is a UsageError naming the path (exit 2), not a traceback."""
+        if not NAME_PATTERN.match(name):
+            raise UsageError("--name", f"{name[:60]!r} is not a plain name; expected {NAME_RULE}")
+        root = check_output_root(root)
+        parent = root / command
+        where = f"--output-root {root}"
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            if not _inside(parent, root):
+                raise UsageError(where, f"{parent} resolves to {parent.resolve()}, outside the output root")
+            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            for i in range(1, 1000):
+                path = parent / (f"{stamp}_{name}" if i == 1 else f"{stamp}_{name}-{i}")
+                if not _inside(path, root):  # pragma: no cover - the name rule forbids it
+                    raise UsageError("--name", f"{name!r} would place the run outside the output root")
+                try:
+                    path.mkdir()
+                    break
+                except FileExistsError:
+                    continue
+            else:  # pragma: no cover
+                raise UsageError(where, f"could not create a run directory under {parent}")
+        except OSError as exc:
+            raise UsageError(where, f"cannot create {exc.filename or 'the run directory'}: {exc.strerror or exc}") from None
         info = {
             "command": command,
             "argv": list(argv),

@@ -19,9 +19,9 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from neurocli import runtime
-from neurocli.config.base import ConfigError, dump_config, load_config, read_yaml, validate
-from neurocli.run_dir import RunDirectory
+from neurocli import memory, runtime
+from neurocli.config.base import ConfigError, config_source, dump_config, load_config, read_yaml, validate
+from neurocli.run_dir import RunDirectory, check_name, check_output_root
 from neurocli.training import signals
 from neurocli.training.checkpoint import CheckpointError
 
@@ -37,18 +37,30 @@ def launch(
     module: ModuleType,
     config_path: Path,
     overrides: list[str],
-    output_root: Path,
+    output_root: str | Path,
     name: str | None,
     argv: list[str],
 ) -> int:
+    """Check everything a run needs before anything is written or compiled (the config, the name,
+    the memory estimate, the output root), then make the run directory and execute."""
     try:
+        if name is not None:
+            check_name(name, Path(config_path))  # a bad --name first: it is the cheapest to fix
         cfg, _ = load_config(module.SCHEMA, Path(config_path), overrides)
+        name = check_name(name, Path(config_path))
+        source = config_source(Path(config_path), overrides)
+        memory.check_config(cfg, source)
+        check_output_root(output_root)
         runtime.configure(cfg.runtime.precision, cfg.runtime.compilation_cache)
-        prepared = module.prepare(cfg, str(config_path))
+        prepared = module.prepare(cfg, source)
+        run = RunDirectory.create(Path(output_root), command, name, argv, cfg.runtime.seed)
     except ConfigError as exc:
         _error(str(exc))
         return EXIT_USAGE
-    run = RunDirectory.create(Path(output_root), command, name or Path(config_path).stem, argv, cfg.runtime.seed)
+    except Exception as exc:  # a check itself failed (a bug): say so, no traceback unless NEUROCLI_DEBUG
+        _error(f"could not check the run: {type(exc).__name__}: {exc}")
+        traceback.print_exc(file=sys.stderr) if _debug() else None
+        return EXIT_FAILED
     run.write_text("config.yaml", dump_config(cfg))
     return _execute(command, module, prepared, cfg, run, None)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from neurocli.config.base import KeyedError, Section
+from neurocli.config.base import KeyedError, Section, ignored_unless
 
 EXPLICIT_SOLVERS = ("euler", "heun", "bosh3", "tsit5", "dopri5", "dopri8")
 IMPLICIT_SOLVERS = ("kvaerno3", "kvaerno4", "kvaerno5")
@@ -16,12 +16,20 @@ IMEX_SOLVERS = ("kencarp3", "kencarp4", "kencarp5")
 SolverName = Literal[EXPLICIT_SOLVERS + IMPLICIT_SOLVERS + IMEX_SOLVERS]  # type: ignore[valid-type]
 
 
+MAX_SAVED_SAMPLES = 1_000_000
+"""Saved samples per member: a million rows of trajectory.csv is past what anyone reads or plots."""
+
+
 class RuntimeConfig(Section):
-    """How JAX runs: precision, the persistent compilation cache, the random seed."""
+    """How JAX runs: precision, the persistent compilation cache, the random seed, and the memory a
+    run may plan to use (checked before compiling: neurocli.memory)."""
 
     precision: Literal["float32", "float64"] = "float64"
     compilation_cache: bool = True
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**32)
+    memory_budget_gb: PositiveFloat | None = Field(
+        default=None, description="GiB a run may plan to use (None: half the machine's physical memory)"
+    )
 
 
 class SolverConfig(Section):
@@ -33,7 +41,7 @@ class SolverConfig(Section):
     dt0: PositiveFloat | None = None  # None: diffrax picks the first step
     dtmax: PositiveFloat | None = None  # adaptive: the largest step (None: unbounded)
     adaptive: bool = True
-    max_steps: PositiveInt = 1_000_000
+    max_steps: Annotated[int, Field(ge=1, le=10**9)] = 1_000_000
 
     @model_validator(mode="after")
     def _check(self):
@@ -41,6 +49,7 @@ class SolverConfig(Section):
             raise KeyedError("dt0", "a fixed-step solve (adaptive: false) needs dt0")
         if self.adaptive and self.name == "euler":
             raise KeyedError("name", "euler has no error estimate: set adaptive: false and dt0")
+        ignored_unless(self, "dtmax", self.adaptive, "a fixed-step solve (adaptive: false) takes steps of dt0")
         return self
 
 
@@ -57,6 +66,13 @@ class TimeConfig(Section):
             raise KeyedError("t1", f"must be greater than t0 (got t0={self.t0}, t1={self.t1})")
         if self.save_every > self.t1 - self.t0:
             raise KeyedError("save_every", "must not exceed t1 - t0")
+        if (self.t1 - self.t0) / self.save_every >= MAX_SAVED_SAMPLES:
+            raise KeyedError(
+                "save_every",
+                f"{self.save_every:g} over t1 - t0 = {self.t1 - self.t0:g} saves "
+                f"{(self.t1 - self.t0) / self.save_every:.3g} samples; at most {MAX_SAVED_SAMPLES} "
+                "(raise time.save_every or shorten time.t1 - time.t0)",
+            )
         return self
 
     @property
@@ -65,8 +81,12 @@ class TimeConfig(Section):
 
     @property
     def grid(self) -> np.ndarray:
-        """The output times t0, t0 + save_every, … (t1 included when it falls on the grid)."""
-        return self.t0 + self.save_every * np.arange(self.num_samples)
+        """The output times t0, t0 + save_every, … (t1 included when it falls on the grid).
+
+        Clipped to t1: t0 + save_every · n can round past t1 (1e-5 · 5000000 = 50.00000000000001),
+        and a solver returns no value after its end.
+        """
+        return np.minimum(self.t0 + self.save_every * np.arange(self.num_samples), self.t1)
 
 
 class NoStimulus(Section):
@@ -98,7 +118,7 @@ class PulseTrainStimulus(Section):
     period: PositiveFloat
     duration: PositiveFloat
     amplitude: float
-    count: PositiveInt
+    count: Annotated[int, Field(ge=1, le=100_000)]
 
     @model_validator(mode="after")
     def _check(self):

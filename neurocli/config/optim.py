@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
-from neurocli.config.base import KeyedError, Section
+from neurocli.config.base import KeyedError, Section, ignored_unless
 
 
 class PhaseConfig(Section):
@@ -14,7 +14,7 @@ class PhaseConfig(Section):
     `iterations` steps."""
 
     optimizer: Literal["adam", "adamw", "sgd", "lbfgs", "levenberg_marquardt"] = "adam"
-    iterations: PositiveInt
+    iterations: Annotated[int, Field(ge=1, le=10**8)]
     lr: PositiveFloat = 1e-3
     schedule: Literal["constant", "cosine", "exponential"] = "constant"
     final_lr: PositiveFloat | None = Field(default=None, description="end of a cosine/exponential decay (default lr/100)")
@@ -37,6 +37,8 @@ class PhaseConfig(Section):
             raise KeyedError("memory", "only lbfgs has a memory")
         if self.optimizer != "levenberg_marquardt" and self.damping is not None:
             raise KeyedError("damping", "only levenberg_marquardt has a damping")
+        ignored_unless(self, "final_lr", self.schedule != "constant", "a constant schedule has no final_lr")
+        ignored_unless(self, "weight_decay", self.optimizer == "adamw", "only adamw has a weight_decay")
         return self
 
     @property

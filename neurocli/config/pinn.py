@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from neurocli.config.base import KeyedError, Section
+from neurocli.config.base import KeyedError, Section, ignored_unless
 from neurocli.config.common import RuntimeConfig, SolverConfig
 from neurocli.config.models import PhiProfile, ProfileConfig
 from neurocli.config.optim import PhaseConfig
@@ -52,7 +52,7 @@ class PinnPDEConfig(Section):
 class FourierConfig(Section):
     """Random Fourier features of the normalised inputs: [z, sin(π z B), cos(π z B)], B ~ N(0, scale²)."""
 
-    features: PositiveInt = 16
+    features: Annotated[int, Field(ge=1, le=100_000)] = 16
     scale: PositiveFloat = 1.0
 
 
@@ -60,8 +60,8 @@ class NetworkConfig(Section):
     """A network N(t, x) -> scalar: an MLP, or the gated DGM layers of Sirignano & Spiliopoulos."""
 
     kind: Literal["mlp", "dgm"] = "mlp"
-    width: PositiveInt = 32
-    depth: PositiveInt = Field(default=3, description="hidden layers (mlp) or DGM layers (dgm)")
+    width: Annotated[int, Field(ge=1, le=100_000)] = 32
+    depth: Annotated[int, Field(ge=1, le=1000)] = Field(default=3, description="hidden layers (mlp) or DGM layers (dgm)")
     activation: Literal["tanh", "silu", "sin", "gelu", "softplus"] = "tanh"
     fourier: FourierConfig | None = None
     normalise_inputs: bool = Field(default=True, description="map t in [0, T] and x in [0, length] to [-1, 1]")
@@ -79,9 +79,26 @@ class ConditionsConfig(Section):
 
     kind: Literal["soft", "hard"] = "hard"
     base: Literal["heat", "initial"] = "heat"
-    modes: PositiveInt | None = Field(default=None, description="heat base: eigenmodes (None: as many as the profile needs)")
+    modes: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        default=None, description="heat base: eigenmodes (None: as many as the profile needs)"
+    )
     initial_weight: PositiveFloat = 1.0
     boundary_weight: PositiveFloat = 1.0
+
+    @model_validator(mode="after")
+    def _check(self):
+        hard = "soft conditions are loss terms; hard conditions are met exactly, with no weight"
+        ignored_unless(self, "initial_weight", self.kind == "soft", hard)
+        ignored_unless(self, "boundary_weight", self.kind == "soft", hard)
+        soft = "only hard conditions have a base"
+        ignored_unless(self, "base", self.kind == "hard", soft)
+        ignored_unless(self, "modes", self.kind == "hard" and self.base == "heat", "modes is the heat base's; "
+                       + ("soft conditions have no base" if self.kind == "soft" else "base initial has no modes"))
+        return self
+
+
+MAX_POINTS = 10**8
+"""Collocation sizes past this are not meant (10⁸ points × a 32-wide network is ~10 GB per pass)."""
 
 
 class AdaptiveConfig(Section):
@@ -89,7 +106,7 @@ class AdaptiveConfig(Section):
     from `candidates` uniform points with probability ∝ r^exponent / mean(r^exponent) + 1."""
 
     every: PositiveInt = 200
-    candidates: PositiveInt = 8192
+    candidates: Annotated[int, Field(ge=1, le=MAX_POINTS)] = 8192
     exponent: PositiveFloat = 2.0
     fraction: Annotated[float, Field(gt=0, le=1)] = Field(
         default=0.5, description="resample: the share of each batch drawn from the adaptive pool"
@@ -101,10 +118,14 @@ class CollocationConfig(Section):
     samples every step (the Deep Galerkin method). t = T · U^time_power, x = length · U."""
 
     kind: Literal["fixed", "resample"] = "resample"
-    points: PositiveInt = 2000
-    batch: PositiveInt = 1024
-    time_power: Annotated[float, Field(ge=1.0)] = 1.0
-    lbfgs_points: PositiveInt = Field(default=4096, description="resample: the fixed set an L-BFGS phase uses")
+    points: Annotated[int, Field(ge=1, le=MAX_POINTS)] = Field(
+        default=2000, description="the pool: fixed collocation's points, or resample's adaptive pool"
+    )
+    batch: Annotated[int, Field(ge=1, le=MAX_POINTS)] = 1024
+    time_power: Annotated[float, Field(ge=1.0, le=100.0)] = 1.0
+    lbfgs_points: Annotated[int, Field(ge=1, le=MAX_POINTS)] = Field(
+        default=4096, description="resample: the fixed set an L-BFGS phase uses"
+    )
     adaptive: AdaptiveConfig | None = None
 
     @model_validator(mode="after")
@@ -113,6 +134,18 @@ class CollocationConfig(Section):
             raise KeyedError("batch", f"must not exceed points ({self.points}) for fixed collocation")
         if self.adaptive is not None and self.adaptive.candidates < self.points:
             raise KeyedError("adaptive.candidates", f"must be at least points ({self.points})")
+        ignored_unless(
+            self, "points", self.kind == "fixed" or self.adaptive is not None,
+            "resample draws a fresh batch every step; points sizes the pool of kind: fixed or of adaptive "
+            "resampling (set collocation.adaptive, or kind: fixed)",
+        )
+        ignored_unless(
+            self, "lbfgs_points", self.kind == "resample",
+            "with kind: fixed an L-BFGS phase uses the fixed pool (collocation.points)",
+        )
+        if self.kind == "fixed" and self.adaptive is not None and "fraction" in self.adaptive.model_fields_set \
+                and self.adaptive.fraction != AdaptiveConfig.model_fields["fraction"].default:
+            raise KeyedError("adaptive.fraction", "is not used: with kind: fixed every batch comes from the pool")
         return self
 
 
@@ -124,7 +157,14 @@ class WeightingConfig(Section):
     kind: Literal["fixed", "gradnorm", "causal"] = "fixed"
     alpha: Annotated[float, Field(gt=0, le=1)] = 0.1
     epsilon: PositiveFloat = 1.0
-    chunks: Annotated[int, Field(ge=2)] = 16
+    chunks: Annotated[int, Field(ge=2, le=100_000)] = 16
+
+    @model_validator(mode="after")
+    def _check(self):
+        ignored_unless(self, "alpha", self.kind == "gradnorm", "alpha is gradnorm's moving average")
+        ignored_unless(self, "epsilon", self.kind == "causal", "epsilon is causal weighting's")
+        ignored_unless(self, "chunks", self.kind == "causal", "chunks are causal weighting's time slices")
+        return self
 
 
 class ReferenceConfig(Section):
@@ -141,8 +181,8 @@ class ReferenceConfig(Section):
 
 
 class PinnOutputConfig(Section):
-    nt: Annotated[int, Field(ge=2)] = 128
-    nx: Annotated[int, Field(ge=3)] = 128
+    nt: Annotated[int, Field(ge=2, le=100_000)] = 128
+    nx: Annotated[int, Field(ge=3, le=100_000)] = 128
     log_every: PositiveInt = 10
     checkpoint_every: PositiveInt = 500
     profile_times: list[float] | None = Field(default=None, description="times of the profile plots (default: 5 evenly)")
@@ -175,6 +215,9 @@ class TrainPinnConfig(Section):
         for i, phase in enumerate(self.phases):
             if phase.optimizer == "levenberg_marquardt":
                 raise KeyedError(f"phases[{i}].optimizer", "levenberg_marquardt is train-ude's (a least-squares fit)")
+        if self.conditions.kind == "soft" and self.pde.boundary == "none":
+            ignored_unless(self.conditions, "boundary_weight", False, "boundary none has no boundary term",
+                           prefix="conditions.")
         if self.weighting.kind == "gradnorm" and self.conditions.kind == "hard":
             raise KeyedError("weighting.kind", "gradnorm balances loss terms; hard conditions leave only the residual")
         if self.reference.nx is not None and (self.reference.nx - 1) % (self.output.nx - 1):

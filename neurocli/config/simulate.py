@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, PositiveInt, model_validator
 
-from neurocli.config.base import KeyedError, Section
+from neurocli.config.base import KeyedError, Section, ignored_unless
 from neurocli.config.common import (
     IMEX_SOLVERS,
     IMPLICIT_SOLVERS,
@@ -96,4 +96,13 @@ class SimulateConfig(Section):
                 "solver.name", f"{self.solver.name!r}: IMEX solvers need a split model (PDE and cable models)"
             )
         check_sweep_path(self.sweep, {"model": self.model, "stimulus": self.stimulus})
+        cable = f"only cable models measure along the axon (model {self.model.name})"
+        ignored_unless(self.analysis, "velocity_points", is_cable, cable, prefix="analysis.")
+        ignored_unless(self.analysis, "recording_point", is_cable, cable, prefix="analysis.")
+        no_spikes = f"model {self.model.name} has no membrane potential to find spikes in"
+        ignored_unless(self.analysis, "spike_threshold_mV", not is_pde, no_spikes, prefix="analysis.")
+        ignored_unless(self.analysis, "rate_window_ms", not is_pde, no_spikes, prefix="analysis.")
+        ignored_unless(self.output, "trajectory_members", self.sweep is not None,
+                       "trajectory_members picks the sweep members that keep traces; there is no sweep",
+                       prefix="output.")
         return self

@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
-from neurocli.config.base import KeyedError, Section
+from neurocli.config.base import KeyedError, Section, ignored_unless
 from neurocli.config.common import (
     EXPLICIT_SOLVERS,
     IMPLICIT_SOLVERS,
@@ -50,7 +50,7 @@ class SimulatedData(Section):
     noise: dict[str, NonNegativeFloat] = Field(
         default_factory=dict, description="state name -> standard deviation of added Gaussian noise"
     )
-    seed: int = Field(default=0, description="seed of the noise")
+    seed: int = Field(default=0, ge=0, lt=2**32, description="seed of the noise")
 
 
 class CsvData(Section):
@@ -73,7 +73,7 @@ class NetworkConfig(Section):
     inputs: list[str] | None = Field(
         default=None, description="state names fed to the network (default: V and the replaced current's gates)"
     )
-    width: PositiveInt = 16
+    width: Annotated[int, Field(ge=1, le=100_000)] = 16
     depth: Annotated[int, Field(ge=1, le=8)] = 2
     activation: Literal["tanh", "softplus", "silu", "gelu", "relu", "sigmoid"] = "tanh"
     input_centre: dict[str, float] | None = Field(
@@ -193,6 +193,15 @@ class TrainUDEConfig(Section):
             raise KeyedError("ude.network.inputs", "must name at least one state, each once")
         check_names("ude.network.input_centre", net.input_centre)
         check_names("ude.network.input_scale", net.input_scale)
+        inputs = self.network_inputs
+        for key in ("input_centre", "input_scale"):
+            for state in getattr(net, key) or ():
+                if state not in inputs:
+                    raise KeyedError(f"ude.network.{key}.{state}",
+                                     f"is not used here: {state} is not a network input (inputs: {', '.join(inputs)}); remove it")
+        if isinstance(self.data, SimulatedData):
+            ignored_unless(self.data, "seed", any(v > 0 for v in self.data.noise.values()),
+                           "data.seed seeds the noise, and data.noise adds none", prefix="data.")
         check_names("loss.weights", self.loss.weights)
         if self.loss.weights and not any(self.loss.weights.get(k, 1.0) > 0 for k in names):
             raise KeyedError("loss.weights", "at least one state needs a positive weight")

@@ -48,9 +48,11 @@ def read_csv(path: str, names: tuple[str, ...], source: str) -> Recording:
     if not file.is_file():
         raise ConfigError(source, [("data.path", f"{path}: file not found")])
     try:
-        rows = list(csv.reader(io.StringIO(read_file(file).decode(), newline="")))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(source, [("data.path", f"{path}: cannot read ({exc})")]) from None
+        rows = list(csv.reader(io.StringIO(read_file(file).decode("utf-8"), newline="")))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, [("data.path", f"{path}: is not UTF-8 text (byte 0x{exc.object[exc.start]:02x})")]) from None
+    except (OSError, csv.Error) as exc:
+        raise ConfigError(source, [("data.path", f"{path}: cannot be read ({exc})")]) from None
     if not rows:
         raise ConfigError(source, [("data.path", f"{path}: empty file")])
     header = [h.strip() for h in rows[0]]
