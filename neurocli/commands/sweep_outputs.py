@@ -1,0 +1,177 @@
+"""`simulate` sweeps of neuron and cable models: chunked solves with the per-member analysis
+inside them, members.csv streamed and resumable, trajectories for `output.trajectory_members`
+only, figures and metrics.
+
+Each chunk saves per member only what its analysis needs (V at the output times for a neuron,
+V at four nodes for a cable: the two velocity points, the recording site, the far end) and
+returns the analysis (spike count, the first `analysis.max_spike_times` spike times, rate,
+peak, …). The kept members are solved once more, on their own, for their full trajectories.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from neurocli import cable_analysis
+from neurocli.config.models import CABLE_MODELS
+from neurocli.members import MembersFile
+from neurocli.memory import budget_bytes, simulate_member_bytes
+from neurocli.run_dir import RunDirectory
+from neurocli.solve import ChunkPlan, Problem, SolveSpec, plan_chunks, run_chunks, run_solve, set_fields
+from neurocli.spikes import voltage_summary
+
+NEURON_METRICS = ("spike_count", "firing_rate_hz", "peak_V_mV", "min_V_mV")
+CABLE_METRICS = ("conduction_velocity_m_per_s", "reached_far_end", "spike_count", "peak_V_mV", "min_V_mV",
+                 "spike_half_width_ms")
+STEP_METRICS = ("num_steps", "num_rejected_steps")
+INTEGERS = {"spike_count", "num_steps", "num_rejected_steps"}
+FLAGS = {"reached_far_end"}
+
+
+def swept_metrics(sweep, table: np.ndarray) -> dict:
+    """metrics.json's `swept` and `values`: one parameter: its path and one value per member (as
+    RUNS.md has it); several: the list of paths and one row [v₁, v₂, …] per member, with
+    `combine` (grid, zip or samples)."""
+    table = np.asarray(table)
+    if len(sweep.names) == 1:
+        return {"swept": sweep.names[0], "values": table[:, 0].tolist()}
+    combine = "samples" if sweep.samples is not None else sweep.combine
+    return {"swept": list(sweep.names), "values": table.tolist(), "combine": combine}
+
+
+def rate_window(cfg) -> tuple[float, float]:
+    if cfg.analysis.rate_window_ms is None:
+        return (cfg.time.t0, cfg.time.t1)
+    return (max(cfg.time.t0, cfg.time.t1 - cfg.analysis.rate_window_ms), cfg.time.t1)
+
+
+def _cable_points(cfg, x: np.ndarray):
+    length = float(x[-1])
+    an = cfg.analysis
+    return (an.velocity_points[0] * length, an.velocity_points[1] * length), an.recording_point * length
+
+
+def chunk_analysis(cfg, problem: Problem):
+    """(save, analyse, metric names): what a chunk keeps per output time, and its analysis."""
+    an = cfg.analysis
+    thr, k = an.spike_threshold_mV, an.max_spike_times
+    if cfg.model.name in CABLE_MODELS:
+        model = problem.model
+        x = np.asarray(model.grid())
+        positions, site = _cable_points(cfg, x)
+        nodes = cable_analysis.recorded_nodes(x, positions, site)
+        index = jnp.asarray(nodes)
+        distance = float(x[nodes[1]] - x[nodes[0]])
+
+        def save(t, y):  # full_field depends on the static grid only: the base model serves all
+            return model.full_field(y)[index]
+
+        def analyse(ts, V):
+            return cable_analysis.summary(ts, V, distance_cm=distance, threshold=thr, max_times=k)
+
+        return save, analyse, CABLE_METRICS
+    window = rate_window(cfg)
+
+    def save(t, y):
+        return y[0]
+
+    def analyse(ts, v):
+        return voltage_summary(ts, v, thr, window, k)
+
+    return save, analyse, NEURON_METRICS
+
+
+def _agree(plan: ChunkPlan) -> ChunkPlan:
+    """With several processes, every one runs process 0's plan (budgets may differ per host)."""
+    if jax.process_count() == 1:
+        return plan
+    from jax.experimental import multihost_utils
+
+    chunk, first = (int(v) for v in multihost_utils.broadcast_one_to_all(np.array([plan.chunk, plan.first])))
+    return ChunkPlan(plan.members, chunk, first)
+
+
+def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
+    sweep = cfg.sweep
+    names, table = sweep.names, sweep.table()
+    n = len(table)
+    from neurocli.commands.simulate import jump_times
+
+    save, analyse, metric_names = chunk_analysis(cfg, problem)
+    tc = cfg.time
+    jumps = jump_times(cfg)
+    spec = SolveSpec(cfg.solver, tc.t0, tc.t1, tc.grid, jumps, save=save)
+    k = cfg.analysis.max_spike_times
+    header = [*names, *metric_names, *STEP_METRICS, *(f"spike_{i + 1}_ms" for i in range(k))]
+
+    store = MembersFile.reopen(run_dir, header, n) if resume else None
+    if store is None:
+        plan = plan_chunks(n, simulate_member_bytes(cfg), budget_bytes(cfg.runtime), cfg.runtime.chunk_size)
+    else:
+        plan = ChunkPlan(n, store.chunk, store.chunks_done)
+    plan = _agree(plan)
+    if store is None:
+        store = MembersFile.start(run_dir, header, n, plan.chunk)
+    if plan.first:
+        _say(f"sweep: resuming at chunk {plan.first + 1}/{plan.count} ({plan.first * plan.chunk} members done)")
+
+    def on_chunk(index, start, stop, out):
+        columns = [table[start:stop], *(out[m][:, None] for m in (*metric_names, *STEP_METRICS)), out["spike_times_ms"]]
+        store.append(index, np.concatenate([np.asarray(c, dtype=float) for c in columns], axis=1))
+        _say(f"sweep: chunk {index + 1}/{plan.count} done (members {start}–{stop - 1} of {n})")
+
+    _say(f"sweep: {n} members in {plan.count} chunks of {plan.chunk}")
+    times = run_chunks(problem, spec, names, table, analyse, plan, on_chunk)
+    if run_dir.detached:
+        return {}
+
+    data = store.read()
+    per_member = {}
+    for m in (*metric_names, *STEP_METRICS):
+        col = data[m]
+        per_member[m] = col.astype(int).tolist() if m in INTEGERS else (col > 0.5).tolist() if m in FLAGS else col.tolist()
+    spikes = np.stack([data[f"spike_{i + 1}_ms"] for i in range(k)], axis=1) if k else np.zeros((n, 0))
+    per_member["spike_times_ms"] = [row[np.isfinite(row)].tolist() for row in spikes]
+
+    kept = cfg.output.kept_members(n)
+    full_spec = SolveSpec(cfg.solver, tc.t0, tc.t1, tc.grid, jumps,
+                          save=(lambda t, y: problem.model.full_field(y)) if cfg.model.name in CABLE_MODELS else None)
+    traj = run_solve(problem, full_spec, names, table[kept])
+
+    from neurocli.commands import sweep_figures
+
+    metrics = dict(per_member)
+    if cfg.model.name in CABLE_MODELS:
+        metrics.update(sweep_figures.cable(cfg, problem, traj, names, table, kept, per_member, run_dir))
+    else:
+        metrics.update(sweep_figures.neuron(cfg, problem, traj, names, table, kept, per_member, run_dir))
+        metrics["rate_window_ms"] = list(rate_window(cfg))
+    metrics.update(swept_metrics(sweep, table))
+    metrics.update(
+        members=n,
+        chunk_size=plan.chunk,
+        chunks=plan.count,
+        chunks_run=times.chunks_run,
+        compile_s=times.compile_s + traj.compile_s,
+        run_s=times.run_s + traj.run_s,
+    )
+    return metrics
+
+
+def stimulus_currents(problem: Problem, ts: np.ndarray, names, rows: np.ndarray) -> np.ndarray:
+    """I_ext(t) on the output grid of the given members (rows of the sweep table): (k, nt)."""
+    ts = jnp.asarray(ts)
+
+    def current(row):
+        return jax.vmap(set_fields(problem, names, row).stimulus)(ts)
+
+    return np.asarray(jax.jit(jax.vmap(current))(jnp.asarray(rows)))
+
+
+def _say(message: str) -> None:
+    if jax.process_index() == 0:
+        print(message, file=sys.stderr, flush=True)
