@@ -19,28 +19,25 @@ FILE = "members.csv"
 PROGRESS = "sweep_progress.json"
 
 
-def _cell(value) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return str(int(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    value = float(value)
-    return repr(value) if np.isfinite(value) else "nan"
+def _cell(value: float) -> str:
+    return repr(value) if np.isfinite(value) else "nan"  # repr: the shortest text that reads back exactly
 
 
 class MembersFile:
     """members.csv of one run: `header` (swept parameters, then metrics), rows appended per chunk."""
 
-    def __init__(self, run: RunDirectory, header: list[str], members: int, chunk: int):
+    def __init__(self, run: RunDirectory, header: list[str], members: int, chunk: int, integers=()):
         self.run = run
         self.header = list(header)
+        self.integer = [name in set(integers) for name in header]
         self.members = members
         self.chunk = chunk
         self.chunks_done = 0
 
     @classmethod
-    def start(cls, run: RunDirectory, header: list[str], members: int, chunk: int) -> MembersFile:
-        store = cls(run, header, members, chunk)
+    def start(cls, run: RunDirectory, header: list[str], members: int, chunk: int, integers=()) -> MembersFile:
+        """A new members.csv (header only); `integers`: columns written as integers."""
+        store = cls(run, header, members, chunk, integers)
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerow(header)
         run.write_text(FILE, buf.getvalue())
@@ -48,7 +45,7 @@ class MembersFile:
         return store
 
     @classmethod
-    def reopen(cls, run: RunDirectory, header: list[str], members: int) -> MembersFile | None:
+    def reopen(cls, run: RunDirectory, header: list[str], members: int, integers=()) -> MembersFile | None:
         """The store of an interrupted sweep, members.csv cut back to its last finished chunk;
         None when there is none to continue (nothing written yet, or another sweep's)."""
         import json
@@ -59,7 +56,7 @@ class MembersFile:
         progress = json.loads(text)
         if progress.get("header") != list(header) or progress.get("members") != members:
             return None
-        store = cls(run, header, members, int(progress["chunk"]))
+        store = cls(run, header, members, int(progress["chunk"]), integers)
         store.chunks_done = int(progress["chunks_done"])
         run.truncate(FILE, int(progress["csv_bytes"]))
         return store
@@ -68,7 +65,10 @@ class MembersFile:
         """The rows of chunk `index` (which must be the next one)."""
         if index != self.chunks_done:
             raise RuntimeError(f"members.csv: chunk {index} written after {self.chunks_done} chunks")
-        text = "".join(",".join(_cell(v) for v in row) + "\n" for row in rows)
+        text = "".join(
+            ",".join(str(int(v)) if integer else _cell(v) for v, integer in zip(row, self.integer)) + "\n"
+            for row in np.asarray(rows, dtype=float).tolist()
+        )
         size = self.run.append_text(FILE, text)
         self.chunks_done += 1
         self._record(size)

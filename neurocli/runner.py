@@ -13,7 +13,7 @@ from types import ModuleType
 
 from neurocli import runtime
 from neurocli.config.base import ConfigError, dump_config, load_config, read_yaml, validate
-from neurocli.run_dir import RunDirectory
+from neurocli.run_dir import DetachedRun, RunDirectory
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -38,6 +38,8 @@ def launch(
     except ConfigError as exc:
         _error(str(exc))
         return EXIT_USAGE
+    if not runtime.is_main_process():  # process 0 alone writes the run directory
+        return _execute(module, prepared, cfg, DetachedRun(), resume=False)
     run = RunDirectory.create(Path(output_root), command, name or Path(config_path).stem, argv, cfg.runtime.seed)
     run.write_text("config.yaml", dump_config(cfg))
     return _execute(module, prepared, cfg, run, resume=False)
@@ -56,6 +58,8 @@ def resume(command: str, module: ModuleType, run_path: Path, argv: list[str]) ->
     except ConfigError as exc:
         _error(str(exc))
         return EXIT_USAGE
+    if not runtime.is_main_process():
+        return _execute(module, prepared, cfg, DetachedRun(), resume=True)
     run = RunDirectory.open(run_path)
     if run.info.get("command") != command:
         _error(f"{run_path}: was made by `neurocli {run.info.get('command')}`, not `{command}`")
@@ -85,7 +89,8 @@ def _execute(module: ModuleType, prepared, cfg, run: RunDirectory, resume: bool)
         _error(f"run failed: {exc}")
         traceback.print_exc(file=sys.stderr) if _debug() else None
         code = EXIT_FAILED
-    print(run.path)
+    if not run.detached:
+        print(run.path)
     return code
 
 

@@ -108,14 +108,15 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
     k = cfg.analysis.max_spike_times
     header = [*names, *metric_names, *STEP_METRICS, *(f"spike_{i + 1}_ms" for i in range(k))]
 
-    store = MembersFile.reopen(run_dir, header, n) if resume else None
+    integers = INTEGERS | FLAGS
+    store = MembersFile.reopen(run_dir, header, n, integers) if resume else None
     if store is None:
         plan = plan_chunks(n, simulate_member_bytes(cfg), budget_bytes(cfg.runtime), cfg.runtime.chunk_size)
     else:
         plan = ChunkPlan(n, store.chunk, store.chunks_done)
     plan = _agree(plan)
     if store is None:
-        store = MembersFile.start(run_dir, header, n, plan.chunk)
+        store = MembersFile.start(run_dir, header, n, plan.chunk, integers)
     if plan.first:
         _say(f"sweep: resuming at chunk {plan.first + 1}/{plan.count} ({plan.first * plan.chunk} members done)")
 

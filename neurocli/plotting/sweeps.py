@@ -45,10 +45,11 @@ def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, lab
             xs = onset_curve(x, panels[i])
             ok = np.isfinite(xs)
             if ok.any():
-                ax.plot(xs[ok], y[ok], "w-", lw=1.6)
-                ax.plot(xs[ok], y[ok], "k--", lw=0.9, label="onset (first value > 0)")
+                ax.plot(xs[ok], y[ok], "w-", lw=2.0)
+                ax.plot(xs[ok], y[ok], "o--", color="k", ms=2.5, lw=0.9,
+                        label=f"onset: smallest {parameter_label(names[-1], dimensionless).split(' (')[0]} with {label.split(' (')[0]} > 0")
                 if i == 0:
-                    ax.legend(loc="upper right", fontsize=8, labelcolor="w")
+                    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=8)
         if log_axes[-1]:
             ax.set_xscale("log")
         if log_axes[-2]:
