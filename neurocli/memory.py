@@ -25,8 +25,8 @@ def budget_bytes(runtime_cfg) -> int:
 
 
 def simulate_member_bytes(cfg) -> int:
-    """Peak bytes one sweep member needs inside a chunk's solve: the saved samples (V of a neuron
-    model, four recording nodes of a cable), the solver's working state (about 12 copies of the
+    """Peak bytes one sweep member needs inside a chunk's solve: its trajectory at the output
+    times (every state of a neuron model, V on every node of a cable or PDE), the solver's working state (about 12 copies of the
     state for a Runge–Kutta step with its error estimate and dense output, 30 for the implicit and
     IMEX stages), and the in-chunk analysis (a few arrays of the saved samples), in the run's
     precision, with a factor 2 for XLA's temporaries."""
@@ -36,13 +36,14 @@ def simulate_member_bytes(cfg) -> int:
     nt = cfg.time.num_samples
     name = cfg.model.name
     if name in CABLE_MODELS:
-        state, saved = 4 * cfg.model.nx, 4
+        state, saved = 4 * cfg.model.nx, cfg.model.nx
     elif name in PDE_MODELS:
         state = cfg.model.nx
         saved = state
     else:
-        state, saved = {"hh": 4, "hh_reduced": 2, "fitzhugh_nagumo": 2}.get(name, 4), 1
+        state = {"hh": 4, "hh_reduced": 2, "fitzhugh_nagumo": 2}.get(name, 4)
+        saved = state
     implicit = cfg.solver.name.startswith(("kvaerno", "kencarp"))
     copies = 30 if implicit else 12
     dense = state * state if implicit and name in PDE_MODELS else 0  # a dense Jacobian (LU)
-    return int(2 * word * (6 * nt * saved + copies * state + dense) + 4096)
+    return int(2 * word * (3 * nt * saved + copies * state + dense) + 4096)

@@ -305,6 +305,7 @@ class ChunkTimes:
     compile_s: float
     run_s: float
     chunks_run: int
+    kept: np.ndarray | None = None  # (len(keep), nt, ...): what the kept members saved
 
 
 def run_chunks(
@@ -315,21 +316,28 @@ def run_chunks(
     analyse: Callable,
     plan: ChunkPlan,
     on_chunk: Callable[[int, int, int, dict], None],
+    keep: Sequence[int] = (),
 ) -> ChunkTimes:
     """Solve the members (rows of `table`, one column per dotted path in `paths`) of chunks
     `plan.first` … in order. Each chunk is one jitted, vmapped solve, sharded over the global
     device mesh, that returns per member `analyse(ts, saved)` (a dict of small arrays) plus
     `num_steps`, `num_rejected_steps`; `on_chunk(index, start, stop, results)` gets them as NumPy
-    arrays (real members only), on every process. A failed member raises SolveFailed."""
+    arrays (real members only), on every process. A failed member raises SolveFailed.
+
+    The members `keep` (indices into table) also return everything they saved, gathered inside
+    the same compiled solve (ChunkTimes.kept); kept members of chunks finished before `plan.first`
+    run once more in an extra chunk of their own, through the same executable."""
     paths = tuple(paths)
     table = np.asarray(table, dtype=float).reshape(len(table), len(paths))
+    keep = np.asarray(sorted(set(int(i) for i in keep)), dtype=int)
+    n_keep = max(1, min(len(keep), plan.chunk))  # static: kept members gathered per chunk
     dynamic, static = eqx.partition(problem, eqx.is_array)
     mesh = global_mesh()
     replicated = NamedSharding(mesh, PartitionSpec())
     by_member = NamedSharding(mesh, PartitionSpec("members"))
     ts = jnp.asarray(spec.ts)
 
-    def fn(dynamic, rows):
+    def fn(dynamic, rows, kept_rows):
         TRACES["run_chunks"] += 1
         base = eqx.combine(dynamic, static)
 
@@ -338,37 +346,53 @@ def run_chunks(
             out = dict(analyse(ts, saved))
             finite = jnp.all(jnp.isfinite(saved))
             out.update(num_steps=steps, num_rejected_steps=rejected, _result=result, _finite=finite)
-            return out
+            return out, saved
 
-        out = jax.vmap(member)(rows)
+        out, saved = jax.vmap(member)(rows)
+        out["_kept"] = saved[kept_rows]
         return jax.lax.with_sharding_constraint(out, replicated)  # every process gets every member
 
     dynamic = jax.tree_util.tree_map(lambda a: _global(a, replicated), dynamic)
 
-    def rows_of(index: int) -> jax.Array:
-        start, stop = plan.bounds(index)
-        rows = table[start:stop]
-        if len(rows) < plan.chunk:  # pad the last chunk with its last member: one compilation
+    def args_of(rows: np.ndarray, kept_local: np.ndarray):
+        if len(rows) < plan.chunk:  # pad with the last member: one compilation for every chunk
             rows = np.concatenate([rows, np.repeat(rows[-1:], plan.chunk - len(rows), axis=0)])
-        return _global(rows, by_member)
+        kept_local = np.concatenate([kept_local, np.zeros(n_keep - len(kept_local), dtype=int)]).astype(np.int32)
+        return dynamic, _global(rows, by_member), _global(kept_local, replicated)
 
     times = ChunkTimes(0.0, 0.0, 0)
-    if plan.first >= plan.count:
+    kept: dict[int, np.ndarray] = {}
+    todo = [(index, *plan.bounds(index)) for index in range(plan.first, plan.count)]
+    missing = keep[keep < plan.bounds(plan.first)[0]] if plan.first < plan.count else keep
+    extra = [missing[i:i + plan.chunk] for i in range(0, len(missing), plan.chunk)]
+    if not todo and not extra:
         return times
-    example_args = (dynamic, rows_of(plan.first))
+
+    def run(args):
+        start_time = time.perf_counter()
+        out = jax.block_until_ready(compiled(*args))
+        times.run_s += time.perf_counter() - start_time
+        return {k: np.asarray(v) for k, v in out.items()}
+
+    rows = table[todo[0][1]:todo[0][2]] if todo else table[extra[0]]
+    example_args = args_of(rows, np.zeros(0, dtype=int))
     start_time = time.perf_counter()
     compiled = jax.jit(fn).lower(*example_args).compile()
     times.compile_s = time.perf_counter() - start_time
-    for index in range(plan.first, plan.count):
-        start, stop = plan.bounds(index)
-        start_time = time.perf_counter()
-        out = jax.block_until_ready(compiled(dynamic, rows_of(index)))
-        times.run_s += time.perf_counter() - start_time
-        out = {k: np.asarray(v)[: stop - start] for k, v in out.items()}
+    for index, start, stop in todo:
+        inside = keep[(keep >= start) & (keep < stop)]
+        out = run(args_of(table[start:stop], inside - start))
+        kept.update(zip(inside.tolist(), out.pop("_kept")[: len(inside)]))
+        out = {k: v[: stop - start] for k, v in out.items()}
         result, finite = out.pop("_result"), out.pop("_finite")
         _check_members(result, finite, out["num_steps"], start)
         on_chunk(index, start, stop, out)
         times.chunks_run += 1
+    for members in extra:  # kept members of chunks finished before this run
+        out = run(args_of(table[members], np.arange(len(members))))
+        kept.update(zip(members.tolist(), out["_kept"][: len(members)]))
+    if len(keep):
+        times.kept = np.stack([kept[i] for i in keep.tolist()])
     return times
 
 

@@ -228,6 +228,8 @@ def test_interrupted_sweep_resumes_skipping_finished_chunks(tmp_path, monkeypatc
     metrics = json.loads((cut / "metrics.json").read_text())
     assert metrics["chunks"] == 3 and metrics["chunks_run"] == 1
     assert (cut / "members.csv").read_text() == (whole / "members.csv").read_text()
+    # kept members of the finished chunks ran again (an extra chunk, the same executable)
+    assert (cut / "trajectory.csv").read_text() == (whole / "trajectory.csv").read_text()
     assert json.loads((cut / "run.json").read_text())["status"] == "completed"
 
 

@@ -2,10 +2,11 @@
 inside them, members.csv streamed and resumable, trajectories for `output.trajectory_members`
 only, figures and metrics.
 
-Each chunk saves per member only what its analysis needs (V at the output times for a neuron,
-V at four nodes for a cable: the two velocity points, the recording site, the far end) and
-returns the analysis (spike count, the first `analysis.max_spike_times` spike times, rate,
-peak, …). The kept members are solved once more, on their own, for their full trajectories.
+Inside a chunk each member's trajectory (every state of a neuron, V on every node of a cable)
+lives only as long as the compiled solve: the chunk returns the analysis (spike count, the
+first `analysis.max_spike_times` spike times, rate, peak, velocity …: V at the output times for
+a neuron; V at four nodes for a cable: the two velocity points, the recording site, the far end)
+and the trajectories of the kept members alone, gathered in the same executable.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from neurocli.config.models import CABLE_MODELS
 from neurocli.members import MembersFile
 from neurocli.memory import budget_bytes, simulate_member_bytes
 from neurocli.run_dir import RunDirectory
-from neurocli.solve import ChunkPlan, Problem, SolveSpec, plan_chunks, run_chunks, run_solve, set_fields
+from neurocli.solve import ChunkPlan, Problem, SolveOutput, SolveSpec, plan_chunks, run_chunks, set_fields
 from neurocli.spikes import voltage_summary
 
 NEURON_METRICS = ("spike_count", "firing_rate_hz", "peak_V_mV", "min_V_mV")
@@ -68,21 +69,18 @@ def chunk_analysis(cfg, problem: Problem):
         distance = float(x[nodes[1]] - x[nodes[0]])
 
         def save(t, y):  # full_field depends on the static grid only: the base model serves all
-            return model.full_field(y)[index]
+            return model.full_field(y)
 
         def analyse(ts, V):
-            return cable_analysis.summary(ts, V, distance_cm=distance, threshold=thr, max_times=k)
+            return cable_analysis.summary(ts, V[:, index], distance_cm=distance, threshold=thr, max_times=k)
 
         return save, analyse, CABLE_METRICS
     window = rate_window(cfg)
 
-    def save(t, y):
-        return y[0]
+    def analyse(ts, ys):
+        return voltage_summary(ts, ys[:, 0], thr, window, k)
 
-    def analyse(ts, v):
-        return voltage_summary(ts, v, thr, window, k)
-
-    return save, analyse, NEURON_METRICS
+    return None, analyse, NEURON_METRICS
 
 
 def _agree(plan: ChunkPlan) -> ChunkPlan:
@@ -126,7 +124,8 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
         _say(f"sweep: chunk {index + 1}/{plan.count} done (members {start}–{stop - 1} of {n})")
 
     _say(f"sweep: {n} members in {plan.count} chunks of {plan.chunk}")
-    times = run_chunks(problem, spec, names, table, analyse, plan, on_chunk)
+    kept = cfg.output.kept_members(n)
+    times = run_chunks(problem, spec, names, table, analyse, plan, on_chunk, keep=kept)
     if run_dir.detached:
         return {}
 
@@ -138,10 +137,7 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
     spikes = np.stack([data[f"spike_{i + 1}_ms"] for i in range(k)], axis=1) if k else np.zeros((n, 0))
     per_member["spike_times_ms"] = [row[np.isfinite(row)].tolist() for row in spikes]
 
-    kept = cfg.output.kept_members(n)
-    full_spec = SolveSpec(cfg.solver, tc.t0, tc.t1, tc.grid, jumps,
-                          save=(lambda t, y: problem.model.full_field(y)) if cfg.model.name in CABLE_MODELS else None)
-    traj = run_solve(problem, full_spec, names, table[kept])
+    traj = SolveOutput(tc.grid, times.kept, np.zeros(0), np.zeros(0), 0.0, 0.0)
 
     from neurocli.commands import sweep_figures
 
@@ -157,8 +153,8 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
         chunk_size=plan.chunk,
         chunks=plan.count,
         chunks_run=times.chunks_run,
-        compile_s=times.compile_s + traj.compile_s,
-        run_s=times.run_s + traj.run_s,
+        compile_s=times.compile_s,
+        run_s=times.run_s,
     )
     return metrics
 
