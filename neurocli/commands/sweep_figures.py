@@ -25,13 +25,13 @@ MAPPED = {
 }
 
 
-def member_label(names, row) -> str:
+def member_label(names, row, sep=", ") -> str:
     parts = []
     for path, value in zip(names, row):
         field = path.split(".")[-1]
         unit = PARAMETER_UNITS.get(field)
         parts.append(f"{field} = {value:.4g}" + (f" {unit}" if unit else ""))
-    return ", ".join(parts)
+    return sep.join(parts)
 
 
 def maps(cfg, names, table, per_member: dict, metrics: list[str], run: RunDirectory, *, dimensionless=False) -> None:
@@ -103,7 +103,8 @@ def cable(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict,
     positions = (an.velocity_points[0] * length, an.velocity_points[1] * length)
     site = an.recording_point * length
     labels = [member_label(names, table[i]) for i in kept]
-    run.save_figure("heatmap", pde_plots.heatmap_grid(t, x, V, labels, cmap="viridis", label="V (mV)",
+    titles = [member_label(names, table[i], sep="\n") for i in kept]
+    run.save_figure("heatmap", pde_plots.heatmap_grid(t, x, V, titles, cmap="viridis", label="V (mV)",
                                                       x_label="x (cm)", t_label="t (ms)"))
     last = V[-1]
     run.save_figure("voltage_traces", cable_plots.voltage_at_positions(

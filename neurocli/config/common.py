@@ -142,7 +142,8 @@ class Logspace(Section):
     def values(self) -> np.ndarray:
         if self.num == 1:
             return np.array([self.start])
-        return np.exp(np.linspace(np.log(self.start), np.log(self.stop), self.num))
+        values = np.geomspace(self.start, self.stop, self.num)
+        return np.array([float(f"{v:.12g}") for v in values])  # 238, not 237.99999999999994
 
 
 class SweepAxis(Section):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from matplotlib import ticker
 
 from neurocli.plotting.style import figure, parameter_label
 
@@ -40,7 +41,8 @@ def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, lab
         if i >= len(panels):
             ax.axis("off")
             continue
-        mesh = ax.pcolormesh(x, y, panels[i], shading="nearest", cmap=cmap, vmin=vmin, vmax=vmax)
+        mesh = ax.pcolormesh(x, y, panels[i], shading="nearest", cmap=cmap, vmin=vmin, vmax=vmax,
+                             edgecolors="face", linewidth=0, rasterized=True)  # no seams between cells
         if onset:
             xs = onset_curve(x, panels[i])
             ok = np.isfinite(xs)
@@ -50,10 +52,17 @@ def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, lab
                         label=f"onset: smallest {parameter_label(names[-1], dimensionless).split(' (')[0]} with {label.split(' (')[0]} > 0")
                 if i == 0:
                     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=8)
-        if log_axes[-1]:
-            ax.set_xscale("log")
-        if log_axes[-2]:
-            ax.set_yscale("log")
+        if panels[i].size <= 64:  # a small grid: write the values in the cells
+            for (r, c), value in np.ndenumerate(panels[i]):
+                ax.text(x[c], y[r], f"{value:.3g}", ha="center", va="center", fontsize=7,
+                        color="w" if value < (vmin + vmax) / 2 else "k")
+        for axis, values, log in ((ax.xaxis, x, log_axes[-1]), (ax.yaxis, y, log_axes[-2])):
+            if log:
+                (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
+                axis.set_minor_formatter(ticker.NullFormatter())
+            if len(values) <= 8:
+                axis.set_ticks(values)
+                axis.set_major_formatter(ticker.FormatStrFormatter("%.4g"))
         if titles[i]:
             ax.set_title(titles[i], fontsize=10)
         if i % cols == 0:
