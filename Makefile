@@ -49,6 +49,7 @@ bench-cable: install
 
 bench-sweeps: install  ## a 10^4-member f–I map: chunks, memory, one vs two processes
 	$(BIN)/python benchmarks/bench_sweeps.py
+	$(BIN)/python benchmarks/bench_sweeps_jaxley.py   # needs JAXLEY_PYTHON (a venv with jaxley); skipped otherwise
 
 clean:
 	rm -rf $(VENV) .pytest_cache
