@@ -9,6 +9,7 @@ import numpy as np
 from neurocli.config.base import ConfigError
 from neurocli.commands import cable_outputs, sweep_outputs
 from neurocli.config.models import CABLE_MODELS, PDE_MODELS
+from neurocli.members import MembersFile
 from neurocli.config.simulate import SimulateConfig
 from neurocli.models import AbstractNeuronModel, build_model, build_stimulus
 from neurocli.plotting import neuron as neuron_plots
@@ -161,4 +162,8 @@ def _pde_outputs(cfg, problem, out: SolveOutput, values, run: RunDirectory) -> d
     }
     if values is not None:
         metrics.update(sweep_outputs.swept_metrics(cfg.sweep, values))
+        per_member = np.column_stack([values, u.min(axis=(1, 2)), u.max(axis=(1, 2)), out.num_steps, out.num_rejected_steps])
+        header = [*cfg.sweep.names, "u_min", "u_max", "num_steps", "num_rejected_steps"]
+        store = MembersFile.start(run, header, len(values), len(values), {"num_steps", "num_rejected_steps"})
+        store.append(0, per_member)
     return metrics
