@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -93,7 +94,7 @@ def test_bad_sweeps_name_the_key_path(sweep, key):
 # -- analysis inside the compiled solve ---------------------------------------------------------
 
 
-def _problem(amplitude=0.0):
+def _problem():
     return solve.Problem(HodgkinHuxley(), build_stimulus(validate(SimulateConfig, HH, "x").stimulus))
 
 
@@ -104,8 +105,8 @@ def test_in_solve_spike_analysis_equals_numpy_on_the_same_trajectory():
                           "stimulus.amplitude", amplitudes)
     v = out.ys[:, :, 0]
     window = (15.0, 40.0)
-    got = {k: np.asarray(a) for k, a in
-           __import__("jax").vmap(lambda vv: voltage_summary(jnp.asarray(ts), vv, 0.0, window, 4))(jnp.asarray(v)).items()}
+    summary = jax.vmap(lambda vv: voltage_summary(jnp.asarray(ts), vv, 0.0, window, 4))(jnp.asarray(v))
+    got = {k: np.asarray(a) for k, a in summary.items()}
     for i in range(len(amplitudes)):
         times = spike_times(ts, v[i], 0.0)
         assert got["spike_count"][i] == times.size

@@ -82,16 +82,16 @@ def execute(problem: Problem, cfg: SimulateConfig, run: RunDirectory, resume: bo
     table = sweep.table() if sweep else None
     out = run_solve(problem, make_spec(cfg, problem), names, table)
     if cfg.model.name in CABLE_MODELS:
-        return cable_outputs.write(cfg, problem.model, out, None, run)
+        return cable_outputs.write(cfg, problem.model, out, run)
     if cfg.model.name in PDE_MODELS:
         return _pde_outputs(cfg, problem, out, table, run)
-    return _neuron_outputs(cfg, problem, out, None, run)
+    return _neuron_outputs(cfg, problem, out, run)
 
 
 # -- neuron models ----------------------------------------------------------------------------
 
 
-def _neuron_outputs(cfg, problem, out: SolveOutput, values, run: RunDirectory) -> dict:
+def _neuron_outputs(cfg, problem, out: SolveOutput, run: RunDirectory) -> dict:
     """One neuron run (sweeps: commands/sweep_outputs.py): trajectory.csv, figures, metrics."""
     model: AbstractNeuronModel = problem.model
     names = type(model).state_names
