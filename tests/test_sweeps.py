@@ -300,3 +300,16 @@ def test_two_processes_write_the_members_csv_of_one(tmp_path):
     assert len(json.loads((two / "run.json").read_text())["devices"]) == 2
     single = Path(one.stdout.strip().splitlines()[-1])
     assert (two / "members.csv").read_text() == (single / "members.csv").read_text()
+
+
+def test_stimulus_edges_of_every_member_reach_the_controller():
+    from neurocli.commands.sweep_outputs import jump_times
+
+    cfg = validate(SimulateConfig, {**HH, "stimulus": {"kind": "pulse", "start": 5.0, "duration": 1.0, "amplitude": 20.0},
+                                    "sweep": {"parameters": [
+                                        {"parameter": "stimulus.start", "values": [2.0, 5.0]},
+                                        {"parameter": "stimulus.amplitude", "linspace": {"start": 0, "stop": 20, "num": 1000}},
+                                    ]}}, "x")
+    assert jump_times(cfg) == (2.0, 3.0, 5.0, 6.0)
+    amplitudes_only = _cfg({"parameter": "stimulus.amplitude", "values": [1.0, 2.0]})
+    assert jump_times(amplitudes_only) == (0.0,)

@@ -35,24 +35,6 @@ def build_problem(cfg: SimulateConfig, source: str = "config") -> Problem:
     return Problem(model, stimulus, values, index)
 
 
-def jump_times(cfg: SimulateConfig) -> tuple[float, ...]:
-    """Stimulus edges of every sweep member (a swept pulse start, duration or period moves its
-    edges; amplitudes do not, so a 10⁵-member amplitude sweep builds one stimulus)."""
-    stimuli = [cfg.stimulus]
-    if cfg.sweep is not None:
-        names, table = cfg.sweep.names, cfg.sweep.table()
-        timing = [j for j, p in enumerate(names) if p.startswith("stimulus.") and p.split(".", 1)[1] in TIMING_FIELDS]
-        if timing:
-            fields = [names[j].split(".", 1)[1] for j in timing]
-            rows = np.unique(table[:, timing], axis=0)
-            stimuli = [cfg.stimulus.model_copy(update=dict(zip(fields, map(float, row)))) for row in rows]
-    times = {t for s in stimuli for t in build_stimulus(s).jump_times()}
-    return tuple(sorted(times))
-
-
-TIMING_FIELDS = ("start", "duration", "period")
-
-
 def make_spec(cfg: SimulateConfig, problem: Problem) -> SolveSpec:
     tc = cfg.time
     ts = tc.grid
@@ -62,7 +44,7 @@ def make_spec(cfg: SimulateConfig, problem: Problem) -> SolveSpec:
     if cfg.model.name in CABLE_MODELS:
         model = problem.model
         save = lambda t, y: model.full_field(y)  # noqa: E731
-    return SolveSpec(cfg.solver, tc.t0, tc.t1, ts, jump_times(cfg), save=save)
+    return SolveSpec(cfg.solver, tc.t0, tc.t1, ts, sweep_outputs.jump_times(cfg), save=save)
 
 
 def prepare(cfg: SimulateConfig, source: str) -> Problem:

@@ -19,8 +19,10 @@ import numpy as np
 
 from neurocli import cable_analysis
 from neurocli.config.models import CABLE_MODELS
-from neurocli.members import MembersFile
+from neurocli.config.base import ConfigError
+from neurocli.members import PROGRESS, MembersFile
 from neurocli.memory import budget_bytes, simulate_member_bytes
+from neurocli.models import build_stimulus
 from neurocli.run_dir import RunDirectory
 from neurocli.solve import ChunkPlan, Problem, SolveOutput, SolveSpec, plan_chunks, run_chunks, set_fields
 from neurocli.spikes import voltage_summary
@@ -83,6 +85,25 @@ def chunk_analysis(cfg, problem: Problem):
     return None, analyse, NEURON_METRICS
 
 
+TIMING_FIELDS = ("start", "duration", "period")
+"""Stimulus fields that move its edges."""
+
+
+def jump_times(cfg) -> tuple[float, ...]:
+    """Stimulus edges of every sweep member (a swept pulse start, duration or period moves its
+    edges; amplitudes do not, so a 10⁵-member amplitude sweep builds one stimulus)."""
+    stimuli = [cfg.stimulus]
+    if cfg.sweep is not None:
+        names, table = cfg.sweep.names, cfg.sweep.table()
+        timing = [j for j, p in enumerate(names) if p.startswith("stimulus.") and p.split(".", 1)[1] in TIMING_FIELDS]
+        if timing:
+            fields = [names[j].split(".", 1)[1] for j in timing]
+            rows = np.unique(table[:, timing], axis=0)
+            stimuli = [cfg.stimulus.model_copy(update=dict(zip(fields, map(float, row)))) for row in rows]
+    times = {t for s in stimuli for t in build_stimulus(s).jump_times()}
+    return tuple(sorted(times))
+
+
 def _agree(plan: ChunkPlan) -> ChunkPlan:
     """With several processes, every one runs process 0's plan (budgets may differ per host)."""
     if jax.process_count() == 1:
@@ -97,8 +118,6 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
     sweep = cfg.sweep
     names, table = sweep.names, sweep.table()
     n = len(table)
-    from neurocli.commands.simulate import jump_times
-
     save, analyse, metric_names = chunk_analysis(cfg, problem)
     tc = cfg.time
     jumps = jump_times(cfg)
@@ -108,13 +127,17 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
 
     integers = INTEGERS | FLAGS
     store = MembersFile.reopen(run_dir, header, n, integers) if resume else None
-    if store is None:
-        plan = plan_chunks(n, simulate_member_bytes(cfg), budget_bytes(cfg.runtime), cfg.runtime.chunk_size)
-    else:
+    if store is not None:
         plan = ChunkPlan(n, store.chunk, store.chunks_done)
+    elif resume and run_dir.read_text(PROGRESS) is not None:
+        raise ConfigError(str(run_dir.path), [("sweep", "members.csv was written by a different sweep "
+                                                       "(other parameters or members): not resumable")])
+    else:
+        plan = plan_chunks(n, simulate_member_bytes(cfg), budget_bytes(cfg.runtime), cfg.runtime.chunk_size)
     plan = _agree(plan)
     if store is None:
         store = MembersFile.start(run_dir, header, n, plan.chunk, integers)
+        store.chunks_done = plan.first  # processes other than 0 (no files) follow process 0's plan
     if plan.first:
         _say(f"sweep: resuming at chunk {plan.first + 1}/{plan.count} ({plan.first * plan.chunk} members done)")
 

@@ -50,8 +50,7 @@ def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, lab
                 ax.plot(xs[ok], y[ok], "w-", lw=2.0)
                 ax.plot(xs[ok], y[ok], "o--", color="k", ms=2.5, lw=0.9,
                         label=f"onset: smallest {parameter_label(names[-1], dimensionless).split(' (')[0]} with {label.split(' (')[0]} > 0")
-                if i == 0:
-                    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=8)
+
         if panels[i].size <= 64:  # a small grid: write the values in the cells
             for (r, c), value in np.ndenumerate(panels[i]):
                 ax.text(x[c], y[r], f"{value:.3g}", ha="center", va="center", fontsize=7,
@@ -70,6 +69,9 @@ def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, lab
         if i + cols >= len(panels):
             ax.set_xlabel(parameter_label(names[-1], dimensionless))
     fig.colorbar(mesh, ax=grid, label=label, shrink=0.9)
+    handles, labels = grid.flat[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles[:1], labels[:1], loc="outside lower center", fontsize=8)
     return fig
 
 
