@@ -186,8 +186,8 @@ def write_markdown(r: dict) -> None:
         f"- Two processes (chunks of {two['chunk_size']}: a multiple of the 2 devices) against one process "
         f"(chunks of {one['chunk_size']}): members.csv bitwise equal: {two['members_csv_equal_to_one_process']}; "
         f"spike counts equal: {two['spike_counts_equal']}; rates differ by at most {two['rates_max_abs_diff_hz']:.2g} Hz, "
-        f"any column by {two['max_abs_diff_any_column']:.2g}. XLA's vectorised loops round differently for "
-        "another batch length; with equal chunk sizes the files are identical (tests/test_sweeps.py).",
+        f"any column by {two['max_abs_diff_any_column']:.2g} (likely: XLA rounds differently for another batch length; "
+        "with equal chunk sizes one and two processes wrote identical files in tests/test_sweeps.py).",
         "- Two processes on one 2-core machine share the same cores (XLA already uses both in one process), so "
         "they show the engine works, not a speed-up.",
     ]
