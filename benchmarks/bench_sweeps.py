@@ -188,6 +188,8 @@ def write_markdown(r: dict) -> None:
         f"spike counts equal: {two['spike_counts_equal']}; rates differ by at most {two['rates_max_abs_diff_hz']:.2g} Hz, "
         f"any column by {two['max_abs_diff_any_column']:.2g} (likely: XLA rounds differently for another batch length; "
         "with equal chunk sizes one and two processes wrote identical files in tests/test_sweeps.py).",
+        "- Size: the issue's figure is 10⁵ members over 1 s, about 50× this run's work (over an hour on this "
+        "shared machine); BENCH_SWEEP_AMPLITUDES=12500 BENCH_SWEEP_T1_MS=1000 runs it.",
         "- Two processes on one 2-core machine share the same cores (XLA already uses both in one process), so "
         "they show the engine works, not a speed-up.",
     ]
