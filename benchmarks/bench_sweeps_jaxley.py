@@ -83,9 +83,14 @@ def main() -> None:
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "sweeps_vs_jaxley.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_markdown(results)
+
+
+def write_markdown(results: dict) -> None:
+    subset = results["reference"]["members"]
     c, w, j = results["neurocli_cold"], results["neurocli_warm"], results["jaxley_dt_0.01"]
     lines = [
-        f"# {MEMBERS}-member f–I sweep: neurocli vs jaxley (2 shared CPU cores; timings noisy)",
+        f"# {results['members']}-member f–I sweep: neurocli vs jaxley (2 shared CPU cores; timings noisy)",
         "",
         "Full HH, step current 0–20 µA/cm², 1 s, rate over the last 500 ms. Errors against neurocli at "
         f"rtol = atol = 1e-11, V every 0.01 ms, on {len(subset)} of the members.",
@@ -98,11 +103,17 @@ def main() -> None:
         f"| jaxley 0.14, backward Euler dt 0.01 ms | {j['wall_s']:.1f} | {j['compile_s']:.1f} | {j['solve_s']:.1f} | "
         f"{results['jaxley_max_abs_err_hz']:.2g} |",
         "",
-        f"Onset of repetitive firing (µA/cm²): neurocli {results['onset_neurocli']}, jaxley {results['onset_jaxley']} "
-        f"(grid step {20 / (MEMBERS - 1):.3g}).",
+        f"Onset of repetitive firing (µA/cm²): neurocli {results['onset_neurocli']:.4g}, jaxley "
+        f"{results['onset_jaxley']:.4g} (grid step {20 / (results['members'] - 1):.3g}).",
+        "",
+        "One run of each, one after another (not interleaved) on a machine shared with other jobs: the "
+        "absolute times vary by 2× between sessions; compare within a table.",
     ]
     (RESULTS / "sweeps_vs_jaxley.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--markdown":
+        write_markdown(json.loads((RESULTS / "sweeps_vs_jaxley.json").read_text()))
+    else:
+        main()
