@@ -313,3 +313,26 @@ def test_stimulus_edges_of_every_member_reach_the_controller():
     assert jump_times(cfg) == (2.0, 3.0, 5.0, 6.0)
     amplitudes_only = _cfg({"parameter": "stimulus.amplitude", "values": [1.0, 2.0]})
     assert jump_times(amplitudes_only) == (0.0,)
+
+
+def test_chunk_size_from_the_memory_budget():
+    from neurocli.memory import GIB, budget_bytes, simulate_member_bytes
+
+    cfg = validate(SimulateConfig, {**HH, "sweep": GRID, "runtime": {"memory_budget_gb": 0.01}}, "x")
+    per_member = simulate_member_bytes(cfg)
+    assert budget_bytes(cfg.runtime) == int(0.01 * GIB)
+    # 40 ms at 0.1 ms, 4 states, float64: the trajectory dominates
+    assert 3 * 401 * 4 * 8 * 2 < per_member < 10 * 401 * 4 * 8 * 2
+    plan = solve.plan_chunks(10_000, per_member, budget_bytes(cfg.runtime))
+    assert plan.chunk == int(0.01 * GIB) // per_member and plan.count == -(-10_000 // plan.chunk)
+    assert solve.plan_chunks(6, per_member, budget_bytes(cfg.runtime)).chunk == 6  # never more than the members
+    assert solve.plan_chunks(6, per_member, budget_bytes(cfg.runtime), chunk_size=4).count == 2
+    unset = validate(SimulateConfig, HH, "x").runtime
+    assert 0 < budget_bytes(unset) <= os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+
+
+def test_coordinator_without_process_count_is_a_usage_error(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({**HH, "sweep": GRID}))
+    result = CliRunner().invoke(app, ["simulate", "--config", str(path), "--coordinator", "127.0.0.1:1234"])
+    assert result.exit_code == 2 and "--num-processes" in result.output
