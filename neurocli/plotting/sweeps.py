@@ -51,7 +51,7 @@ def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, lab
                 ax.plot(xs[ok], y[ok], "o--", color="k", ms=2.5, lw=0.9,
                         label=f"onset: smallest {parameter_label(names[-1], dimensionless).split(' (')[0]} with {label.split(' (')[0]} > 0")
 
-        if panels[i].size <= 64:  # a small grid: write the values in the cells
+        if len(x) <= 8 and len(y) <= 12:  # a small grid: write the values in the cells
             for (r, c), value in np.ndenumerate(panels[i]):
                 ax.text(x[c], y[r], f"{value:.3g}", ha="center", va="center", fontsize=7,
                         color="w" if value < (vmin + vmax) / 2 else "k")
