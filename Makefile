@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= outputs
 
-.PHONY: install test fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable clean
+.PHONY: install test fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-sweeps clean
 
 $(BIN)/neurocli: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +31,12 @@ demo: install  ## the shipped default configs
 	$(BIN)/neurocli simulate --config configs/hh_fi_curve.yaml --output-root $(OUT)
 	$(BIN)/neurocli simulate --config configs/reaction_diffusion.yaml --output-root $(OUT)
 	$(BIN)/neurocli simulate --config configs/hh_cable.yaml --output-root $(OUT)
+	$(BIN)/neurocli simulate --config configs/hh_fi_map.yaml --output-root $(OUT)
+	$(BIN)/neurocli simulate --config configs/cable_velocity_map.yaml --output-root $(OUT)
 	$(BIN)/neurocli train-ude --config configs/ude_reduced_hh.yaml --output-root $(OUT)
 	$(BIN)/neurocli train-pinn --config configs/a_sweep.yaml --output-root $(OUT)
 
-bench: bench-simulate bench-ude bench-pinn bench-cable  ## all benchmarks -> benchmarks/results/
+bench: bench-simulate bench-ude bench-pinn bench-cable bench-sweeps  ## all benchmarks -> benchmarks/results/
 
 bench-simulate: install
 	$(BIN)/python benchmarks/bench_simulate.py
@@ -47,6 +49,10 @@ bench-pinn: install
 
 bench-cable: install
 	$(BIN)/python benchmarks/bench_cable.py
+
+bench-sweeps: install  ## a 10^4-member f–I map: chunks, memory, one vs two processes
+	$(BIN)/python benchmarks/bench_sweeps.py
+	$(BIN)/python benchmarks/bench_sweeps_jaxley.py   # needs JAXLEY_PYTHON (a venv with jaxley); skipped otherwise
 
 clean:
 	rm -rf $(VENV) .pytest_cache

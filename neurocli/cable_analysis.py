@@ -94,3 +94,57 @@ def power_law_exponent(values, velocities) -> float:
     if ok.sum() < 2:
         return float("nan")
     return float(np.polyfit(np.log(v[ok]), np.log(c[ok]), 1)[0])
+
+
+RECORDED = ("velocity_first", "velocity_second", "site", "far_end")
+"""The nodes a sweep chunk saves per member, in this order (see `recorded_nodes`)."""
+
+
+def recorded_nodes(x: np.ndarray, positions: tuple[float, float], site: float) -> tuple[int, int, int, int]:
+    """Node indices of RECORDED: the two velocity points, the recording site, the far end."""
+    return nearest_node(x, positions[0]), nearest_node(x, positions[1]), nearest_node(x, site), len(x) - 1
+
+
+def summary(t, V, *, distance_cm: float, threshold: float, max_times: int) -> dict:
+    """JAX, inside a compiled sweep chunk, per member: V (nt, 4) at the RECORDED nodes ->
+    what `analyse` reports (the same formulas, fixed-size arrays; the resting level is V at the
+    site at t0). `distance_cm`: between the two velocity nodes."""
+    import jax.numpy as jnp
+
+    from neurocli.spikes import crossings, voltage_summary
+
+    def first(v):
+        up, times = crossings(t, v, threshold)
+        return jnp.min(jnp.where(up, times, jnp.inf))
+
+    t_i, t_j = first(V[:, 0]), first(V[:, 1])
+    ok = jnp.isfinite(t_i) & jnp.isfinite(t_j) & (t_j > t_i)
+    velocity = jnp.where(ok, distance_cm / jnp.where(ok, t_j - t_i, 1.0) * M_PER_S_PER_CM_PER_MS, jnp.nan)
+
+    v = V[:, 2]
+    site = voltage_summary(t, v, threshold, (t[0], t[-1]), max_times)
+    rest = v[0]
+    nt = v.shape[0]
+    k = jnp.argmax(v)
+    level = rest + 0.5 * (v[k] - rest)
+    idx = jnp.arange(nt)
+    below = v < level
+    a = jnp.max(jnp.where(below & (idx <= k), idx, -1))
+    b = jnp.min(jnp.where(below & (idx >= k), idx, nt))
+    valid = (a >= 0) & (b < nt) & jnp.any(v >= threshold)
+    a, b = jnp.clip(a, 0, nt - 2), jnp.clip(b, 1, nt - 1)
+
+    def cross(i):  # level crossed between samples i and i + 1
+        dv = jnp.where(v[i + 1] != v[i], v[i + 1] - v[i], 1.0)
+        return t[i] + (level - v[i]) / dv * (t[i + 1] - t[i])
+
+    width = jnp.where(valid, cross(b - 1) - cross(a), jnp.nan)
+    return {
+        "conduction_velocity_m_per_s": velocity,
+        "reached_far_end": jnp.any(V[:, 3] >= threshold),
+        "spike_count": site["spike_count"],
+        "spike_times_ms": site["spike_times_ms"],
+        "peak_V_mV": site["peak_V_mV"],
+        "min_V_mV": site["min_V_mV"],
+        "spike_half_width_ms": width,
+    }

@@ -22,14 +22,27 @@ SET = typer.Option(None, "--set", help="Override a config key, parsed as YAML: -
 OUTPUT_ROOT = typer.Option("outputs", "--output-root", help="Where run directories go: <root>/<command>/<stamp>_<name>/.")
 NAME = typer.Option(None, "--name", help="Run name in the directory name (default: the config file's stem).")
 RESUME = typer.Option(None, "--resume", help="Continue the interrupted run in this run directory.", file_okay=False)
+COORDINATOR = typer.Option(None, "--coordinator", help="Many processes (jax.distributed): HOST:PORT of process 0, "
+                           "or `auto` to detect SLURM / Open MPI. Process 0 alone writes the run directory.")
+NUM_PROCESSES = typer.Option(None, "--num-processes", help="With --coordinator HOST:PORT: how many processes.")
+PROCESS_ID = typer.Option(None, "--process-id", help="With --coordinator HOST:PORT: this process's index, 0 … N-1.")
 
 
-def _run(command: str, module_name: str, config, sets, output_root, name, resume=None) -> None:
+def _run(command: str, module_name: str, config, sets, output_root, name, resume=None, distributed=None) -> None:
     # Equinox's runtime checks compile to host callbacks by default, and JAX never writes such
     # executables to the persistent compilation cache. Every solve checks its own result
     # (diffrax throw=False), so checks that return NaN lose nothing. Set before equinox loads.
     os.environ.setdefault("EQX_ON_ERROR", "nan")
     from neurocli import runner
+
+    if distributed is not None and distributed[0] is not None:
+        coordinator, num_processes, process_id = distributed
+        if coordinator != "auto" and (num_processes is None or process_id is None):
+            raise typer.BadParameter("--coordinator HOST:PORT needs --num-processes and --process-id",
+                                     param_hint="--coordinator")
+        from neurocli import runtime
+
+        runtime.start_distributed(coordinator, num_processes, process_id)
 
     module = importlib.import_module(f"neurocli.commands.{module_name}")
     argv = ["neurocli", *sys.argv[1:]] if sys.argv else []
@@ -45,11 +58,11 @@ def _run(command: str, module_name: str, config, sets, output_root, name, resume
 
 
 @app.command()
-def simulate(config: Path = CONFIG, set: Optional[list[str]] = SET, output_root: str = OUTPUT_ROOT, name: Optional[str] = NAME):
-    """Solve a membrane or reaction–diffusion model (sweeps vmapped in one solve)."""
-    if config is None:
-        raise typer.BadParameter("--config is required", param_hint="--config")
-    _run("simulate", "simulate", config, set, output_root, name)
+def simulate(config: Path = CONFIG, set: Optional[list[str]] = SET, output_root: str = OUTPUT_ROOT,
+             name: Optional[str] = NAME, resume: Optional[Path] = RESUME, coordinator: Optional[str] = COORDINATOR,
+             num_processes: Optional[int] = NUM_PROCESSES, process_id: Optional[int] = PROCESS_ID):
+    """Solve a membrane or reaction–diffusion model (sweeps: vmapped chunks, resumable, many processes)."""
+    _run("simulate", "simulate", config, set, output_root, name, resume, (coordinator, num_processes, process_id))
 
 
 @app.command("train-ude")

@@ -30,6 +30,7 @@ from neurocli.config.simulate import SimulateConfig
 from neurocli.config.ude import STATE_NAMES, CsvData, TrainUDEConfig
 
 GiB = 2**30
+GIB = GiB
 DEFAULT_FRACTION = 0.5
 """Share of physical memory a run may plan to use when `runtime.memory_budget_gb` is not set."""
 FALLBACK_PHYSICAL = 8 * GiB
@@ -123,26 +124,23 @@ def simulate_member_bytes(cfg: SimulateConfig) -> int:
 
 def sweep_members(cfg: SimulateConfig) -> int:
     """Members of the config's sweep (1 without one), counted without listing them."""
-    sweep = cfg.sweep
-    if sweep is None:
-        return 1
-    linspace = getattr(sweep, "linspace", None)
-    if linspace is not None:
-        return int(linspace.num)
-    return len(sweep.member_values())
+    return 1 if cfg.sweep is None else cfg.sweep.member_count
 
 
 def check_simulate(cfg: SimulateConfig, source: str) -> None:
+    """Neuron and cable sweeps run in chunks sized from the budget (neurocli/solve.py
+    `plan_chunks`), so one member is what must fit; a PDE sweep runs as one solve: all members."""
     members = sweep_members(cfg)
     if members > MAX_MEMBERS:
         raise ConfigError(source, [("sweep", f"has {members} members; at most {MAX_MEMBERS}")])
     per_member = simulate_member_bytes(cfg)
-    keys = ["sweep"] if members > 1 else []  # the members first: they multiply everything else
+    at_once = members if cfg.model.name in PDE_MODELS else 1
+    keys = ["sweep"] if at_once > 1 else []  # the members first: they multiply everything else
     keys += ["time.save_every", "time.t1"]
     if cfg.model.name in PDE_MODELS + CABLE_MODELS:
         keys.append("model.nx")
-    what = f"simulate ({members} member{'s' if members > 1 else ''} × {cfg.time.num_samples} samples)"
-    check(members * per_member, budget_bytes(cfg.runtime), source, keys, what)
+    what = f"simulate ({at_once} member{'s' if at_once > 1 else ''} at once × {cfg.time.num_samples} samples)"
+    check(at_once * per_member, budget_bytes(cfg.runtime), source, keys, what)
 
 
 # -- train-pinn ---------------------------------------------------------------------------------

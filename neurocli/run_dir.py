@@ -159,6 +159,8 @@ def _inside(path: Path, root: Path) -> bool:
 class RunDirectory:
     """`<root>/<command>/<YYYYMMDD-HHMMSS>_<name>/` with run.json kept up to date."""
 
+    detached = False  # True for DetachedRun (processes other than 0 write nothing)
+
     def __init__(self, path: Path, info: dict):
         self.path = path
         self.info = info
@@ -268,6 +270,29 @@ class RunDirectory:
         writer.writerows(rows)
         return self.write_text(relative, buf.getvalue())
 
+    def append_text(self, relative: str, text: str) -> int:
+        """Append to a file and fsync it; returns its size after. For files streamed in pieces
+        (members.csv): a record of the size written atomically after each append tells a resume
+        where the last complete piece ends (see `truncate`)."""
+        path = self.file(relative)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+            return f.tell()
+
+    def truncate(self, relative: str, size: int) -> None:
+        """Cut a streamed file back to `size` bytes (drops a piece written after the last record)."""
+        with open(self.file(relative), "r+b") as f:
+            f.truncate(size)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def read_text(self, relative: str) -> str | None:
+        path = self.file(relative)
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
     def write_npz(self, relative: str, **arrays: np.ndarray) -> Path:
         buf = io.BytesIO()
         np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
@@ -285,3 +310,37 @@ class RunDirectory:
 def read_file(path: Path) -> bytes:
     """A file's bytes (an input: a CSV recording, a checkpoint to warm-start from)."""
     return Path(path).read_bytes()
+
+
+class DetachedRun(RunDirectory):
+    """What processes other than 0 of a multi-process run get: the same interface, no files
+    (shared RUNS.md: process 0 alone writes the run directory)."""
+
+    detached = True
+
+    def __init__(self, info: dict | None = None):
+        super().__init__(Path(os.devnull), dict(info or {}))
+
+    def write_run_json(self) -> None:
+        pass
+
+    def write_bytes(self, relative: str, data: bytes) -> Path:
+        return self.file(relative)
+
+    def write_text(self, relative: str, text: str) -> Path:
+        return self.file(relative)
+
+    def append_text(self, relative: str, text: str) -> int:
+        return 0
+
+    def truncate(self, relative: str, size: int) -> None:
+        pass
+
+    def read_text(self, relative: str) -> str | None:
+        return None
+
+    def save_figure(self, name: str, fig) -> Path:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        return self.file(f"figures/{name}.pdf")

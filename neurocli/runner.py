@@ -2,8 +2,9 @@
 
 Exit codes (shared RUNS.md): 0 done, 2 bad usage or config, 1 run failed, 130 interrupted
 (SIGINT), 143 terminated (SIGTERM). A command module provides SCHEMA, prepare(cfg, source) and
-execute(prepared, cfg, run, restored); a resumable one (RESUMABLE = True) also
-restore(prepared, cfg, run) -> what execute continues from.
+execute(prepared, cfg, run, restored) and resumable(cfg) (whether an interrupted run of this
+config can be continued); a command with --resume (RESUMABLE = True) also
+restore(prepared, cfg, run) -> what execute continues from (refusing with ConfigError).
 
 Resume: everything is checked (run record, command, config, the whole checkpoint) before anything
 is written, so a refused resume leaves the run as it was (exit 2). A completed run is not resumed:
@@ -21,7 +22,7 @@ from types import ModuleType
 
 from neurocli import memory, runtime
 from neurocli.config.base import ConfigError, config_source, dump_config, load_config, read_yaml, validate
-from neurocli.run_dir import RunDirectory, check_name, check_output_root
+from neurocli.run_dir import DetachedRun, RunDirectory, check_name, check_output_root
 from neurocli.training import signals
 from neurocli.training.checkpoint import CheckpointError
 
@@ -53,7 +54,10 @@ def launch(
         check_output_root(output_root)
         runtime.configure(cfg.runtime.precision, cfg.runtime.compilation_cache)
         prepared = module.prepare(cfg, source)
-        run = RunDirectory.create(Path(output_root), command, name, argv, cfg.runtime.seed)
+        if runtime.is_main_process():  # process 0 alone writes the run directory
+            run = RunDirectory.create(Path(output_root), command, name, argv, cfg.runtime.seed)
+        else:
+            run = DetachedRun()
     except ConfigError as exc:
         _error(str(exc))
         return EXIT_USAGE
@@ -92,18 +96,21 @@ def resume(command: str, module: ModuleType, run_path: Path, argv: list[str]) ->
     except CheckpointError as exc:
         _error(f"cannot resume: {exc}")
         return EXIT_USAGE
+    if not runtime.is_main_process():  # every process checked the same files; process 0 alone writes
+        run = DetachedRun(run.info)
     run.info.setdefault("resumed", []).append(list(argv))
     return _execute(command, module, prepared, cfg, run, restored)
 
 
-def _interrupted(command: str, module: ModuleType, run: RunDirectory, exc: KeyboardInterrupt) -> int:
+def _interrupted(command: str, module: ModuleType, cfg, run: RunDirectory, exc: KeyboardInterrupt) -> int:
     name = exc.name if isinstance(exc, signals.Interrupted) else "SIGINT"
     code = exc.exit_code if isinstance(exc, signals.Interrupted) else EXIT_INTERRUPTED
     text = f"interrupted ({name})"
-    if getattr(module, "RESUMABLE", False):
+    resumable = module.resumable(cfg)
+    if resumable:
         text += f"; continue with: neurocli {command} --resume {run.path}"
     run.mark("interrupted", text)
-    _error(f"{text}; state saved in {run.path}" if getattr(module, "RESUMABLE", False) else text)
+    _error(f"{text}; state saved in {run.path}" if resumable else text)
     return code
 
 
@@ -122,13 +129,14 @@ def _execute(command: str, module: ModuleType, prepared, cfg, run: RunDirectory,
             code = EXIT_USAGE
         except KeyboardInterrupt as exc:  # signals.Interrupted included
             with signals.current().deferred():  # a second signal does not cut the record short
-                code = _interrupted(command, module, run, exc)
+                code = _interrupted(command, module, cfg, run, exc)
         except Exception as exc:  # the run failed: say why, keep the record
             run.mark("failed", f"{type(exc).__name__}: {exc}")
             _error(f"run failed: {exc}")
             traceback.print_exc(file=sys.stderr) if _debug() else None
             code = EXIT_FAILED
-    print(run.path)
+    if not run.detached:
+        print(run.path)
     return code
 
 

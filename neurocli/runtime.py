@@ -29,3 +29,27 @@ def configure(precision: str = "float64", compilation_cache: bool = True) -> Non
         jax.config.update("jax_compilation_cache_dir", str(path))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+_PROCESS = {"index": 0, "count": 1}
+
+
+def start_distributed(coordinator: str, num_processes: int | None = None, process_id: int | None = None) -> None:
+    """Join JAX's multi-controller runtime (before any array is made): every process runs the
+    same program; sweeps shard their member axis over the devices of all processes.
+    `coordinator` is HOST:PORT of process 0, or `auto` to take everything from the cluster
+    (SLURM, Open MPI, … as `jax.distributed.initialize()` detects them). On CPU the
+    collectives go through gloo."""
+    import jax
+
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    if coordinator == "auto":
+        jax.distributed.initialize()
+    else:
+        jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)
+    _PROCESS.update(index=jax.process_index(), count=jax.process_count())
+
+
+def is_main_process() -> bool:
+    """Process 0 (or the only one): the one that writes the run directory."""
+    return _PROCESS["index"] == 0

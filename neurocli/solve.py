@@ -1,8 +1,10 @@
 """One JIT-compiled diffrax solve of a model under a stimulus; sweeps vmapped in the same solve.
 
-A sweep member differs from the base problem in one scalar field (e.g. `stimulus.amplitude`);
-all members run in one `jax.vmap`ed, `jax.jit`ed solve, their axis sharded across devices when
-there are several.
+A sweep member differs from the base problem in one or more scalar fields (e.g.
+`stimulus.amplitude`, `model.temperature_C`). `run_solve` runs all members in one `jax.vmap`ed,
+`jax.jit`ed solve and returns what each saved; `run_chunks` runs them in fixed-size chunks with a
+per-member analysis inside the compiled solve, so a chunk returns small arrays: one compilation
+for every chunk (the last is padded), the member axis sharded over every device of every process.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Float
 
 from neurocli.block_tridiagonal import BlockTridiagonalJacobian
-from neurocli.config.common import IMEX_SOLVERS, IMPLICIT_SOLVERS, SolverConfig
+from neurocli.config.common import IMEX_SOLVERS, IMPLICIT_SOLVERS
 from neurocli.implicit_stages import OneChordStep
 from neurocli.models.base import AbstractModel, AbstractPDEModel
 from neurocli.models.stimulus import AbstractStimulus, NoStimulus
@@ -101,7 +103,27 @@ def make_solver(name: str, model: AbstractModel):
     return SOLVERS[name](root_finder=root_finder)
 
 
-def make_controller(cfg: SolverConfig, jump_ts: Sequence[float]):
+@dataclasses.dataclass(frozen=True)
+class SolverSettings:
+    """The solver settings a compiled solve closes over: plain, frozen, hashable (a
+    `config.common.SolverConfig` converts with `SolverSettings.of`)."""
+
+    name: str = "tsit5"
+    rtol: float = 1e-8
+    atol: float = 1e-8
+    dt0: float | None = None
+    dtmax: float | None = None
+    adaptive: bool = True
+    max_steps: int = 1_000_000
+
+    @classmethod
+    def of(cls, cfg) -> SolverSettings:
+        if isinstance(cfg, cls):
+            return cfg
+        return cls(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(cls)})
+
+
+def make_controller(cfg: SolverSettings, jump_ts: Sequence[float]):
     if not cfg.adaptive:
         return diffrax.ConstantStepSize()
     pid = diffrax.PIDController(rtol=cfg.rtol, atol=cfg.atol, dtmax=cfg.dtmax)
@@ -112,14 +134,18 @@ def make_controller(cfg: SolverConfig, jump_ts: Sequence[float]):
 
 @dataclasses.dataclass(frozen=True)
 class SolveSpec:
-    """Everything static about a solve: solver settings, the time span and output grid."""
+    """Everything static about a solve: solver settings, the time span and output grid.
+    `solver` may be given as a config section; it is stored as `SolverSettings`."""
 
-    solver: SolverConfig
+    solver: SolverSettings
     t0: float
     t1: float
     ts: np.ndarray
     jump_ts: tuple[float, ...] = ()
     save: Callable | None = None  # maps (t, y) -> what is kept at each output time
+
+    def __post_init__(self):
+        object.__setattr__(self, "solver", SolverSettings.of(self.solver))
 
 
 def solve_one(problem: Problem, spec: SolveSpec, adjoint=None):
@@ -172,9 +198,16 @@ class SolveOutput:
     run_s: float
 
 
+def set_fields(problem: Problem, paths: Sequence[str], row) -> Problem:
+    """`problem` with the scalar at each dotted path replaced by row[j]."""
+    for j, path in enumerate(paths):
+        problem = eqx.tree_at(field_setter(path), problem, row[j])
+    return problem
+
+
 def member_sharding(n_members: int):
-    """Shard the member axis over all devices when there is more than one (and pad to fit)."""
-    devices = jax.devices()
+    """Shard the member axis over this process's devices when there is more than one (and pad to fit)."""
+    devices = jax.local_devices()
     if len(devices) < 2:
         return None, n_members
     padded = -(-n_members // len(devices)) * len(devices)
@@ -188,8 +221,9 @@ def pad_members(tree, n: int, padded: int):
     return jax.tree_util.tree_map(lambda v: jnp.concatenate([v, jnp.repeat(v[-1:], padded - n, axis=0)]), tree)
 
 
-def run_solve(problem: Problem, spec: SolveSpec, sweep_path: str | None = None, values=None) -> SolveOutput:
-    """Compile (timed) and run (timed) one solve, or one vmapped solve over sweep `values`."""
+def run_solve(problem: Problem, spec: SolveSpec, sweep_path: str | Sequence[str] | None = None, values=None) -> SolveOutput:
+    """Compile (timed) and run (timed) one solve, or one vmapped solve over sweep `values`:
+    (members,) for one path, (members, paths) for a sequence of paths."""
     dynamic, static = eqx.partition(problem, eqx.is_array)
 
     if sweep_path is None:
@@ -199,15 +233,16 @@ def run_solve(problem: Problem, spec: SolveSpec, sweep_path: str | None = None, 
 
         n = None
     else:
-        where = field_setter(sweep_path)
+        paths = (sweep_path,) if isinstance(sweep_path, str) else tuple(sweep_path)
 
         def fn(dynamic, values):
             base = eqx.combine(dynamic, static)
-            return jax.vmap(lambda v: solve_one(eqx.tree_at(where, base, v), spec))(values)
+            return jax.vmap(lambda row: solve_one(set_fields(base, paths, row), spec))(values)
 
-        n = len(values)
+        table = np.asarray(values, dtype=float).reshape(len(values), len(paths))
+        n = len(table)
         sharding, padded = member_sharding(n)
-        vals = pad_members(jnp.asarray(np.asarray(values, dtype=float)), n, padded)
+        vals = pad_members(jnp.asarray(table), n, padded)
         values = vals if sharding is None else jax.device_put(vals, sharding)
 
     start = time.perf_counter()
@@ -224,6 +259,162 @@ def run_solve(problem: Problem, spec: SolveSpec, sweep_path: str | None = None, 
     return SolveOutput(np.asarray(spec.ts), ys, steps, rejected, compile_s, run_s)
 
 
+TRACES = {"run_chunks": 0}
+"""How often the chunked solve was traced (tests check: once for all chunks)."""
+
+
+@dataclasses.dataclass
+class ChunkPlan:
+    """How `members` members run: `chunk` per solve (a multiple of the global device count),
+    chunks `first` … `count - 1` still to do."""
+
+    members: int
+    chunk: int
+    first: int = 0
+
+    @property
+    def count(self) -> int:
+        return -(-self.members // self.chunk)
+
+    def bounds(self, index: int) -> tuple[int, int]:
+        return index * self.chunk, min(self.members, (index + 1) * self.chunk)
+
+
+def plan_chunks(members: int, member_bytes: int, budget_bytes: int, chunk_size: int | None = None) -> ChunkPlan:
+    """Chunks as large as the budget allows (or `chunk_size`), rounded to fill every device."""
+    ndev = jax.device_count()
+    chunk = chunk_size if chunk_size is not None else max(1, budget_bytes // max(1, member_bytes))
+    chunk = min(chunk, members)
+    chunk = max(ndev, chunk // ndev * ndev) if chunk >= ndev else ndev
+    return ChunkPlan(members, chunk)
+
+
+def global_mesh() -> Mesh:
+    """Every device of every process along one `members` axis."""
+    return Mesh(np.array(jax.devices()), ("members",))
+
+
+def _global(x: np.ndarray, sharding) -> jax.Array:
+    """A global array from a host array that every process holds in full."""
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+
+@dataclasses.dataclass
+class ChunkTimes:
+    compile_s: float
+    run_s: float
+    chunks_run: int
+    kept: np.ndarray | None = None  # (len(keep), nt, ...): what the kept members saved
+
+
+def run_chunks(
+    problem: Problem,
+    spec: SolveSpec,
+    paths: Sequence[str],
+    table: np.ndarray,
+    analyse: Callable,
+    plan: ChunkPlan,
+    on_chunk: Callable[[int, int, int, dict], None],
+    keep: Sequence[int] = (),
+) -> ChunkTimes:
+    """Solve the members (rows of `table`, one column per dotted path in `paths`) of chunks
+    `plan.first` … in order. Each chunk is one jitted, vmapped solve, sharded over the global
+    device mesh, that returns per member `analyse(ts, saved)` (a dict of small arrays) plus
+    `num_steps`, `num_rejected_steps`; `on_chunk(index, start, stop, results)` gets them as NumPy
+    arrays (real members only), on every process. A failed member raises SolveFailed.
+
+    The members `keep` (indices into table) also return everything they saved, gathered inside
+    the same compiled solve (ChunkTimes.kept); kept members of chunks finished before `plan.first`
+    run once more in an extra chunk of their own, through the same executable."""
+    paths = tuple(paths)
+    table = np.asarray(table, dtype=float).reshape(len(table), len(paths))
+    keep = np.asarray(sorted(set(int(i) for i in keep)), dtype=int)
+    n_keep = max(1, min(len(keep), plan.chunk))  # static: kept members gathered per chunk
+    dynamic, static = eqx.partition(problem, eqx.is_array)
+    mesh = global_mesh()
+    replicated = NamedSharding(mesh, PartitionSpec())
+    by_member = NamedSharding(mesh, PartitionSpec("members"))
+    ts = jnp.asarray(spec.ts)
+
+    def fn(dynamic, rows, kept_rows):
+        TRACES["run_chunks"] += 1
+        base = eqx.combine(dynamic, static)
+
+        def member(row):
+            saved, steps, rejected, result = solve_one(set_fields(base, paths, row), spec)
+            out = dict(analyse(ts, saved))
+            finite = jnp.all(jnp.isfinite(saved))
+            out.update(num_steps=steps, num_rejected_steps=rejected, _result=result, _finite=finite)
+            return out, saved
+
+        out, saved = jax.vmap(member)(rows)
+        out["_kept"] = saved[kept_rows]
+        return jax.lax.with_sharding_constraint(out, replicated)  # every process gets every member
+
+    dynamic = jax.tree_util.tree_map(lambda a: _global(a, replicated), dynamic)
+
+    def args_of(rows: np.ndarray, kept_local: np.ndarray):
+        if len(rows) < plan.chunk:  # pad with the last member: one compilation for every chunk
+            rows = np.concatenate([rows, np.repeat(rows[-1:], plan.chunk - len(rows), axis=0)])
+        kept_local = np.concatenate([kept_local, np.zeros(n_keep - len(kept_local), dtype=int)]).astype(np.int32)
+        return dynamic, _global(rows, by_member), _global(kept_local, replicated)
+
+    times = ChunkTimes(0.0, 0.0, 0)
+    kept: dict[int, np.ndarray] = {}
+    todo = [(index, *plan.bounds(index)) for index in range(plan.first, plan.count)]
+    missing = keep[keep < plan.bounds(plan.first)[0]] if plan.first < plan.count else keep
+    extra = [missing[i:i + plan.chunk] for i in range(0, len(missing), plan.chunk)]
+    if not todo and not extra:
+        return times
+
+    def run(args):
+        start_time = time.perf_counter()
+        out = jax.block_until_ready(compiled(*args))
+        times.run_s += time.perf_counter() - start_time
+        return {k: np.asarray(v) for k, v in out.items()}
+
+    rows = table[todo[0][1]:todo[0][2]] if todo else table[extra[0]]
+    example_args = args_of(rows, np.zeros(0, dtype=int))
+    start_time = time.perf_counter()
+    compiled = jax.jit(fn).lower(*example_args).compile()
+    times.compile_s = time.perf_counter() - start_time
+    for index, start, stop in todo:
+        inside = keep[(keep >= start) & (keep < stop)]
+        out = run(args_of(table[start:stop], inside - start))
+        kept.update(zip(inside.tolist(), out.pop("_kept")[: len(inside)]))
+        out = {k: v[: stop - start] for k, v in out.items()}
+        result, finite = out.pop("_result"), out.pop("_finite")
+        _check_members(result, finite, out["num_steps"], start)
+        on_chunk(index, start, stop, out)
+        times.chunks_run += 1
+    for members in extra:  # kept members of chunks finished before this run
+        out = run(args_of(table[members], np.arange(len(members))))
+        kept.update(zip(members.tolist(), out["_kept"][: len(members)]))
+    if len(keep):
+        times.kept = np.stack([kept[i] for i in keep.tolist()])
+    return times
+
+
+def result_message(code: int) -> str:
+    """diffrax's message for a solve's result code (through its public pytree form: a RESULTS item
+    is a pytree whose one leaf is the code)."""
+    item = jax.tree.unflatten(jax.tree.structure(diffrax.RESULTS.successful), [np.asarray(code, np.int32)])
+    return diffrax.RESULTS[item]
+
+
+def _check_members(result: np.ndarray, finite: np.ndarray, steps: np.ndarray, offset: int) -> None:
+    bad = np.nonzero((result != 0) | ~finite)[0]
+    if bad.size == 0:
+        return
+    messages = []
+    for i in bad[:5]:
+        why = result_message(int(result[i])) if result[i] != 0 else "non-finite values"
+        messages.append(f"member {offset + int(i)}: {why} (after {int(steps[i])} steps)")
+    more = f" (and {bad.size - 5} more members)" if bad.size > 5 else ""
+    raise SolveFailed("solve failed: " + "; ".join(messages) + more)
+
+
 def _check(result: np.ndarray, ys: np.ndarray, steps: np.ndarray) -> None:
     codes = np.atleast_1d(result)
     finite = np.isfinite(ys.reshape(codes.size, -1)).all(axis=1) if codes.size > 1 else np.array([np.isfinite(ys).all()])
@@ -232,7 +423,7 @@ def _check(result: np.ndarray, ys: np.ndarray, steps: np.ndarray) -> None:
         return
     messages = []
     for i in bad[:5]:
-        why = diffrax.RESULTS[jax.tree.unflatten(jax.tree.structure(diffrax.RESULTS.successful), [np.asarray(codes[i], np.int32)])] if codes[i] != 0 else "non-finite values"
+        why = result_message(int(codes[i])) if codes[i] != 0 else "non-finite values"
         prefix = f"member {i}: " if codes.size > 1 else ""
         messages.append(f"{prefix}{why} (after {int(np.atleast_1d(steps)[i])} steps)")
     more = f" (and {len(bad) - 5} more members)" if len(bad) > 5 else ""

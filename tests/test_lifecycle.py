@@ -204,8 +204,8 @@ def test_a_non_finite_loss_fails_the_run(command, tmp_path):
 
 @pytest.mark.slow
 def test_an_interrupted_simulate_does_not_offer_resume(tmp_path):
-    """Defect: an interrupted `simulate` told the user to --resume, which simulate does not have."""
-    proc = spawn("simulate", "--config", CONFIGS / "hh_fi_curve.yaml", "--output-root", tmp_path)
+    """Defect: an interrupted `simulate` told the user to --resume, which a single solve does not have."""
+    proc = spawn("simulate", "--config", CONFIGS / "hh_pulse.yaml", "--output-root", tmp_path)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None and not list(tmp_path.glob("simulate/*/run.json")):
         time.sleep(0.05)

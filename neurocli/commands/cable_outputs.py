@@ -3,8 +3,8 @@
 The solve keeps V only (`HHCable.full_field`), so `out.ys` is V: (nt, nx) or (members, nt, nx).
 Metrics follow shared RUNS.md: the simulate neuron keys measured at the recording point
 (`analysis.recording_point`, a fraction of the length), the PDE keys nx and nt, plus
-`conduction_velocity_m_per_s` between `analysis.velocity_points`. Sweeps give lists, one entry
-per member, and a figure of velocity against the swept parameter.
+`conduction_velocity_m_per_s` between `analysis.velocity_points`. Sweeps: sweep_outputs.py
+(the same measurements inside the compiled chunks: cable_analysis.summary) and sweep_figures.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import numpy as np
 from neurocli import cable_analysis
 from neurocli.plotting import cable as cable_plots
 from neurocli.plotting import pde as pde_plots
-from neurocli.plotting.style import PARAMETER_UNITS
 from neurocli.run_dir import RunDirectory
 from neurocli.solve import SolveOutput
 
@@ -43,91 +42,55 @@ def _snapshot_times(t, x, arrival, n=5):
     return np.linspace(t[0], t[-1], n)
 
 
-def write(cfg, model, out: SolveOutput, values, run: RunDirectory) -> dict:
+def write(cfg, model, out: SolveOutput, run: RunDirectory) -> dict:
+    """One cable run (sweeps: commands/sweep_outputs.py and sweep_figures.py)."""
     x = np.asarray(model.grid())
-    t = out.ts
-    V = out.ys if values is not None else out.ys[None]
-    run.write_npz("solution.npz", t=t, x=x, u=out.ys)
+    t, V = out.ts, out.ys
+    run.write_npz("solution.npz", t=t, x=x, u=V)
 
     an = cfg.analysis
     length = float(x[-1])
     positions = (an.velocity_points[0] * length, an.velocity_points[1] * length)
     site = an.recording_point * length
-    results = [
-        cable_analysis.analyse(
-            t, x, V[i], rest=float(V[i, 0, cable_analysis.nearest_node(x, site)]),
-            threshold=an.spike_threshold_mV, positions=positions, site=site,
-        )
-        for i in range(V.shape[0])
-    ]
+    result = cable_analysis.analyse(
+        t, x, V, rest=float(V[0, cable_analysis.nearest_node(x, site)]),
+        threshold=an.spike_threshold_mV, positions=positions, site=site,
+    )
 
-    labels = [""] if values is None else [_member_label(cfg.sweep.parameter, v) for v in values]
-    kept = np.arange(1) if values is None else cfg.output.kept_members(V.shape[0])
-    show = int(kept[-1])
     model_cfg = cfg.model
     title = (
         f"d = {model_cfg.diameter_um:g} µm, R_i = {model_cfg.R_i_ohm_cm:g} Ω·cm, "
         f"T = {model_cfg.temperature_C:g} °C"
     )
-    heat_titles = [title] if values is None else [labels[i] for i in kept]
     run.save_figure(
         "heatmap",
-        pde_plots.heatmap_grid(t, x, V[kept], heat_titles, cmap="viridis", label="V (mV)",
+        pde_plots.heatmap_grid(t, x, V[None], [title], cmap="viridis", label="V (mV)",
                                x_label="x (cm)", t_label="t (ms)"),
     )
-    shown_title = title if values is None else labels[show]
     sample_at = sorted({0.0, positions[0], site, positions[1], length})
     run.save_figure(
         "voltage_traces",
-        cable_plots.voltage_at_positions(t, x, V[show], sample_at, title=shown_title, marked=positions),
+        cable_plots.voltage_at_positions(t, x, V, sample_at, title=title, marked=positions),
     )
-    times = _snapshot_times(t, x, results[show].arrival_ms)
-    run.save_figure("snapshots", cable_plots.snapshots(t, x, V[show], times, title=shown_title))
+    times = _snapshot_times(t, x, result.arrival_ms)
+    run.save_figure("snapshots", cable_plots.snapshots(t, x, V, times, title=title))
 
-    per_member = {
-        "conduction_velocity_m_per_s": [float(r.velocity_m_per_s) for r in results],
-        "reached_far_end": [r.reached_far_end for r in results],
-        "spike_count": [len(r.spike_times_ms) for r in results],
-        "spike_times_ms": [r.spike_times_ms for r in results],
-        "peak_V_mV": [r.peak_V_mV for r in results],
-        "min_V_mV": [r.min_V_mV for r in results],
-        "spike_half_width_ms": [float(r.half_width_ms) for r in results],
-        "num_steps": np.atleast_1d(out.num_steps).tolist(),
-        "num_rejected_steps": np.atleast_1d(out.num_rejected_steps).tolist(),
+    return {
+        "conduction_velocity_m_per_s": float(result.velocity_m_per_s),
+        "reached_far_end": result.reached_far_end,
+        "spike_count": len(result.spike_times_ms),
+        "spike_times_ms": result.spike_times_ms,
+        "peak_V_mV": result.peak_V_mV,
+        "min_V_mV": result.min_V_mV,
+        "spike_half_width_ms": float(result.half_width_ms),
+        "num_steps": int(out.num_steps),
+        "num_rejected_steps": int(out.num_rejected_steps),
+        "velocity_points_cm": [float(x[cable_analysis.nearest_node(x, p)]) for p in positions],
+        "recording_point_cm": float(x[cable_analysis.nearest_node(x, site)]),
+        "spike_threshold_mV": an.spike_threshold_mV,
+        "nx": int(x.size),
+        "nt": int(t.size),
+        "dx_cm": float(x[1] - x[0]),
+        "compile_s": out.compile_s,
+        "run_s": out.run_s,
     }
-    if values is None:
-        metrics = {k: v[0] for k, v in per_member.items()}
-    else:
-        metrics = dict(per_member)
-    metrics.update(
-        velocity_points_cm=[float(x[cable_analysis.nearest_node(x, p)]) for p in positions],
-        recording_point_cm=float(x[cable_analysis.nearest_node(x, site)]),
-        spike_threshold_mV=an.spike_threshold_mV,
-        nx=int(x.size),
-        nt=int(t.size),
-        dx_cm=float(x[1] - x[0]),
-        compile_s=out.compile_s,
-        run_s=out.run_s,
-    )
-    if values is not None:
-        field = cfg.sweep.parameter.split(".")[-1]
-        metrics.update(swept=cfg.sweep.parameter, values=list(values))
-        velocities = [r.velocity_m_per_s for r in results]
-        exponent = None
-        if cfg.sweep.parameter.startswith("model.") and field in POWER_LAW_PARAMETERS:
-            exponent = cable_analysis.power_law_exponent(values, velocities)
-            metrics["velocity_power_law_exponent"] = float(exponent)  # NaN: null in metrics.json
-        reference = HH_1952 if cfg.sweep.parameter == "model.temperature_C" and _is_hh_1952_axon(model_cfg) else None
-        run.save_figure(
-            "velocity",
-            cable_plots.velocity_curve(values, velocities, cfg.sweep.parameter, exponent=exponent,
-                                       log=exponent is not None, reference=reference),
-        )
-    return metrics
-
-
-def _member_label(parameter: str, value: float) -> str:
-    field = parameter.split(".")[-1]
-    unit = PARAMETER_UNITS.get(field)
-    return f"{field} = {value:.4g}" + (f" {unit}" if unit else "")
-

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from neurocli.config.base import ConfigError
-from neurocli.commands import cable_outputs
+from neurocli.commands import cable_outputs, sweep_outputs
 from neurocli.config.models import CABLE_MODELS, PDE_MODELS
+from neurocli.members import MembersFile
 from neurocli.config.simulate import SimulateConfig
 from neurocli.models import AbstractNeuronModel, build_model, build_stimulus
 from neurocli.plotting import neuron as neuron_plots
 from neurocli.plotting import pde as pde_plots
 from neurocli.run_dir import RunDirectory
-from neurocli.solve import Problem, SolveOutput, SolveSpec, field_setter, run_solve
+from neurocli.solve import Problem, SolveOutput, SolveSpec, run_solve
 from neurocli.spikes import firing_rate_hz, spike_times
 
 SCHEMA = SimulateConfig
@@ -35,16 +35,6 @@ def build_problem(cfg: SimulateConfig, source: str = "config") -> Problem:
     return Problem(model, stimulus, values, index)
 
 
-def jump_times(cfg: SimulateConfig) -> tuple[float, ...]:
-    """Stimulus edges of every sweep member (a swept pulse start moves its edges)."""
-    stimuli = [cfg.stimulus]
-    if cfg.sweep is not None and cfg.sweep.parameter.startswith("stimulus."):
-        field = cfg.sweep.parameter.split(".", 1)[1]
-        stimuli = [cfg.stimulus.model_copy(update={field: v}) for v in cfg.sweep.member_values()]
-    times = {t for s in stimuli for t in build_stimulus(s).jump_times()}
-    return tuple(sorted(times))
-
-
 def make_spec(cfg: SimulateConfig, problem: Problem) -> SolveSpec:
     tc = cfg.time
     ts = tc.grid
@@ -54,7 +44,7 @@ def make_spec(cfg: SimulateConfig, problem: Problem) -> SolveSpec:
     if cfg.model.name in CABLE_MODELS:
         model = problem.model
         save = lambda t, y: model.full_field(y)  # noqa: E731
-    return SolveSpec(cfg.solver, tc.t0, tc.t1, ts, jump_times(cfg), save=save)
+    return SolveSpec(cfg.solver, tc.t0, tc.t1, ts, sweep_outputs.jump_times(cfg), save=save)
 
 
 def prepare(cfg: SimulateConfig, source: str) -> Problem:
@@ -62,100 +52,68 @@ def prepare(cfg: SimulateConfig, source: str) -> Problem:
     return build_problem(cfg, source)
 
 
-def execute(problem: Problem, cfg: SimulateConfig, run: RunDirectory, resume: bool = False) -> dict:
+RESUMABLE = True
+"""`neurocli simulate --resume RUN_DIR` continues a sweep: finished chunks are skipped."""
+
+
+def resumable(cfg: SimulateConfig) -> bool:
+    """Sweeps of neuron and cable models run in chunks, and resume; a single solve just reruns."""
+    return cfg.sweep is not None and cfg.model.name not in PDE_MODELS
+
+
+def restore(problem: Problem, cfg: SimulateConfig, run: RunDirectory) -> bool:
+    if not resumable(cfg):
+        raise ConfigError(str(run.path), [("--resume", "only sweeps of neuron and cable models resume "
+                                                       "(chunk by chunk); run this config again instead")])
+    return True
+
+
+def execute(problem: Problem, cfg: SimulateConfig, run: RunDirectory, restored: bool | None = None) -> dict:
     sweep = cfg.sweep
-    values = sweep.member_values() if sweep else None
-    out = run_solve(problem, make_spec(cfg, problem), sweep.parameter if sweep else None, values)
+    if resumable(cfg):
+        return sweep_outputs.run(problem, cfg, run, resume=bool(restored))
+    names = sweep.names if sweep else None
+    table = sweep.table() if sweep else None
+    out = run_solve(problem, make_spec(cfg, problem), names, table)
     if cfg.model.name in CABLE_MODELS:
-        return cable_outputs.write(cfg, problem.model, out, values, run)
+        return cable_outputs.write(cfg, problem.model, out, run)
     if cfg.model.name in PDE_MODELS:
-        return _pde_outputs(cfg, problem, out, values, run)
-    return _neuron_outputs(cfg, problem, out, values, run)
+        return _pde_outputs(cfg, problem, out, table, run)
+    return _neuron_outputs(cfg, problem, out, run)
 
 
 # -- neuron models ----------------------------------------------------------------------------
 
 
-def _stimulus_currents(problem: Problem, ts: np.ndarray, parameter: str | None, values) -> np.ndarray:
-    """I_ext(t) on the output grid: one row, or one per member when the stimulus is swept."""
-    ts = jnp.asarray(ts)
-    if parameter is None or not parameter.startswith("stimulus."):
-        return np.asarray(jax.vmap(problem.stimulus)(ts))[None]
-    where = field_setter(parameter)
-    swept = [eqx.tree_at(where, problem, jnp.asarray(v, dtype=float)).stimulus for v in values]
-    return np.stack([np.asarray(jax.vmap(s)(ts)) for s in swept])
-
-
-def _neuron_outputs(cfg, problem, out: SolveOutput, values, run: RunDirectory) -> dict:
+def _neuron_outputs(cfg, problem, out: SolveOutput, run: RunDirectory) -> dict:
+    """One neuron run (sweeps: commands/sweep_outputs.py): trajectory.csv, figures, metrics."""
     model: AbstractNeuronModel = problem.model
     names = type(model).state_names
-    t = out.ts
-    ys = out.ys if values is not None else out.ys[None]
-    n = ys.shape[0]
+    t, ys = out.ts, out.ys
     thr = cfg.analysis.spike_threshold_mV
-    window = (cfg.time.t0, cfg.time.t1)
-    if cfg.analysis.rate_window_ms is not None:
-        window = (max(cfg.time.t0, cfg.time.t1 - cfg.analysis.rate_window_ms), cfg.time.t1)
-    spikes = [spike_times(t, ys[i, :, 0], thr) for i in range(n)]
-    rates = [firing_rate_hz(s, window) for s in spikes]
-    peaks, mins = ys[:, :, 0].max(axis=1), ys[:, :, 0].min(axis=1)
+    window = sweep_outputs.rate_window(cfg)
+    spikes = spike_times(t, ys[:, 0], thr)
+    run.write_csv("trajectory.csv", ["t", *names], np.column_stack([t, ys]).tolist())
 
-    kept = cfg.output.kept_members(n) if values is not None else np.array([0])
-    currents = _stimulus_currents(problem, t, cfg.sweep.parameter if cfg.sweep else None, values)
-    currents = currents if currents.shape[0] == n else np.repeat(currents, n, axis=0)
-
-    if values is None:
-        header = ["t", *names]
-        rows = np.column_stack([t, ys[0]])
-    else:
-        header = ["member", cfg.sweep.parameter, "t", *names]
-        rows = np.concatenate(
-            [np.column_stack([np.full_like(t, i), np.full_like(t, values[i]), t, ys[i]]) for i in kept]
-        )
-    run.write_csv("trajectory.csv", header, ([int(r[0]), *r[1:]] if values is not None else r for r in rows.tolist()))
-
-    dimless = model.voltage_unit == "dimensionless"
+    current = np.asarray(jax.vmap(problem.stimulus)(jnp.asarray(t)))
     units = dict(v_unit=model.voltage_unit, t_unit=model.time_unit, i_unit=model.current_unit)
-    labels = None
-    if values is not None:
-        labels = [f"{cfg.sweep.parameter.split('.')[-1]} = {values[i]:.4g}" for i in kept]
-    if values is None:
-        run.save_figure("voltage", neuron_plots.voltage_trace(t, ys[0, :, 0], currents[0], **units))
-    else:
-        run.save_figure("voltage", neuron_plots.voltage_traces_stacked(t, ys[kept, :, 0], currents[kept], labels, **units))
+    run.save_figure("voltage", neuron_plots.voltage_trace(t, ys[:, 0], current, **units))
     if len(names) > 1:
-        first = kept[0] if values is None else kept[-1]
-        title = None if values is None else labels[-1]
-        run.save_figure("states", neuron_plots.state_variables(t, ys[first, :, 1:], names[1:], t_unit=model.time_unit, title=title))
+        run.save_figure("states", neuron_plots.state_variables(t, ys[:, 1:], names[1:], t_unit=model.time_unit))
     if len(names) == 2:
-        run.save_figure("phase_plane", _phase_plane(model, ys[kept[-1]], names))
-
-    metrics: dict = {
-        "spike_count": [int(s.size) for s in spikes],
-        "spike_times_ms": [s.tolist() for s in spikes],
-        "peak_V_mV": peaks.tolist(),
-        "min_V_mV": mins.tolist(),
-        "firing_rate_hz": rates,
+        run.save_figure("phase_plane", _phase_plane(model, ys, names))
+    return {
+        "spike_count": int(spikes.size),
+        "spike_times_ms": spikes.tolist(),
+        "peak_V_mV": float(ys[:, 0].max()),
+        "min_V_mV": float(ys[:, 0].min()),
+        "firing_rate_hz": firing_rate_hz(spikes, window),
         "rate_window_ms": list(window),
-        "num_steps": out.num_steps.tolist(),
-        "num_rejected_steps": out.num_rejected_steps.tolist(),
+        "num_steps": int(out.num_steps),
+        "num_rejected_steps": int(out.num_rejected_steps),
+        "compile_s": out.compile_s,
+        "run_s": out.run_s,
     }
-    if values is None:
-        metrics = {k: (v[0] if isinstance(v, list) and k != "rate_window_ms" else v) for k, v in metrics.items()}
-    else:
-        metrics.update(swept=cfg.sweep.parameter, values=list(values))
-        onset = _onset(values, rates)
-        metrics["onset_value"] = onset
-        run.save_figure("rate_curve", neuron_plots.rate_curve(values, rates, cfg.sweep.parameter, onset=onset, dimensionless=dimless))
-    metrics.update(compile_s=out.compile_s, run_s=out.run_s)
-    return metrics
-
-
-def _onset(values, rates) -> float | None:
-    """The smallest swept value with repetitive firing (rate > 0), for monotone sweeps."""
-    order = np.argsort(values)
-    firing = [values[i] for i in order if rates[i] > 0]
-    return float(firing[0]) if firing else None
 
 
 def _phase_plane(model, traj, names):
@@ -179,8 +137,8 @@ def _pde_outputs(cfg, problem, out: SolveOutput, values, run: RunDirectory) -> d
     fields = u if values is not None else u[None]
     label = "u (dimensionless)"
     if values is not None:
-        name = cfg.sweep.parameter.split(".")[-1]
-        titles = [f"{name} = {v:.4g}" for v in values]
+        short = [p.split(".")[-1] for p in cfg.sweep.names]
+        titles = [", ".join(f"{k} = {v:.4g}" for k, v in zip(short, row)) for row in values]
     else:
         titles = [f"a = {cfg.model.a:g}, k = {cfg.model.k:g}, {cfg.model.boundary}"]
     run.save_figure("heatmap", pde_plots.heatmap_grid(out.ts, x, fields, titles, label=label))
@@ -197,5 +155,9 @@ def _pde_outputs(cfg, problem, out: SolveOutput, values, run: RunDirectory) -> d
         "run_s": out.run_s,
     }
     if values is not None:
-        metrics.update(swept=cfg.sweep.parameter, values=list(values))
+        metrics.update(sweep_outputs.swept_metrics(cfg.sweep, values))
+        per_member = np.column_stack([values, u.min(axis=(1, 2)), u.max(axis=(1, 2)), out.num_steps, out.num_rejected_steps])
+        header = [*cfg.sweep.names, "u_min", "u_max", "num_steps", "num_rejected_steps"]
+        store = MembersFile.start(run, header, len(values), len(values), {"num_steps", "num_rejected_steps"})
+        store.append(0, per_member)
     return metrics

@@ -22,6 +22,10 @@ SCHEMA = TrainPinnConfig
 RESUMABLE = True
 
 
+def resumable(cfg) -> bool:
+    return True
+
+
 @dataclasses.dataclass
 class Prepared:
     model: ReactionDiffusion

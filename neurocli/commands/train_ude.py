@@ -10,6 +10,10 @@ from neurocli.ude import outputs
 
 SCHEMA = TrainUDEConfig
 RESUMABLE = True
+
+
+def resumable(cfg) -> bool:
+    return True
 prepare = ude_setup.prepare
 
 

@@ -28,7 +28,10 @@ class RuntimeConfig(Section):
     compilation_cache: bool = True
     seed: int = Field(default=0, ge=0, lt=2**32)
     memory_budget_gb: PositiveFloat | None = Field(
-        default=None, description="GiB a run may plan to use (None: half the machine's physical memory)"
+        default=None, description="GiB a run may plan to use; sweeps size their chunks from it (None: half the physical memory)"
+    )
+    chunk_size: PositiveInt | None = Field(
+        default=None, description="sweeps: members per chunk (None: as many as the memory budget allows)"
     )
 
 
@@ -133,53 +136,212 @@ StimulusConfig = Annotated[
 
 
 class Linspace(Section):
+    """`num` evenly spaced values from `start` to `stop` (both included)."""
+
     start: float
     stop: float
     num: PositiveInt
 
+    def values(self) -> np.ndarray:
+        if self.num == 1:
+            return np.array([self.start])
+        step = (self.stop - self.start) / (self.num - 1)
+        return self.start + step * np.arange(self.num)
 
-class SweepConfig(Section):
-    """Vary one scalar parameter over `values` or a `linspace`; all members run in one solve."""
+
+class Logspace(Section):
+    """`num` values from `start` to `stop` (both > 0, both included), evenly spaced in log."""
+
+    start: PositiveFloat
+    stop: PositiveFloat
+    num: PositiveInt
+
+    def values(self) -> np.ndarray:
+        if self.num == 1:
+            return np.array([self.start])
+        values = np.geomspace(self.start, self.stop, self.num)
+        return np.array([float(f"{v:.12g}") for v in values])  # 238, not 237.99999999999994
+
+
+class SweepAxis(Section):
+    """One swept parameter: `values`, a `linspace` or a `logspace`; for `samples`, a range to draw
+    from: `uniform: [low, high]` or `log_uniform: [low, high]` (low > 0)."""
 
     parameter: str = Field(description="dotted path, e.g. stimulus.amplitude or model.g_Na")
     values: list[float] | None = None
     linspace: Linspace | None = None
+    logspace: Logspace | None = None
+    uniform: tuple[float, float] | None = None
+    log_uniform: tuple[PositiveFloat, PositiveFloat] | None = None
 
     @model_validator(mode="after")
     def _check(self):
-        if (self.values is None) == (self.linspace is None):
-            raise ValueError("give exactly one of values or linspace")
+        given = [k for k in ("values", "linspace", "logspace", "uniform", "log_uniform") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of values, linspace, logspace (or, with samples, uniform or log_uniform)"
+                + (f"; got {', '.join(given)}" if given else "")
+            )
         if self.values is not None and len(self.values) == 0:
             raise KeyedError("values", "is empty: a sweep needs at least one value")
+        for key in ("uniform", "log_uniform"):
+            rng = getattr(self, key)
+            if rng is not None and not rng[1] > rng[0]:
+                raise KeyedError(key, f"expected [low, high] with high > low (got {list(rng)})")
         return self
 
-    def member_values(self) -> list[float]:
+    @property
+    def sampled(self) -> bool:
+        return self.uniform is not None or self.log_uniform is not None
+
+    def grid_values(self) -> np.ndarray:
         if self.values is not None:
-            return list(self.values)
-        ls = self.linspace
-        if ls.num == 1:
-            return [ls.start]
-        step = (ls.stop - ls.start) / (ls.num - 1)
-        return [ls.start + i * step for i in range(ls.num)]
+            return np.asarray(self.values, dtype=float)
+        return (self.linspace or self.logspace).values()
+
+
+class SweepConfig(Section):
+    """Which members a run has: a table with one row per member and one column per parameter.
+
+    One parameter (the original form): `{parameter, values | linspace | logspace}`.
+    Several: `parameters: [{parameter, values | linspace | logspace}, ...]` with `combine: grid`
+    (the Cartesian product; the first parameter varies slowest, the last fastest) or `zip`
+    (member i takes the i-th value of every parameter; equal lengths).
+    Random: `samples: N` members, each parameter drawn from `uniform` or `log_uniform` ranges with
+    `seed`; `method: latin_hypercube` (one draw in each of N equal strata per parameter) or `random`.
+    """
+
+    parameter: str | None = Field(default=None, description="one-parameter form: the dotted path")
+    values: list[float] | None = None
+    linspace: Linspace | None = None
+    logspace: Logspace | None = None
+    parameters: list[SweepAxis] | None = None
+    combine: Literal["grid", "zip"] = "grid"
+    samples: PositiveInt | None = None
+    seed: int = 0
+    method: Literal["latin_hypercube", "random"] = "latin_hypercube"
+
+    @model_validator(mode="after")
+    def _check(self):
+        single = self.parameter is not None
+        if single == (self.parameters is not None):
+            raise ValueError("give either parameter (with values, linspace or logspace) or a list of parameters")
+        if single:
+            given = [k for k in ("values", "linspace", "logspace") if getattr(self, k) is not None]
+            if len(given) != 1:
+                raise ValueError("give exactly one of values, linspace or logspace")
+            if self.values is not None and len(self.values) == 0:
+                raise KeyedError("values", "is empty: a sweep needs at least one value")
+            if self.samples is not None:
+                raise KeyedError("samples", "draws from ranges: list them under parameters with uniform or log_uniform")
+            return self
+        for key in ("values", "linspace", "logspace"):
+            if getattr(self, key) is not None:
+                raise KeyedError(key, "belongs to one parameter: put it in its entry under parameters")
+        if not self.parameters:
+            raise KeyedError("parameters", "is empty: a sweep needs at least one parameter")
+        names = [a.parameter for a in self.parameters]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise KeyedError(f"parameters[{i}].parameter", f"{name!r} is swept twice")
+        for i, axis in enumerate(self.parameters):
+            if self.samples is None and axis.sampled:
+                raise KeyedError(f"parameters[{i}]", "uniform and log_uniform ranges need samples: N")
+            if self.samples is not None and not axis.sampled:
+                raise KeyedError(f"parameters[{i}]", "with samples, give a range: uniform or log_uniform")
+        if self.samples is None and self.combine == "zip":
+            lengths = [len(a.grid_values()) for a in self.parameters]
+            if len(set(lengths)) > 1:
+                bad = next(i for i, n in enumerate(lengths) if n != lengths[0])
+                raise KeyedError(f"parameters[{bad}]", f"zip needs equal lengths (got {lengths})")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        """The swept parameters' dotted paths, in the table's column order."""
+        return [self.parameter] if self.parameter is not None else [a.parameter for a in self.parameters]
+
+    @property
+    def axes(self) -> list[np.ndarray]:
+        """The distinct values of each parameter along a grid (grid sweeps); the columns otherwise."""
+        if self.parameter is not None:
+            return [self.table()[:, 0]]
+        if self.samples is None and self.combine == "grid":
+            return [a.grid_values() for a in self.parameters]
+        return list(self.table().T)
+
+    @property
+    def member_count(self) -> int:
+        """How many members the sweep has, counted without building the table."""
+        if self.parameter is not None:
+            return len(self.values) if self.values is not None else (self.linspace or self.logspace).num
+        if self.samples is not None:
+            return self.samples
+        lengths = [len(a.values) if a.values is not None else (a.linspace or a.logspace).num for a in self.parameters]
+        return lengths[0] if self.combine == "zip" else int(np.prod(lengths, dtype=object))
+
+    @property
+    def is_grid(self) -> bool:
+        return self.parameter is not None or (self.samples is None and self.combine == "grid")
+
+    def table(self) -> np.ndarray:
+        """(members, parameters): one row per member, in the order members run and are written."""
+        if self.parameter is not None:
+            if self.values is not None:
+                return np.asarray(self.values, dtype=float)[:, None]
+            return (self.linspace or self.logspace).values()[:, None]
+        if self.samples is not None:
+            return self._samples()
+        columns = [a.grid_values() for a in self.parameters]
+        if self.combine == "zip":
+            return np.stack(columns, axis=1)
+        mesh = np.meshgrid(*columns, indexing="ij")  # first parameter slowest
+        return np.stack([m.ravel() for m in mesh], axis=1)
+
+    def _samples(self) -> np.ndarray:
+        rng = np.random.default_rng(self.seed)
+        n, d = self.samples, len(self.parameters)
+        if self.method == "latin_hypercube":
+            strata = np.stack([rng.permutation(n) for _ in range(d)], axis=1)
+            unit = (strata + rng.random((n, d))) / n
+        else:
+            unit = rng.random((n, d))
+        out = np.empty((n, d))
+        for j, axis in enumerate(self.parameters):
+            if axis.uniform is not None:
+                lo, hi = axis.uniform
+                out[:, j] = lo + (hi - lo) * unit[:, j]
+            else:
+                lo, hi = np.log(axis.log_uniform[0]), np.log(axis.log_uniform[1])
+                out[:, j] = np.exp(lo + (hi - lo) * unit[:, j])
+        return out
+
+    def member_values(self) -> list[float]:
+        """One-parameter sweeps: the values, in member order."""
+        if len(self.names) != 1:
+            raise ValueError("member_values() is for one-parameter sweeps; use table()")
+        return self.table()[:, 0].tolist()
 
 
 def check_sweep_path(sweep: SweepConfig | None, sections: dict[str, Section]) -> None:
-    """The swept parameter must be a float field of one of `sections`."""
+    """Every swept parameter must be a float field of one of `sections`."""
     if sweep is None:
         return
-    root, _, field = sweep.parameter.partition(".")
+    for i, path in enumerate(sweep.names):
+        key = "sweep.parameter" if sweep.parameter is not None else f"sweep.parameters[{i}].parameter"
+        _check_path(path, key, sections)
+
+
+def _check_path(path: str, key: str, sections: dict[str, Section]) -> None:
+    root, _, field = path.partition(".")
     if root not in sections or not field or "." in field:
-        raise KeyedError(
-            "sweep.parameter",
-            f"{sweep.parameter!r}: expected one of "
-            + ", ".join(f"{r}.<field>" for r in sections)
-        )
+        raise KeyedError(key, f"{path!r}: expected one of " + ", ".join(f"{r}.<field>" for r in sections))
     section = sections[root]
     info = type(section).model_fields.get(field)
     if info is None or not isinstance(getattr(section, field), float):
         floats = [k for k, f in type(section).model_fields.items() if isinstance(getattr(section, k), float)]
         raise KeyedError(
-            "sweep.parameter",
-            f"{sweep.parameter!r} is not a scalar parameter of {root}; "
+            key,
+            f"{path!r} is not a scalar parameter of {root}; "
             f"expected one of {', '.join(root + '.' + k for k in floats)}"
         )

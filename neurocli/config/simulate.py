@@ -31,6 +31,9 @@ class AnalysisConfig(Section):
         default=(1 / 3, 2 / 3),
         description="cable models: conduction velocity between these two points (fractions of the length)",
     )
+    max_spike_times: PositiveInt = Field(
+        default=10, description="sweeps: spike times kept per member (the first ones) in members.csv and metrics.json"
+    )
     recording_point: float = Field(
         default=0.5, ge=0, le=1,
         description="cable models: where spike peak, width and times are measured (fraction of the length)",

@@ -1,0 +1,139 @@
+"""Files and figures of a neuron or cable sweep from its per-member metrics and the full
+trajectories of the kept members (`output.trajectory_members`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurocli import cable_analysis
+from neurocli.commands import cable_outputs
+from neurocli.plotting import cable as cable_plots
+from neurocli.plotting import neuron as neuron_plots
+from neurocli.plotting import pde as pde_plots
+from neurocli.plotting import sweeps as sweep_plots
+from neurocli.plotting.style import PARAMETER_UNITS
+from neurocli.run_dir import RunDirectory
+from neurocli.solve import SolveOutput
+
+MAPPED = {
+    "firing_rate_hz": "steady firing rate (Hz)",
+    "spike_count": "spike count",
+    "peak_V_mV": "peak V (mV)",
+    "min_V_mV": "minimum V (mV)",
+    "conduction_velocity_m_per_s": "conduction velocity (m/s)",
+    "spike_half_width_ms": "spike half-amplitude width (ms)",
+}
+
+
+def member_label(names, row, sep=", ") -> str:
+    parts = []
+    for path, value in zip(names, row):
+        field = path.split(".")[-1]
+        unit = PARAMETER_UNITS.get(field)
+        parts.append(f"{field} = {value:.4g}" + (f" {unit}" if unit else ""))
+    return sep.join(parts)
+
+
+def maps(cfg, names, table, per_member: dict, metrics: list[str], run: RunDirectory, *, dimensionless=False) -> None:
+    """One figure per metric: heat maps over a grid of 2 or 3 parameters, a scatter otherwise."""
+    sweep = cfg.sweep
+    for m in metrics:
+        values = np.asarray(per_member[m], dtype=float)
+        label = MAPPED[m] if not dimensionless else MAPPED[m].replace(" (mV)", "").replace(" (ms)", "")
+        if sweep.is_grid and len(names) in (2, 3):
+            logs = [a.logspace is not None for a in sweep.parameters]
+            fig = sweep_plots.metric_map(sweep.axes, names, values, label, log_axes=logs,
+                                         onset=m == "firing_rate_hz", dimensionless=dimensionless)
+        else:
+            fig = sweep_plots.metric_scatter(table, names, values, label, dimensionless=dimensionless)
+        run.save_figure(f"map_{m}", fig)
+
+
+def neuron(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict, run: RunDirectory) -> dict:
+    from neurocli.commands.simulate import _phase_plane
+    from neurocli.commands.sweep_outputs import stimulus_currents
+
+    model = problem.model
+    states = type(model).state_names
+    t, ys = traj.ts, traj.ys  # (k, nt, state)
+    header = ["member", *names, "t", *states]
+    rows = np.concatenate([
+        np.column_stack([np.full_like(t, i), np.tile(table[i], (t.size, 1)), t, ys[j]]) for j, i in enumerate(kept)
+    ])
+    run.write_csv("trajectory.csv", header, ([int(r[0]), *r[1:]] for r in rows.tolist()))
+
+    dimless = model.voltage_unit == "dimensionless"
+    units = dict(v_unit=model.voltage_unit, t_unit=model.time_unit, i_unit=model.current_unit)
+    labels = [member_label(names, table[i]) for i in kept]
+    currents = stimulus_currents(problem, t, names, table[kept])
+    run.save_figure("voltage", neuron_plots.voltage_traces_stacked(t, ys[:, :, 0], currents, labels, **units))
+    if len(states) > 1:
+        run.save_figure("states", neuron_plots.state_variables(t, ys[-1, :, 1:], states[1:], t_unit=model.time_unit,
+                                                               title=labels[-1]))
+    if len(states) == 2:
+        run.save_figure("phase_plane", _phase_plane(model, ys[-1], states))
+
+    extra = {}
+    rates = per_member["firing_rate_hz"]
+    if len(names) == 1:
+        values = table[:, 0]
+        onset = _onset(values, rates)
+        extra["onset_value"] = onset
+        run.save_figure("rate_curve", neuron_plots.rate_curve(values, rates, names[0], onset=onset, dimensionless=dimless))
+    else:
+        maps(cfg, names, table, per_member, ["firing_rate_hz", "spike_count", "peak_V_mV", "min_V_mV"], run,
+             dimensionless=dimless)
+    return extra
+
+
+def _onset(values, rates) -> float | None:
+    """The smallest swept value with repetitive firing (rate > 0), for monotone sweeps."""
+    values, rates = np.asarray(values), np.asarray(rates)
+    firing = values[rates > 0]
+    return float(firing.min()) if firing.size else None
+
+
+def cable(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict, run: RunDirectory) -> dict:
+    model = problem.model
+    x = np.asarray(model.grid())
+    t, V = traj.ts, traj.ys  # (k, nt, nx)
+    run.write_npz("solution.npz", t=t, x=x, u=V, member=np.asarray(kept), values=table[kept])
+    an = cfg.analysis
+    length = float(x[-1])
+    positions = (an.velocity_points[0] * length, an.velocity_points[1] * length)
+    site = an.recording_point * length
+    labels = [member_label(names, table[i]) for i in kept]
+    titles = [member_label(names, table[i], sep="\n") for i in kept]
+    run.save_figure("heatmap", pde_plots.heatmap_grid(t, x, V, titles, cmap="viridis", label="V (mV)",
+                                                      x_label="x (cm)", t_label="t (ms)"))
+    last = V[-1]
+    run.save_figure("voltage_traces", cable_plots.voltage_at_positions(
+        t, x, last, sorted({0.0, positions[0], site, positions[1], length}), title=labels[-1], marked=positions))
+    arrival = cable_analysis.arrival_times(t, last, an.spike_threshold_mV)
+    run.save_figure("snapshots", cable_plots.snapshots(t, x, last, cable_outputs._snapshot_times(t, x, arrival),
+                                                       title=labels[-1]))
+
+    extra = {
+        "velocity_points_cm": [float(x[cable_analysis.nearest_node(x, p)]) for p in positions],
+        "recording_point_cm": float(x[cable_analysis.nearest_node(x, site)]),
+        "spike_threshold_mV": an.spike_threshold_mV,
+        "nx": int(x.size),
+        "nt": int(t.size),
+        "dx_cm": float(x[1] - x[0]),
+    }
+    velocities = per_member["conduction_velocity_m_per_s"]
+    if len(names) == 1:
+        parameter, values = names[0], table[:, 0]
+        field = parameter.split(".")[-1]
+        exponent = None
+        if parameter.startswith("model.") and field in cable_outputs.POWER_LAW_PARAMETERS:
+            exponent = cable_analysis.power_law_exponent(values, velocities)
+            extra["velocity_power_law_exponent"] = float(exponent)
+        reference = None
+        if parameter == "model.temperature_C" and cable_outputs._is_hh_1952_axon(cfg.model):
+            reference = cable_outputs.HH_1952
+        run.save_figure("velocity", cable_plots.velocity_curve(values, velocities, parameter, exponent=exponent,
+                                                              log=exponent is not None, reference=reference))
+    else:
+        maps(cfg, names, table, per_member, ["conduction_velocity_m_per_s", "spike_half_width_ms", "peak_V_mV"], run)
+    return extra

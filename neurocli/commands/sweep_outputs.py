@@ -1,0 +1,197 @@
+"""`simulate` sweeps of neuron and cable models: chunked solves with the per-member analysis
+inside them, members.csv streamed and resumable, trajectories for `output.trajectory_members`
+only, figures and metrics.
+
+Inside a chunk each member's trajectory (every state of a neuron, V on every node of a cable)
+lives only as long as the compiled solve: the chunk returns the analysis (spike count, the
+first `analysis.max_spike_times` spike times, rate, peak, velocity …: V at the output times for
+a neuron; V at four nodes for a cable: the two velocity points, the recording site, the far end)
+and the trajectories of the kept members alone, gathered in the same executable.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from neurocli import cable_analysis
+from neurocli.config.models import CABLE_MODELS
+from neurocli.config.base import ConfigError
+from neurocli.members import PROGRESS, MembersFile
+from neurocli.memory import budget_bytes, simulate_member_bytes
+from neurocli.models import build_stimulus
+from neurocli.run_dir import RunDirectory
+from neurocli.solve import ChunkPlan, Problem, SolveOutput, SolveSpec, plan_chunks, run_chunks, set_fields
+from neurocli.spikes import voltage_summary
+
+NEURON_METRICS = ("spike_count", "firing_rate_hz", "peak_V_mV", "min_V_mV")
+CABLE_METRICS = ("conduction_velocity_m_per_s", "reached_far_end", "spike_count", "peak_V_mV", "min_V_mV",
+                 "spike_half_width_ms")
+STEP_METRICS = ("num_steps", "num_rejected_steps")
+INTEGERS = {"spike_count", "num_steps", "num_rejected_steps"}
+FLAGS = {"reached_far_end"}
+
+
+def swept_metrics(sweep, table: np.ndarray) -> dict:
+    """metrics.json's `swept` and `values`: one parameter: its path and one value per member (as
+    RUNS.md has it); several: the list of paths and one row [v₁, v₂, …] per member, with
+    `combine` (grid, zip or samples)."""
+    table = np.asarray(table)
+    if len(sweep.names) == 1:
+        return {"swept": sweep.names[0], "values": table[:, 0].tolist()}
+    combine = "samples" if sweep.samples is not None else sweep.combine
+    return {"swept": list(sweep.names), "values": table.tolist(), "combine": combine}
+
+
+def rate_window(cfg) -> tuple[float, float]:
+    if cfg.analysis.rate_window_ms is None:
+        return (cfg.time.t0, cfg.time.t1)
+    return (max(cfg.time.t0, cfg.time.t1 - cfg.analysis.rate_window_ms), cfg.time.t1)
+
+
+def _cable_points(cfg, x: np.ndarray):
+    length = float(x[-1])
+    an = cfg.analysis
+    return (an.velocity_points[0] * length, an.velocity_points[1] * length), an.recording_point * length
+
+
+def chunk_analysis(cfg, problem: Problem):
+    """(save, analyse, metric names): what a chunk keeps per output time, and its analysis."""
+    an = cfg.analysis
+    thr, k = an.spike_threshold_mV, an.max_spike_times
+    if cfg.model.name in CABLE_MODELS:
+        model = problem.model
+        x = np.asarray(model.grid())
+        positions, site = _cable_points(cfg, x)
+        nodes = cable_analysis.recorded_nodes(x, positions, site)
+        index = jnp.asarray(nodes)
+        distance = float(x[nodes[1]] - x[nodes[0]])
+
+        def save(t, y):  # full_field depends on the static grid only: the base model serves all
+            return model.full_field(y)
+
+        def analyse(ts, V):
+            return cable_analysis.summary(ts, V[:, index], distance_cm=distance, threshold=thr, max_times=k)
+
+        return save, analyse, CABLE_METRICS
+    window = rate_window(cfg)
+
+    def analyse(ts, ys):
+        return voltage_summary(ts, ys[:, 0], thr, window, k)
+
+    return None, analyse, NEURON_METRICS
+
+
+TIMING_FIELDS = ("start", "duration", "period")
+"""Stimulus fields that move its edges."""
+
+
+def jump_times(cfg) -> tuple[float, ...]:
+    """Stimulus edges of every sweep member (a swept pulse start, duration or period moves its
+    edges; amplitudes do not, so a 10⁵-member amplitude sweep builds one stimulus)."""
+    stimuli = [cfg.stimulus]
+    if cfg.sweep is not None:
+        names, table = cfg.sweep.names, cfg.sweep.table()
+        timing = [j for j, p in enumerate(names) if p.startswith("stimulus.") and p.split(".", 1)[1] in TIMING_FIELDS]
+        if timing:
+            fields = [names[j].split(".", 1)[1] for j in timing]
+            rows = np.unique(table[:, timing], axis=0)
+            stimuli = [cfg.stimulus.model_copy(update=dict(zip(fields, map(float, row)))) for row in rows]
+    times = {t for s in stimuli for t in build_stimulus(s).jump_times()}
+    return tuple(sorted(times))
+
+
+def _agree(plan: ChunkPlan) -> ChunkPlan:
+    """With several processes, every one runs process 0's plan (budgets may differ per host)."""
+    if jax.process_count() == 1:
+        return plan
+    from jax.experimental import multihost_utils
+
+    chunk, first = (int(v) for v in multihost_utils.broadcast_one_to_all(np.array([plan.chunk, plan.first])))
+    return ChunkPlan(plan.members, chunk, first)
+
+
+def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
+    sweep = cfg.sweep
+    names, table = sweep.names, sweep.table()
+    n = len(table)
+    save, analyse, metric_names = chunk_analysis(cfg, problem)
+    tc = cfg.time
+    jumps = jump_times(cfg)
+    spec = SolveSpec(cfg.solver, tc.t0, tc.t1, tc.grid, jumps, save=save)
+    k = cfg.analysis.max_spike_times
+    header = [*names, *metric_names, *STEP_METRICS, *(f"spike_{i + 1}_ms" for i in range(k))]
+
+    integers = INTEGERS | FLAGS
+    store = MembersFile.reopen(run_dir, header, n, integers) if resume else None
+    if store is not None:
+        plan = ChunkPlan(n, store.chunk, store.chunks_done)
+    elif resume and run_dir.read_text(PROGRESS) is not None:
+        raise ConfigError(str(run_dir.path), [("sweep", "members.csv was written by a different sweep "
+                                                       "(other parameters or members): not resumable")])
+    else:
+        plan = plan_chunks(n, simulate_member_bytes(cfg), budget_bytes(cfg.runtime), cfg.runtime.chunk_size)
+    plan = _agree(plan)
+    if store is None:
+        store = MembersFile.start(run_dir, header, n, plan.chunk, integers)
+        store.chunks_done = plan.first  # processes other than 0 (no files) follow process 0's plan
+    if plan.first:
+        _say(f"sweep: resuming at chunk {plan.first + 1}/{plan.count} ({plan.first * plan.chunk} members done)")
+
+    def on_chunk(index, start, stop, out):
+        columns = [table[start:stop], *(out[m][:, None] for m in (*metric_names, *STEP_METRICS)), out["spike_times_ms"]]
+        store.append(index, np.concatenate([np.asarray(c, dtype=float) for c in columns], axis=1))
+        _say(f"sweep: chunk {index + 1}/{plan.count} done (members {start}–{stop - 1} of {n})")
+
+    _say(f"sweep: {n} members in {plan.count} chunks of {plan.chunk}")
+    kept = cfg.output.kept_members(n)
+    times = run_chunks(problem, spec, names, table, analyse, plan, on_chunk, keep=kept)
+    if run_dir.detached:
+        return {}
+
+    data = store.read()
+    per_member = {}
+    for m in (*metric_names, *STEP_METRICS):
+        col = data[m]
+        per_member[m] = col.astype(int).tolist() if m in INTEGERS else (col > 0.5).tolist() if m in FLAGS else col.tolist()
+    spikes = np.stack([data[f"spike_{i + 1}_ms"] for i in range(k)], axis=1) if k else np.zeros((n, 0))
+    per_member["spike_times_ms"] = [row[np.isfinite(row)].tolist() for row in spikes]
+
+    traj = SolveOutput(tc.grid, times.kept, np.zeros(0), np.zeros(0), 0.0, 0.0)
+
+    from neurocli.commands import sweep_figures
+
+    metrics = dict(per_member)
+    if cfg.model.name in CABLE_MODELS:
+        metrics.update(sweep_figures.cable(cfg, problem, traj, names, table, kept, per_member, run_dir))
+    else:
+        metrics.update(sweep_figures.neuron(cfg, problem, traj, names, table, kept, per_member, run_dir))
+        metrics["rate_window_ms"] = list(rate_window(cfg))
+    metrics.update(swept_metrics(sweep, table))
+    metrics.update(
+        members=n,
+        chunk_size=plan.chunk,
+        chunks=plan.count,
+        chunks_run=times.chunks_run,
+        compile_s=times.compile_s,
+        run_s=times.run_s,
+    )
+    return metrics
+
+
+def stimulus_currents(problem: Problem, ts: np.ndarray, names, rows: np.ndarray) -> np.ndarray:
+    """I_ext(t) on the output grid of the given members (rows of the sweep table): (k, nt)."""
+    ts = jnp.asarray(ts)
+
+    def current(row):
+        return jax.vmap(set_fields(problem, names, row).stimulus)(ts)
+
+    return np.asarray(jax.jit(jax.vmap(current))(jnp.asarray(rows)))
+
+
+def _say(message: str) -> None:
+    if jax.process_index() == 0:
+        print(message, file=sys.stderr, flush=True)

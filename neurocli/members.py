@@ -1,0 +1,90 @@
+"""members.csv: one row per sweep member, streamed chunk by chunk, resumable.
+
+After each chunk its rows are appended to members.csv (fsync), then `sweep_progress.json` is
+rewritten atomically with the number of finished chunks and the byte size of members.csv at that
+point. A crash between the two leaves rows past that size; a resume cuts them off and runs their
+chunk again, so members.csv never holds a half row or a row twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+
+from neurocli.run_dir import RunDirectory
+
+FILE = "members.csv"
+PROGRESS = "sweep_progress.json"
+
+
+def _cell(value: float) -> str:
+    return repr(value) if np.isfinite(value) else "nan"  # repr: the shortest text that reads back exactly
+
+
+class MembersFile:
+    """members.csv of one run: `header` (swept parameters, then metrics), rows appended per chunk."""
+
+    def __init__(self, run: RunDirectory, header: list[str], members: int, chunk: int, integers=()):
+        self.run = run
+        self.header = list(header)
+        self.integer = [name in set(integers) for name in header]
+        self.members = members
+        self.chunk = chunk
+        self.chunks_done = 0
+
+    @classmethod
+    def start(cls, run: RunDirectory, header: list[str], members: int, chunk: int, integers=()) -> MembersFile:
+        """A new members.csv (header only); `integers`: columns written as integers."""
+        store = cls(run, header, members, chunk, integers)
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow(header)
+        run.write_text(FILE, buf.getvalue())
+        store._record(len(buf.getvalue().encode()))
+        return store
+
+    @classmethod
+    def reopen(cls, run: RunDirectory, header: list[str], members: int, integers=()) -> MembersFile | None:
+        """The store of an interrupted sweep, members.csv cut back to its last finished chunk;
+        None when there is none to continue (nothing written yet, or another sweep's)."""
+        import json
+
+        text = run.read_text(PROGRESS)
+        if text is None:
+            return None
+        progress = json.loads(text)
+        if progress.get("header") != list(header) or progress.get("members") != members:
+            return None
+        store = cls(run, header, members, int(progress["chunk"]), integers)
+        store.chunks_done = int(progress["chunks_done"])
+        run.truncate(FILE, int(progress["csv_bytes"]))
+        return store
+
+    def append(self, index: int, rows: np.ndarray | list) -> None:
+        """The rows of chunk `index` (which must be the next one)."""
+        if index != self.chunks_done:
+            raise RuntimeError(f"members.csv: chunk {index} written after {self.chunks_done} chunks")
+        text = "".join(
+            ",".join(str(int(v)) if integer else _cell(v) for v, integer in zip(row, self.integer)) + "\n"
+            for row in np.asarray(rows, dtype=float).tolist()
+        )
+        size = self.run.append_text(FILE, text)
+        self.chunks_done += 1
+        self._record(size)
+
+    def _record(self, size: int) -> None:
+        self.run.write_json(PROGRESS, {
+            "members": self.members,
+            "chunk": self.chunk,
+            "chunks_done": self.chunks_done,
+            "csv_bytes": size,
+            "header": self.header,
+        })
+
+    def read(self) -> dict[str, np.ndarray]:
+        """Every column of members.csv as a float array (integers and flags as floats)."""
+        text = self.run.read_text(FILE) or ""
+        data = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, ndmin=2, dtype=float)
+        data = data.reshape(-1, len(self.header))
+        return {name: data[:, j] for j, name in enumerate(self.header)}

@@ -1,0 +1,95 @@
+"""Figures of a per-member metric over a sweep of several parameters: heat maps over a grid, a
+scatter for zipped or sampled members. Functions take arrays and return matplotlib figures."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib import ticker
+
+from neurocli.plotting.style import figure, parameter_label
+
+
+def onset_curve(x: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """For each row of z (over x), the smallest x where z > 0 (NaN where there is none)."""
+    firing = np.isfinite(z) & (z > 0)
+    first = np.argmax(firing, axis=1)
+    return np.where(firing.any(axis=1), x[first], np.nan)
+
+
+def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, label: str, *,
+               log_axes=None, onset: bool = False, dimensionless: bool = False, cmap: str = "viridis"):
+    """A grid sweep's metric (members in grid order: the first parameter slowest) as heat maps:
+    the last parameter across, the one before it up; with three parameters one panel per value of
+    the first (slowest). `onset`: draw where the metric first exceeds 0 along each row."""
+    d = len(axes)
+    if d not in (2, 3):
+        raise ValueError(f"heat maps take 2 or 3 swept parameters (got {d})")
+    log_axes = list(log_axes or [False] * d)
+    shape = [len(a) for a in axes]
+    z = np.asarray(metric, dtype=float).reshape(shape)
+    panels = [z] if d == 2 else [z[i] for i in range(shape[0])]
+    titles = [None] if d == 2 else [_value_label(names[0], v, dimensionless) for v in axes[0]]
+    cols = min(len(panels), 3)
+    rows = math.ceil(len(panels) / cols)
+    fig, grid = figure(rows, cols, figsize=(4.6 * cols + 1.0, 3.6 * rows), squeeze=False, sharex=True, sharey=True)
+    finite = z[np.isfinite(z)]
+    vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    x, y = axes[-1], axes[-2]
+    for i, ax in enumerate(grid.flat):
+        if i >= len(panels):
+            ax.axis("off")
+            continue
+        mesh = ax.pcolormesh(x, y, panels[i], shading="nearest", cmap=cmap, vmin=vmin, vmax=vmax,
+                             edgecolors="face", linewidth=0, rasterized=True)  # no seams between cells
+        if onset:
+            xs = onset_curve(x, panels[i])
+            ok = np.isfinite(xs)
+            if ok.any():
+                ax.plot(xs[ok], y[ok], "w-", lw=2.0)
+                ax.plot(xs[ok], y[ok], "o--", color="k", ms=2.5, lw=0.9,
+                        label=f"onset: smallest {parameter_label(names[-1], dimensionless).split(' (')[0]} with {label.split(' (')[0]} > 0")
+
+        if len(x) <= 8 and len(y) <= 12:  # a small grid: write the values in the cells
+            for (r, c), value in np.ndenumerate(panels[i]):
+                ax.text(x[c], y[r], f"{value:.3g}", ha="center", va="center", fontsize=7,
+                        color="w" if value < (vmin + vmax) / 2 else "k")
+        for axis, values, log in ((ax.xaxis, x, log_axes[-1]), (ax.yaxis, y, log_axes[-2])):
+            if log:
+                (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
+                axis.set_minor_formatter(ticker.NullFormatter())
+            if len(values) <= 8:
+                axis.set_ticks(values)
+                axis.set_major_formatter(ticker.FormatStrFormatter("%.4g"))
+        if titles[i]:
+            ax.set_title(titles[i], fontsize=10)
+        if i % cols == 0:
+            ax.set_ylabel(parameter_label(names[-2], dimensionless))
+        if i + cols >= len(panels):
+            ax.set_xlabel(parameter_label(names[-1], dimensionless))
+    fig.colorbar(mesh, ax=grid, label=label, shrink=0.9)
+    handles, labels = grid.flat[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles[:1], labels[:1], loc="outside lower center", fontsize=8)
+    return fig
+
+
+def metric_scatter(table: np.ndarray, names: list[str], metric: np.ndarray, label: str, *,
+                   dimensionless: bool = False, cmap: str = "viridis"):
+    """Zipped or sampled members: the first two parameters as position, the metric as colour."""
+    table = np.asarray(table, dtype=float)
+    fig, ax = figure(figsize=(6, 4.5))
+    x = table[:, 1] if table.shape[1] > 1 else table[:, 0]
+    y = table[:, 0] if table.shape[1] > 1 else np.asarray(metric, dtype=float)
+    points = ax.scatter(x, y, c=metric, cmap=cmap, s=12)
+    fig.colorbar(points, ax=ax, label=label)
+    ax.set_xlabel(parameter_label(names[1] if len(names) > 1 else names[0], dimensionless))
+    ax.set_ylabel(parameter_label(names[0], dimensionless) if len(names) > 1 else label)
+    return fig
+
+
+def _value_label(path: str, value: float, dimensionless: bool) -> str:
+    text = parameter_label(path, dimensionless)
+    name, _, unit = text.partition(" (")
+    return f"{name} = {value:.4g}" + (f" {unit[:-1]}" if unit else "")

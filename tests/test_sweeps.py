@@ -1,0 +1,338 @@
+"""Sweeps at scale: the member table, analysis inside the compiled solve, chunks, members.csv,
+resume, several processes."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from neurocli import solve
+from neurocli.cli import app
+from neurocli.config.base import ConfigError, validate
+from neurocli.config.simulate import SimulateConfig
+from neurocli.members import MembersFile
+from neurocli.models import HodgkinHuxley, build_stimulus
+from neurocli.spikes import firing_rate_hz, spike_times, voltage_summary
+
+HH = {
+    "model": {"name": "hh"},
+    "stimulus": {"kind": "step", "start": 0.0, "amplitude": 0.0},
+    "time": {"t0": 0.0, "t1": 40.0, "save_every": 0.1},
+    "solver": {"name": "tsit5", "rtol": 1e-7, "atol": 1e-7},
+    "analysis": {"rate_window_ms": 25.0},
+}
+
+
+def _cfg(sweep: dict, **sections) -> SimulateConfig:
+    return validate(SimulateConfig, {**HH, "sweep": sweep, **sections}, "test.yaml")
+
+
+# -- the member table ---------------------------------------------------------------------------
+
+
+def test_grid_zip_logspace_and_samples_tables():
+    grid = _cfg({"parameters": [
+        {"parameter": "model.temperature_C", "values": [6.3, 10.0]},
+        {"parameter": "stimulus.amplitude", "linspace": {"start": 0.0, "stop": 2.0, "num": 3}},
+    ]}).sweep
+    # the first parameter varies slowest
+    np.testing.assert_array_equal(grid.table(), [[6.3, 0], [6.3, 1], [6.3, 2], [10, 0], [10, 1], [10, 2]])
+    assert grid.names == ["model.temperature_C", "stimulus.amplitude"] and grid.is_grid
+
+    zipped = _cfg({"combine": "zip", "parameters": [
+        {"parameter": "model.g_Na", "logspace": {"start": 10.0, "stop": 1000.0, "num": 3}},
+        {"parameter": "stimulus.amplitude", "values": [1.0, 2.0, 3.0]},
+    ]}).sweep
+    np.testing.assert_allclose(zipped.table(), [[10, 1], [100, 2], [1000, 3]], rtol=1e-12)
+
+    sampled = _cfg({"samples": 50, "seed": 3, "parameters": [
+        {"parameter": "stimulus.amplitude", "uniform": [0.0, 20.0]},
+        {"parameter": "model.g_Na", "log_uniform": [60.0, 240.0]},
+    ]}).sweep
+    table = sampled.table()
+    assert table.shape == (50, 2)
+    np.testing.assert_array_equal(table, sampled.table())  # seeded
+    # Latin hypercube: exactly one member in each of the 50 strata of each parameter
+    strata_a = np.floor(table[:, 0] / 20.0 * 50).astype(int)
+    strata_g = np.floor(np.log(table[:, 1] / 60.0) / np.log(4.0) * 50).astype(int)
+    assert sorted(strata_a) == list(range(50)) and sorted(strata_g) == list(range(50))
+
+    one = _cfg({"parameter": "stimulus.amplitude", "linspace": {"start": 0.0, "stop": 20.0, "num": 201}}).sweep
+    assert one.member_values() == [0.0 + i * 0.1 for i in range(201)]  # the original arithmetic
+
+
+@pytest.mark.parametrize("sweep, key", [
+    ({"parameters": [{"parameter": "stimulus.amplitude", "values": [1.0]},
+                     {"parameter": "stimulus.amplitude", "values": [2.0]}]}, "sweep.parameters[1].parameter"),
+    ({"parameters": [{"parameter": "model.nothing", "values": [1.0]}]}, "sweep.parameters[0].parameter"),
+    ({"combine": "zip", "parameters": [{"parameter": "stimulus.amplitude", "values": [1.0, 2.0]},
+                                       {"parameter": "model.g_Na", "values": [1.0]}]}, "sweep.parameters[1]"),
+    ({"parameters": [{"parameter": "stimulus.amplitude", "uniform": [0.0, 1.0]}]}, "sweep.parameters[0]"),
+    ({"samples": 4, "parameters": [{"parameter": "stimulus.amplitude", "values": [1.0]}]}, "sweep.parameters[0]"),
+    ({"samples": 4, "parameters": [{"parameter": "model.g_Na", "log_uniform": [5.0, 1.0]}]},
+     "sweep.parameters[0].log_uniform"),
+    ({"parameters": [{"parameter": "model.g_Na", "logspace": {"start": 0.0, "stop": 1.0, "num": 3}}]},
+     "sweep.parameters[0].logspace.start"),
+    ({"parameter": "stimulus.amplitude", "values": [1.0], "samples": 3}, "sweep.samples"),
+    ({"parameters": []}, "sweep.parameters"),
+])
+def test_bad_sweeps_name_the_key_path(sweep, key):
+    with pytest.raises(ConfigError) as err:
+        _cfg(sweep)
+    assert [k for k, _ in err.value.problems] == [key], err.value
+
+
+# -- analysis inside the compiled solve ---------------------------------------------------------
+
+
+def _problem():
+    return solve.Problem(HodgkinHuxley(), build_stimulus(validate(SimulateConfig, HH, "x").stimulus))
+
+
+def test_in_solve_spike_analysis_equals_numpy_on_the_same_trajectory():
+    ts = np.arange(0.0, 40.0 + 1e-9, 0.1)
+    amplitudes = np.array([0.0, 4.0, 7.0, 12.0, 30.0])
+    out = solve.run_solve(_problem(), solve.SolveSpec(validate(SimulateConfig, HH, "x").solver, 0.0, 40.0, ts, (0.0,)),
+                          "stimulus.amplitude", amplitudes)
+    v = out.ys[:, :, 0]
+    window = (15.0, 40.0)
+    summary = jax.vmap(lambda vv: voltage_summary(jnp.asarray(ts), vv, 0.0, window, 4))(jnp.asarray(v))
+    got = {k: np.asarray(a) for k, a in summary.items()}
+    for i in range(len(amplitudes)):
+        times = spike_times(ts, v[i], 0.0)
+        assert got["spike_count"][i] == times.size
+        k = min(4, times.size)
+        np.testing.assert_allclose(got["spike_times_ms"][i, :k], times[:k], rtol=0, atol=1e-12)
+        assert np.isnan(got["spike_times_ms"][i, k:]).all()
+        assert abs(got["firing_rate_hz"][i] - firing_rate_hz(times, window)) < 1e-9
+        assert got["peak_V_mV"][i] == v[i].max() and got["min_V_mV"][i] == v[i].min()
+    assert got["spike_count"][0] == 0 and got["spike_count"][-1] >= 3 and got["firing_rate_hz"][-1] > 50
+
+
+def test_chunks_equal_one_solve_and_compile_once():
+    cfg = _cfg({"parameter": "stimulus.amplitude", "values": [0.0, 3.0, 7.0, 10.0, 25.0]})
+    from neurocli.commands.sweep_outputs import chunk_analysis
+
+    problem = _problem()
+    save, analyse, _ = chunk_analysis(cfg, problem)
+    spec = solve.SolveSpec(cfg.solver, 0.0, 40.0, cfg.time.grid, (0.0,), save=save)
+    table = cfg.sweep.table()
+
+    def collect(chunk):
+        got = {}
+        before = solve.TRACES["run_chunks"]
+        times = solve.run_chunks(problem, spec, cfg.sweep.names, table, analyse, solve.ChunkPlan(5, chunk),
+                                 lambda i, a, b, out: got.setdefault(i, out))
+        merged = {k: np.concatenate([got[i][k] for i in sorted(got)]) for k in got[0]}
+        return merged, times, solve.TRACES["run_chunks"] - before
+
+    whole, _, _ = collect(5)
+    chunked, times, traces = collect(2)  # chunks of 2, 2, 1 (the last padded)
+    assert times.chunks_run == 3 and traces == 1
+    for key in whole:
+        np.testing.assert_array_equal(chunked[key], whole[key], err_msg=key)
+    assert whole["spike_count"].tolist()[0] == 0 and whole["spike_count"][-1] > 3
+
+
+def test_rates_within_0p01_hz_of_a_tight_reference():
+    """The f–I settings (tsit5 1e-7, V every 0.1 ms, rate from interpolated crossings) against
+    rtol = atol = 1e-11 and V every 0.01 ms, on 300 ms (rate over the last 200 ms)."""
+    amplitudes = [7.0, 10.0, 15.0, 20.0]
+
+    def rates(tol, every):
+        cfg = _cfg({"parameter": "stimulus.amplitude", "values": amplitudes},
+                   time={"t0": 0.0, "t1": 300.0, "save_every": every},
+                   solver={"name": "tsit5", "rtol": tol, "atol": tol}, analysis={"rate_window_ms": 200.0})
+        from neurocli.commands.sweep_outputs import chunk_analysis
+
+        save, analyse, _ = chunk_analysis(cfg, _problem())
+        spec = solve.SolveSpec(cfg.solver, 0.0, 300.0, cfg.time.grid, (0.0,), save=save)
+        got = {}
+        solve.run_chunks(_problem(), spec, cfg.sweep.names, cfg.sweep.table(), analyse, solve.ChunkPlan(4, 4),
+                         lambda i, a, b, out: got.update(out))
+        return got["firing_rate_hz"]
+
+    fast, reference = rates(1e-7, 0.1), rates(1e-11, 0.01)
+    assert (reference > 50).all()
+    np.testing.assert_allclose(fast, reference, rtol=0, atol=0.01)
+
+
+# -- the command: members.csv, figures, resume ------------------------------------------------------
+
+GRID = {"parameters": [
+    {"parameter": "model.temperature_C", "values": [6.3, 18.0]},
+    {"parameter": "stimulus.amplitude", "values": [0.0, 5.0, 12.0]},
+]}
+
+
+def _run(tmp_path, cfg, *extra, code=0, name="cfg"):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = CliRunner().invoke(app, ["simulate", "--config", str(path), "--output-root", str(tmp_path / "out"), *extra])
+    assert result.exit_code == code, result.output
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def test_two_parameter_grid_writes_members_csv_maps_and_kept_trajectories(tmp_path):
+    cfg = {**HH, "sweep": GRID, "output": {"trajectory_members": 2}, "runtime": {"chunk_size": 4}}
+    run = _run(tmp_path, cfg)
+    lines = (run / "members.csv").read_text().splitlines()
+    assert lines[0].startswith("model.temperature_C,stimulus.amplitude,spike_count,firing_rate_hz,peak_V_mV,min_V_mV,"
+                               "num_steps,num_rejected_steps,spike_1_ms")
+    rows = [line.split(",") for line in lines[1:]]
+    assert [(float(r[0]), float(r[1])) for r in rows] == [(6.3, 0.0), (6.3, 5.0), (6.3, 12.0),
+                                                          (18.0, 0.0), (18.0, 5.0), (18.0, 12.0)]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["swept"] == ["model.temperature_C", "stimulus.amplitude"] and metrics["values"][4] == [18.0, 5.0]
+    assert metrics["members"] == 6 and metrics["chunks"] == 2 and metrics["chunk_size"] == 4
+    assert [int(r[2]) for r in rows] == metrics["spike_count"] and metrics["spike_count"][0] == 0
+    assert metrics["firing_rate_hz"][2] > 50 and metrics["firing_rate_hz"][0] == 0
+    # trajectories of the kept members only (first and last), their spikes as the chunks counted
+    traj = np.loadtxt(run / "trajectory.csv", delimiter=",", skiprows=1)
+    assert sorted(set(traj[:, 0].astype(int))) == [0, 5]
+    last = traj[traj[:, 0] == 5]
+    assert spike_times(last[:, 3], last[:, 4], 0.0).size == metrics["spike_count"][5]
+    figures = {p.name for p in (run / "figures").glob("*.pdf")}
+    assert {"map_firing_rate_hz.pdf", "map_spike_count.pdf", "voltage.pdf", "states.pdf"} <= figures
+
+
+def test_interrupted_sweep_resumes_skipping_finished_chunks(tmp_path, monkeypatch):
+    cfg = {**HH, "sweep": GRID, "runtime": {"chunk_size": 2}}
+    whole = _run(tmp_path, cfg, name="whole")
+
+    append = MembersFile.append
+
+    def interrupt_after_two(self, index, rows):
+        append(self, index, rows)
+        if index == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(MembersFile, "append", interrupt_after_two)
+    cut = _run(tmp_path, cfg, code=130, name="cut")
+    monkeypatch.undo()
+    assert json.loads((cut / "run.json").read_text())["status"] == "interrupted"
+    assert len((cut / "members.csv").read_text().splitlines()) == 1 + 4
+    with open(cut / "members.csv", "a") as f:  # a crash in the middle of the next chunk's append
+        f.write("18.0,0.0,1,23.4")
+
+    result = CliRunner().invoke(app, ["simulate", "--resume", str(cut)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((cut / "metrics.json").read_text())
+    assert metrics["chunks"] == 3 and metrics["chunks_run"] == 1
+    assert (cut / "members.csv").read_text() == (whole / "members.csv").read_text()
+    # kept members of the finished chunks ran again (an extra chunk, the same executable)
+    assert (cut / "trajectory.csv").read_text() == (whole / "trajectory.csv").read_text()
+    assert json.loads((cut / "run.json").read_text())["status"] == "completed"
+
+
+def test_cable_sweep_velocity_in_chunk_equals_numpy_analysis():
+    from neurocli import cable_analysis
+    from neurocli.commands.sweep_outputs import chunk_analysis
+    from neurocli.models import build_model
+
+    cfg = validate(SimulateConfig, {
+        "model": {"name": "hh_cable", "nx": 41, "length_cm": 4.0},
+        "stimulus": {"kind": "pulse", "start": 0.5, "duration": 0.5, "amplitude": 300.0},
+        "time": {"t0": 0.0, "t1": 5.0, "save_every": 0.02},
+        "solver": {"name": "kencarp5", "rtol": 1e-6, "atol": 1e-6, "dtmax": 0.05},
+        "sweep": {"parameters": [{"parameter": "model.diameter_um", "values": [300.0, 600.0]},
+                                 {"parameter": "stimulus.amplitude", "values": [20.0, 300.0]}]},
+    }, "cable.yaml")
+    problem = solve.Problem(build_model(cfg.model), build_stimulus(cfg.stimulus))
+    save, analyse, _ = chunk_analysis(cfg, problem)
+    ts, table = cfg.time.grid, cfg.sweep.table()
+    got = {}
+    spec = solve.SolveSpec(cfg.solver, 0.0, 5.0, ts, (0.5, 1.0), save=save)
+    solve.run_chunks(problem, spec, cfg.sweep.names, table, analyse, solve.ChunkPlan(4, 4),
+                     lambda i, a, b, out: got.update(out))
+    full = solve.run_solve(problem, solve.SolveSpec(cfg.solver, 0.0, 5.0, ts, (0.5, 1.0),
+                                                    save=lambda t, y: problem.model.full_field(y)),
+                           cfg.sweep.names, table)
+    x = np.asarray(problem.model.grid())
+    for i in range(4):
+        ref = cable_analysis.analyse(ts, x, full.ys[i], rest=float(full.ys[i, 0, 20]), threshold=0.0,
+                                     positions=(4 / 3, 8 / 3), site=2.0)
+        assert got["reached_far_end"][i] == ref.reached_far_end
+        assert got["spike_count"][i] == len(ref.spike_times_ms)
+        np.testing.assert_allclose(got["conduction_velocity_m_per_s"][i], ref.velocity_m_per_s, rtol=1e-12)
+        np.testing.assert_allclose(got["spike_half_width_ms"][i], ref.half_width_ms, rtol=1e-12)
+        np.testing.assert_allclose(got["peak_V_mV"][i], ref.peak_V_mV, rtol=1e-12)
+    assert got["reached_far_end"].tolist() == [False, True, False, True]
+    assert got["conduction_velocity_m_per_s"][3] > got["conduction_velocity_m_per_s"][1] > 0
+
+
+# -- several processes --------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_write_the_members_csv_of_one(tmp_path):
+    cfg = {**HH, "sweep": GRID, "time": {"t0": 0.0, "t1": 25.0, "save_every": 0.1}, "runtime": {"chunk_size": 4}}
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "NEUROCLI_NO_COMPILATION_CACHE": "1"}
+    base = [sys.executable, "-m", "neurocli", "simulate", "--config", str(path)]
+    one = subprocess.run([*base, "--output-root", str(tmp_path / "one")], capture_output=True, text=True,
+                         env=env, timeout=600)
+    assert one.returncode == 0, one.stderr
+    port = _free_port()
+    procs = [subprocess.Popen([*base, "--output-root", str(tmp_path / f"two{i}"), "--coordinator", f"127.0.0.1:{port}",
+                               "--num-processes", "2", "--process-id", str(i)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for i in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs[0][1][-2000:] + outs[1][1][-2000:]
+    # process 0 alone writes (gloo prints its own connection lines on stdout)
+    assert "simulate" not in outs[1][0] and not (tmp_path / "two1").exists()
+    two = Path(outs[0][0].strip().splitlines()[-1])
+    assert len(json.loads((two / "run.json").read_text())["devices"]) == 2
+    single = Path(one.stdout.strip().splitlines()[-1])
+    assert (two / "members.csv").read_text() == (single / "members.csv").read_text()
+
+
+def test_stimulus_edges_of_every_member_reach_the_controller():
+    from neurocli.commands.sweep_outputs import jump_times
+
+    cfg = validate(SimulateConfig, {**HH, "stimulus": {"kind": "pulse", "start": 5.0, "duration": 1.0, "amplitude": 20.0},
+                                    "sweep": {"parameters": [
+                                        {"parameter": "stimulus.start", "values": [2.0, 5.0]},
+                                        {"parameter": "stimulus.amplitude", "linspace": {"start": 0, "stop": 20, "num": 1000}},
+                                    ]}}, "x")
+    assert jump_times(cfg) == (2.0, 3.0, 5.0, 6.0)
+    amplitudes_only = _cfg({"parameter": "stimulus.amplitude", "values": [1.0, 2.0]})
+    assert jump_times(amplitudes_only) == (0.0,)
+
+
+def test_chunk_size_from_the_memory_budget():
+    from neurocli.memory import GIB, budget_bytes, simulate_member_bytes
+
+    cfg = validate(SimulateConfig, {**HH, "sweep": GRID, "runtime": {"memory_budget_gb": 0.01}}, "x")
+    per_member = simulate_member_bytes(cfg)
+    assert budget_bytes(cfg.runtime) == int(0.01 * GIB)
+    # 40 ms at 0.1 ms, 4 states, float64: the trajectory dominates
+    assert 3 * 401 * 4 * 8 < per_member < 10 * 401 * 4 * 8 * 2
+    plan = solve.plan_chunks(10_000, per_member, budget_bytes(cfg.runtime))
+    assert plan.chunk == int(0.01 * GIB) // per_member and plan.count == -(-10_000 // plan.chunk)
+    assert solve.plan_chunks(6, per_member, budget_bytes(cfg.runtime)).chunk == 6  # never more than the members
+    assert solve.plan_chunks(6, per_member, budget_bytes(cfg.runtime), chunk_size=4).count == 2
+    unset = validate(SimulateConfig, HH, "x").runtime
+    assert 0 < budget_bytes(unset) <= os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+
+
+def test_coordinator_without_process_count_is_a_usage_error(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({**HH, "sweep": GRID}))
+    result = CliRunner().invoke(app, ["simulate", "--config", str(path), "--coordinator", "127.0.0.1:1234"])
+    assert result.exit_code == 2 and "--num-processes" in result.output
