@@ -29,3 +29,13 @@ def configure(precision: str = "float64", compilation_cache: bool = True) -> Non
         jax.config.update("jax_compilation_cache_dir", str(path))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def compilation_cache_dir() -> Path | None:
+    """The persistent compilation cache's directory, or None when it is off (as `configure` left
+    it, or however JAX was configured). Reads JAX's settings: imports jax."""
+    import jax
+
+    if not jax.config.jax_enable_compilation_cache or not jax.config.jax_compilation_cache_dir:
+        return None
+    return Path(jax.config.jax_compilation_cache_dir)
