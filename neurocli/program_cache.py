@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from neurocli import runtime
+from neurocli import progress, runtime
 
 FORMAT = 1  # bump when the stored layout changes
 VERSIONED = ("jax", "jaxlib", "diffrax", "equinox", "lineax", "optimistix", "numpy")
@@ -53,27 +53,31 @@ class Unfingerprintable(TypeError):
     """A value whose effect on the program cannot be read: the call is not cached."""
 
 
-def compile_cached(fn: Callable, *args, key_parts: Any = ()) -> Callable:
+def compile_cached(fn: Callable, *args, key_parts: Any = (), then: str | None = None) -> Callable:
     """`jax.jit(fn).lower(*args).compile()`, with the traced program cached across processes.
 
     Returns a callable taking arguments of the same structure, shapes and dtypes as `args`.
     `key_parts`: anything else that changes the program and is not visible in `fn` (hashed with
-    the same fingerprint)."""
+    the same fingerprint). Announces the phase `compiling` on stderr (neurocli.progress), and
+    `then` (e.g. "solving") when the compiled program is first called."""
     import jax
 
     directory = program_dir()
     if directory is None:
-        return _plain(fn, args, "off", "the compilation cache is off")
+        progress.phase("compiling", "tracing (program cache off)")
+        return _announced(_plain(fn, args, "off", "the compilation cache is off"), then)
     try:
         key = program_key(fn, args, key_parts)
     except Unfingerprintable as exc:
         stats["uncached"] += 1
-        return _plain(fn, args, "uncached", str(exc))
+        progress.phase("compiling", "tracing")
+        return _announced(_plain(fn, args, "uncached", str(exc)), then)
 
     leaves, in_tree = jax.tree_util.tree_flatten(args)
     path = directory / f"{key}.jaxexport"
     exported = None
     status, reason = "hit", None
+    progress.phase("compiling", "cached program" if path.is_file() else "tracing (first run of this program)")
     if path.is_file():
         try:
             exported = jax.export.deserialize(bytearray(path.read_bytes()))
@@ -90,17 +94,32 @@ def compile_cached(fn: Callable, *args, key_parts: Any = ()) -> Callable:
             _store(path, exported.serialize())
         except Exception as exc:  # host callbacks, custom pytrees in the output, a full disk...
             stats["fallbacks"] += 1
-            return _plain(fn, args, "fallback", f"export failed: {type(exc).__name__}: {exc}")
+            return _announced(_plain(fn, args, "fallback", f"export failed: {type(exc).__name__}: {exc}"), then)
     try:
         compiled = jax.jit(exported.call).lower(*leaves).compile()
     except Exception as exc:
         stats["fallbacks"] += 1
-        return _plain(fn, args, "fallback", f"cached program did not compile: {type(exc).__name__}: {exc}")
+        return _announced(_plain(fn, args, "fallback", f"cached program did not compile: {type(exc).__name__}: {exc}"), then)
     stats["hits" if status == "hit" else "misses"] += 1
     last.update(status=status, key=key, reason=reason)
 
     def call(*call_args):
         return compiled(*jax.tree_util.tree_leaves(call_args))
+
+    return _announced(call, then)
+
+
+def _announced(compiled: Callable, then: str | None) -> Callable:
+    """`compiled`, announcing the phase `then` on its first call."""
+    if then is None:
+        return compiled
+    announced = [False]
+
+    def call(*args):
+        if not announced[0]:
+            announced[0] = True
+            progress.phase(then)
+        return compiled(*args)
 
     return call
 

@@ -212,7 +212,7 @@ def run_solve(problem: Problem, spec: SolveSpec, sweep_path: str | None = None, 
         values = vals if sharding is None else jax.device_put(vals, sharding)
 
     start = time.perf_counter()
-    compiled = compile_cached(fn, dynamic, values)
+    compiled = compile_cached(fn, dynamic, values, then="solving")
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
     ys, steps, rejected, result = jax.block_until_ready(compiled(dynamic, values))

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from neurocli import progress
 from neurocli.config.base import ConfigError
 from neurocli.commands import cable_outputs
 from neurocli.config.models import CABLE_MODELS, PDE_MODELS
@@ -65,7 +66,9 @@ def prepare(cfg: SimulateConfig, source: str) -> Problem:
 def execute(problem: Problem, cfg: SimulateConfig, run: RunDirectory, resume: bool = False) -> dict:
     sweep = cfg.sweep
     values = sweep.member_values() if sweep else None
+    progress.phase("building", f"{cfg.model.name}, {len(values)} members" if sweep else cfg.model.name)
     out = run_solve(problem, make_spec(cfg, problem), sweep.parameter if sweep else None, values)
+    progress.phase("writing", f"solved in {out.run_s:.2f} s")
     if cfg.model.name in CABLE_MODELS:
         return cable_outputs.write(cfg, problem.model, out, values, run)
     if cfg.model.name in PDE_MODELS:
