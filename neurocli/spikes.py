@@ -14,10 +14,20 @@ def spike_times(t: np.ndarray, v: np.ndarray, threshold: float) -> np.ndarray:
     return t[idx] + frac * (t[idx + 1] - t[idx])
 
 
-def firing_rate_hz(times_ms: np.ndarray, window: tuple[float, float]) -> float:
-    """Steady firing rate in a window: 1000 / mean inter-spike interval of the spikes inside it,
-    0 with fewer than two spikes there (a single spike is not repetitive firing)."""
+RATE_UNDEFINED = "fewer than 2 spikes in the rate window: no inter-spike interval, the rate is undefined"
+
+
+def firing_rate_hz(times_ms: np.ndarray, window: tuple[float, float]) -> float | None:
+    """Steady firing rate in a window: 1000 / mean inter-spike interval of the spikes inside it.
+    None (JSON null) with fewer than two spikes there: no interval, so no rate; undefined is not
+    zero (a single spike is not repetitive firing). Where a yes/no is wanted, None is "not firing"
+    (see `is_firing`); metrics state the reason beside it (`RATE_UNDEFINED`)."""
     inside = times_ms[(times_ms >= window[0]) & (times_ms <= window[1])]
     if inside.size < 2:
-        return 0.0
+        return None
     return float(1000.0 / np.mean(np.diff(inside)))
+
+
+def is_firing(rate_hz: float | None) -> bool:
+    """Repetitive firing: a defined, positive rate."""
+    return rate_hz is not None and rate_hz > 0

@@ -17,7 +17,7 @@ from neurocli.plotting import neuron as neuron_plots
 from neurocli.plotting import pde as pde_plots
 from neurocli.run_dir import RunDirectory
 from neurocli.solve import Problem, SolveOutput, SolveSpec, field_setter, run_solve
-from neurocli.spikes import firing_rate_hz, spike_times
+from neurocli.spikes import RATE_UNDEFINED, firing_rate_hz, is_firing, spike_times
 
 SCHEMA = SimulateConfig
 
@@ -143,6 +143,9 @@ def _neuron_outputs(cfg, problem, out: SolveOutput, values, run: RunDirectory) -
         "num_steps": out.num_steps.tolist(),
         "num_rejected_steps": out.num_rejected_steps.tolist(),
     }
+    if any(r is None for r in rates):
+        undefined = sum(r is None for r in rates)
+        metrics["firing_rate_note"] = RATE_UNDEFINED if values is None else f"null for {undefined} of {n} members: {RATE_UNDEFINED}"
     if values is None:
         metrics = {k: (v[0] if isinstance(v, list) and k != "rate_window_ms" else v) for k, v in metrics.items()}
     else:
@@ -155,9 +158,9 @@ def _neuron_outputs(cfg, problem, out: SolveOutput, values, run: RunDirectory) -
 
 
 def _onset(values, rates) -> float | None:
-    """The smallest swept value with repetitive firing (rate > 0), for monotone sweeps."""
+    """The smallest swept value with repetitive firing (a defined rate > 0), for monotone sweeps."""
     order = np.argsort(values)
-    firing = [values[i] for i in order if rates[i] > 0]
+    firing = [values[i] for i in order if is_firing(rates[i])]
     return float(firing[0]) if firing else None
 
 
