@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= outputs
 
-.PHONY: install test smoke demo bench bench-simulate bench-ude bench-pinn bench-cable clean
+.PHONY: install test smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-startup clean
 
 $(BIN)/neurocli: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ demo: install  ## the shipped default configs
 	$(BIN)/neurocli train-ude --config configs/ude_reduced_hh.yaml --output-root $(OUT)
 	$(BIN)/neurocli train-pinn --config configs/a_sweep.yaml --output-root $(OUT)
 
-bench: bench-simulate bench-ude bench-pinn bench-cable  ## all benchmarks -> benchmarks/results/
+bench: bench-simulate bench-ude bench-pinn bench-cable bench-startup  ## all benchmarks -> benchmarks/results/
 
 bench-simulate: install
 	$(BIN)/python benchmarks/bench_simulate.py
@@ -44,6 +44,9 @@ bench-pinn: install
 
 bench-cable: install
 	$(BIN)/python benchmarks/bench_cable.py
+
+bench-startup: install  ## process start-up times (BENCH_NEURON_PYTHON=a python with neuron, optional)
+	$(BIN)/python benchmarks/bench_startup.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -39,6 +39,7 @@ import numpy as np
 from neurocli import progress, runtime
 
 FORMAT = 1  # bump when the stored layout changes
+NO_CACHE_ENV = "NEUROCLI_NO_PROGRAM_CACHE"
 VERSIONED = ("jax", "jaxlib", "diffrax", "equinox", "lineax", "optimistix", "numpy")
 JAX_FLAGS = ("jax_enable_x64", "jax_default_matmul_precision", "jax_numpy_rank_promotion",
              "jax_numpy_dtype_promotion", "jax_default_prng_impl", "jax_threefry_partitionable",
@@ -65,7 +66,7 @@ def compile_cached(fn: Callable, *args, key_parts: Any = (), then: str | None = 
     directory = program_dir()
     if directory is None:
         progress.phase("compiling", "tracing (program cache off)")
-        return _announced(_plain(fn, args, "off", "the compilation cache is off"), then)
+        return _announced(_plain(fn, args, "off", "the program cache is off"), then)
     try:
         key = program_key(fn, args, key_parts)
     except Unfingerprintable as exc:
@@ -134,7 +135,10 @@ def _plain(fn, args, status: str, reason: str | None):
 
 
 def program_dir() -> Path | None:
-    """Where exported programs live: beside the persistent compilation cache; None when it is off."""
+    """Where exported programs live: beside the persistent compilation cache; None when it is off
+    (or NEUROCLI_NO_PROGRAM_CACHE is set, to anything but 0)."""
+    if os.environ.get(NO_CACHE_ENV, "0") not in ("", "0"):
+        return None
     cache = runtime.compilation_cache_dir()
     return None if cache is None else cache / "programs"
 
