@@ -43,3 +43,18 @@ def test_heatmap_colorbar_says_it_is_clipped():
     assert "clipped above" in bar.get_ylabel()
     fixed = pde.heatmap_grid(t, x, u[None], ["a = 0.1"], label="u", vmin=0.0, vmax=2.0)
     assert fixed.axes[-1].get_ylabel() == "u"
+
+
+def test_loss_figure_best_line_ends_at_the_reported_best_loss():
+    from neurocli.plotting import ude
+
+    step = np.arange(6.0)
+    loss = np.array([10.0, 5.0, np.inf, 3.0, 4.0, 3.5])  # the loss of the parameters before each update
+    rejected = np.array([0, 0, 1, 0, 0, 0])
+    phase = np.zeros(6)
+    fig = ude.loss_curve(step, loss, phase, ["adam"], rejected, final_loss=2.5)
+    (best,) = [line for line in fig.axes[0].get_lines() if line.get_label() == "best so far"]
+    assert best.get_ydata()[-1] == 2.5 and best.get_xdata()[-1] == 6.0  # metrics' best_loss: min(3.0, final 2.5)
+    worse = ude.loss_curve(step, loss, phase, ["adam"], rejected, final_loss=9.0)
+    (best,) = [line for line in worse.axes[0].get_lines() if line.get_label() == "best so far"]
+    assert best.get_ydata()[-1] == 3.0

@@ -125,12 +125,12 @@ def _phase_names(cfg: TrainUDEConfig) -> list[str]:
     return names
 
 
-def _loss_figure(run: RunDirectory, cfg: TrainUDEConfig, history, whole_from: int) -> None:
+def _loss_figure(run: RunDirectory, cfg: TrainUDEConfig, history, whole_from: int, final_loss=None) -> None:
     h = np.asarray(history, dtype=float).reshape(-1, 7)
     names = _phase_names(cfg)
     run.save_figure("loss", plots.loss_curve(h[:, 0], h[:, 2], h[:, 1], names, h[:, 6],
                                              title=f"train-ude: {cfg.ude.replaced} current replaced",
-                                             comparable_from=whole_from))
+                                             comparable_from=whole_from, final_loss=final_loss))
 
 
 def _outputs(cfg: TrainUDEConfig, prep: Prepared, recording, loss_fn: TrajectoryLoss, result: TrainResult,
@@ -149,7 +149,7 @@ def _outputs(cfg: TrainUDEConfig, prep: Prepared, recording, loss_fn: Trajectory
     run.write_csv("validation.csv", ["t", "i_ext", *(f"true_{n}" for n in names), *(f"ude_{n}" for n in names)],
                   np.column_stack([val.t, val.i_ext, val.reference, val.ude]).tolist())
 
-    _loss_figure(run, cfg, result.history, loss_fn.full_window_from)
+    _loss_figure(run, cfg, result.history, loss_fn.full_window_from, final_loss=result.final_loss)
     noisy = recording.clean is not None and not np.array_equal(recording.clean, recording.y)
     run.save_figure("fit", plots.trajectories(
         fit.t, fit.reference, fit.ude, names, fit.i_ext, reference_label="data", ude_label="trained UDE",
