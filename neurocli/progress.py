@@ -44,7 +44,7 @@ def elapsed() -> float:
 def phase(name: str, detail: str = "") -> None:
     """Announce a phase of the run: `[  1.2 s] compiling: cached program` on stderr."""
     text = f"{name}: {detail}" if detail else name
-    print(f"[{elapsed():6.1f} s] {text}", file=sys.stderr, flush=True)
+    print(f"[{elapsed():7.2f} s] {text}", file=sys.stderr, flush=True)
 
 
 def format_fields(fields: dict, sep: str = "=") -> str:
@@ -91,7 +91,7 @@ class Reporter:
     def _line(self, final: bool = False) -> None:
         info = format_fields(self.fields)
         tag = " done" if final else ""
-        print(f"[{elapsed():6.1f} s] {self.description}{tag}: {self.step}/{self.total}  {info}".rstrip(),
+        print(f"[{elapsed():7.2f} s] {self.description}{tag}: {self.step}/{self.total}  {info}".rstrip(),
               file=sys.stderr, flush=True)
         self._printed = True
 

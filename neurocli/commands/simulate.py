@@ -83,7 +83,7 @@ def _stimulus_currents(problem: Problem, ts: np.ndarray, parameter: str | None, 
     """I_ext(t) on the output grid: one row, or one per member when the stimulus is swept."""
     ts = jnp.asarray(ts)
     if parameter is None or not parameter.startswith("stimulus."):
-        return np.asarray(jax.vmap(problem.stimulus)(ts))[None]
+        return np.asarray(jax.jit(jax.vmap(problem.stimulus))(ts))[None]  # one compile, not one per operation
     where = field_setter(parameter)
     swept = [eqx.tree_at(where, problem, jnp.asarray(v, dtype=float)).stimulus for v in values]
     return np.stack([np.asarray(jax.vmap(s)(ts)) for s in swept])
