@@ -43,7 +43,7 @@ NO_CACHE_ENV = "NEUROCLI_NO_PROGRAM_CACHE"
 VERSIONED = ("jax", "jaxlib", "diffrax", "equinox", "lineax", "optimistix", "numpy")
 JAX_FLAGS = ("jax_enable_x64", "jax_default_matmul_precision", "jax_numpy_rank_promotion",
              "jax_numpy_dtype_promotion", "jax_default_prng_impl", "jax_threefry_partitionable",
-             "jax_use_shardy_partitioner")
+             "jax_use_shardy_partitioner", "jax_disable_jit", "jax_debug_nans", "jax_debug_infs", "jax_enable_checks")
 
 # what happened to the calls in this process; tests and the progress line read it
 stats = {"hits": 0, "misses": 0, "fallbacks": 0, "uncached": 0}
