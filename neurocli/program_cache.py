@@ -282,6 +282,12 @@ def _feed(h, obj, seen: set) -> None:
         _feed(h, cells, seen)
         h.update(b");")
         return
+    if type(obj).__name__ == "PjitFunction" and isinstance(getattr(obj, "__wrapped__", None), types.FunctionType):
+        # jax.jit(f), e.g. jax.nn.tanh as an equinox MLP's activation: inlined when traced, so f
+        h.update(b"jit(")
+        _feed(h, obj.__wrapped__, seen)
+        h.update(b");")
+        return
     if isinstance(obj, (types.BuiltinFunctionType, types.ModuleType)):
         h.update(f"{type(obj).__name__}:{getattr(obj, '__module__', '')}.{obj.__name__};".encode())
         return

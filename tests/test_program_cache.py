@@ -80,6 +80,14 @@ def test_solver_settings_in_a_closure_change_the_key():
     assert k1 != k2
 
 
+def test_jitted_functions_in_a_closure_are_read_through():
+    x = jnp.ones(3)
+    tanh = program_cache.program_key(lambda y: jax.nn.tanh(y), (x,))
+    assert program_cache.program_key(lambda y: jax.nn.tanh(y), (x,)) == tanh
+    act = lambda f: (lambda y: f(y))  # noqa: E731
+    assert program_cache.program_key(act(jax.nn.tanh), (x,)) != program_cache.program_key(act(jax.nn.sigmoid), (x,))
+
+
 def test_export_failure_falls_back_to_plain_jit(cache):
     def with_callback(x):
         return jax.pure_callback(lambda v: np.asarray(v) * 2, jax.ShapeDtypeStruct(x.shape, x.dtype), x)
