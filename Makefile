@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= outputs
 
-.PHONY: install test fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-sweeps clean
+.PHONY: install test fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup clean
 
 $(BIN)/neurocli: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ demo: install  ## the shipped default configs
 	$(BIN)/neurocli train-ude --config configs/ude_reduced_hh.yaml --output-root $(OUT)
 	$(BIN)/neurocli train-pinn --config configs/a_sweep.yaml --output-root $(OUT)
 
-bench: bench-simulate bench-ude bench-pinn bench-cable bench-sweeps  ## all benchmarks -> benchmarks/results/
+bench: bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup  ## all benchmarks -> benchmarks/results/
 
 bench-simulate: install
 	$(BIN)/python benchmarks/bench_simulate.py
@@ -53,6 +53,9 @@ bench-cable: install
 bench-sweeps: install  ## a 10^4-member f–I map: chunks, memory, one vs two processes
 	$(BIN)/python benchmarks/bench_sweeps.py
 	$(BIN)/python benchmarks/bench_sweeps_jaxley.py   # needs JAXLEY_PYTHON (a venv with jaxley); skipped otherwise
+
+bench-startup: install  ## process start-up times (BENCH_NEURON_PYTHON=a python with neuron, optional)
+	$(BIN)/python benchmarks/bench_startup.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

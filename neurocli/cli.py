@@ -28,6 +28,22 @@ NUM_PROCESSES = typer.Option(None, "--num-processes", help="With --coordinator H
 PROCESS_ID = typer.Option(None, "--process-id", help="With --coordinator HOST:PORT: this process's index, 0 … N-1.")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from neurocli import runtime
+
+        typer.echo(runtime.version_report())
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the versions of neurocli and JAX, JAX's backend and devices, and exit."),
+) -> None:
+    """Simulate nerve-impulse models and train neural networks inside them (JAX + diffrax)."""
+
+
 def _run(command: str, module_name: str, config, sets, output_root, name, resume=None, distributed=None) -> None:
     # Equinox's runtime checks compile to host callbacks by default, and JAX never writes such
     # executables to the persistent compilation cache. Every solve checks its own result

@@ -53,3 +53,36 @@ def start_distributed(coordinator: str, num_processes: int | None = None, proces
 def is_main_process() -> bool:
     """Process 0 (or the only one): the one that writes the run directory."""
     return _PROCESS["index"] == 0
+
+
+def compilation_cache_dir() -> Path | None:
+    """The persistent compilation cache's directory, or None when it is off (as `configure` left
+    it, or however JAX was configured). Reads JAX's settings: imports jax."""
+    import jax
+
+    if not jax.config.jax_enable_compilation_cache or not jax.config.jax_compilation_cache_dir:
+        return None
+    return Path(jax.config.jax_compilation_cache_dir)
+
+
+def version_report() -> str:
+    """`neurocli --version`: the package, the libraries it is built on, JAX's backend and devices."""
+    from importlib import metadata
+
+    from neurocli import __version__
+
+    found = []
+    for name in ("jax", "jaxlib", "diffrax", "equinox", "optax"):
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    lines = [f"neurocli {__version__}", ", ".join(found)]
+    try:
+        import jax
+
+        devices = ", ".join(str(d) for d in jax.devices())
+        lines.append(f"backend {jax.default_backend()}: {devices}")
+    except Exception as exc:  # a broken accelerator install still reports the versions
+        lines.append(f"backend unavailable: {type(exc).__name__}: {exc}")
+    return "\n".join(lines)

@@ -27,6 +27,7 @@ from neurocli.config.common import IMEX_SOLVERS, IMPLICIT_SOLVERS
 from neurocli.implicit_stages import OneChordStep
 from neurocli.models.base import AbstractModel, AbstractPDEModel
 from neurocli.models.stimulus import AbstractStimulus, NoStimulus
+from neurocli.program_cache import compile_cached
 
 SOLVERS = {
     "euler": diffrax.Euler,
@@ -246,7 +247,7 @@ def run_solve(problem: Problem, spec: SolveSpec, sweep_path: str | Sequence[str]
         values = vals if sharding is None else jax.device_put(vals, sharding)
 
     start = time.perf_counter()
-    compiled = jax.jit(fn).lower(dynamic, values).compile()
+    compiled = compile_cached(fn, dynamic, values, then="solving")
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
     ys, steps, rejected, result = jax.block_until_ready(compiled(dynamic, values))

@@ -14,13 +14,23 @@ def spike_times(t: np.ndarray, v: np.ndarray, threshold: float) -> np.ndarray:
     return t[idx] + frac * (t[idx + 1] - t[idx])
 
 
-def firing_rate_hz(times_ms: np.ndarray, window: tuple[float, float]) -> float:
-    """Steady firing rate in a window: 1000 / mean inter-spike interval of the spikes inside it,
-    0 with fewer than two spikes there (a single spike is not repetitive firing)."""
+RATE_UNDEFINED = "fewer than 2 spikes in the rate window: no inter-spike interval, the rate is undefined"
+
+
+def firing_rate_hz(times_ms: np.ndarray, window: tuple[float, float]) -> float | None:
+    """Steady firing rate in a window: 1000 / mean inter-spike interval of the spikes inside it.
+    None (JSON null) with fewer than two spikes there: no interval, so no rate; undefined is not
+    zero (a single spike is not repetitive firing). Where a yes/no is wanted, None is "not firing"
+    (see `is_firing`); metrics state the reason beside it (`RATE_UNDEFINED`)."""
     inside = times_ms[(times_ms >= window[0]) & (times_ms <= window[1])]
     if inside.size < 2:
-        return 0.0
+        return None
     return float(1000.0 / np.mean(np.diff(inside)))
+
+
+def is_firing(rate_hz: float | None) -> bool:
+    """Repetitive firing: a defined, positive rate."""
+    return rate_hz is not None and rate_hz > 0
 
 
 def crossings(t, v, threshold):
@@ -39,7 +49,7 @@ def voltage_summary(t, v, threshold: float, window: tuple[float, float], max_tim
     """JAX, inside a compiled solve, per member: what `spike_times` and `firing_rate_hz` give on
     the same samples, as fixed-size arrays. spike_count, the first `max_times` spike times
     (NaN-padded), the firing rate in `window` (1000 (n − 1) / (t_last − t_first) = 1000 / mean
-    interval, 0 with fewer than two spikes there), first spike, peak and minimum of v."""
+    interval, NaN (undefined) with fewer than two spikes there), first spike, peak and minimum of v."""
     import jax.numpy as jnp
 
     up, times = crossings(t, v, threshold)
@@ -51,7 +61,7 @@ def voltage_summary(t, v, threshold: float, window: tuple[float, float], max_tim
     t_first = jnp.min(jnp.where(inside, times, jnp.inf))
     t_last = jnp.max(jnp.where(inside, times, -jnp.inf))
     span = jnp.where(n_in >= 2, t_last - t_first, 1.0)
-    rate = jnp.where(n_in >= 2, 1000.0 * (n_in - 1) / span, 0.0)
+    rate = jnp.where(n_in >= 2, 1000.0 * (n_in - 1) / span, jnp.nan)  # undefined, as firing_rate_hz's None
     return {
         "spike_count": jnp.sum(up),
         "firing_rate_hz": rate,

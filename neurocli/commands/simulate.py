@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from neurocli import progress
 from neurocli.config.base import ConfigError
 from neurocli.commands import cable_outputs, sweep_outputs
 from neurocli.config.models import CABLE_MODELS, PDE_MODELS
@@ -16,7 +17,7 @@ from neurocli.plotting import neuron as neuron_plots
 from neurocli.plotting import pde as pde_plots
 from neurocli.run_dir import RunDirectory
 from neurocli.solve import Problem, SolveOutput, SolveSpec, run_solve
-from neurocli.spikes import firing_rate_hz, spike_times
+from neurocli.spikes import RATE_UNDEFINED, firing_rate_hz, spike_times
 
 SCHEMA = SimulateConfig
 
@@ -74,7 +75,9 @@ def execute(problem: Problem, cfg: SimulateConfig, run: RunDirectory, restored: 
         return sweep_outputs.run(problem, cfg, run, resume=bool(restored))
     names = sweep.names if sweep else None
     table = sweep.table() if sweep else None
+    progress.phase("building", f"{cfg.model.name}, {len(table)} members" if sweep else cfg.model.name)
     out = run_solve(problem, make_spec(cfg, problem), names, table)
+    progress.phase("writing", f"solved in {out.run_s:.2f} s")
     if cfg.model.name in CABLE_MODELS:
         return cable_outputs.write(cfg, problem.model, out, run)
     if cfg.model.name in PDE_MODELS:
@@ -95,19 +98,21 @@ def _neuron_outputs(cfg, problem, out: SolveOutput, run: RunDirectory) -> dict:
     spikes = spike_times(t, ys[:, 0], thr)
     run.write_csv("trajectory.csv", ["t", *names], np.column_stack([t, ys]).tolist())
 
-    current = np.asarray(jax.vmap(problem.stimulus)(jnp.asarray(t)))
+    current = np.asarray(jax.jit(jax.vmap(problem.stimulus))(jnp.asarray(t)))  # one compile, not one per operation
     units = dict(v_unit=model.voltage_unit, t_unit=model.time_unit, i_unit=model.current_unit)
     run.save_figure("voltage", neuron_plots.voltage_trace(t, ys[:, 0], current, **units))
     if len(names) > 1:
         run.save_figure("states", neuron_plots.state_variables(t, ys[:, 1:], names[1:], t_unit=model.time_unit))
     if len(names) == 2:
         run.save_figure("phase_plane", _phase_plane(model, ys, names))
+    rate = firing_rate_hz(spikes, window)
     return {
         "spike_count": int(spikes.size),
         "spike_times_ms": spikes.tolist(),
         "peak_V_mV": float(ys[:, 0].max()),
         "min_V_mV": float(ys[:, 0].min()),
-        "firing_rate_hz": firing_rate_hz(spikes, window),
+        "firing_rate_hz": rate,
+        **({"firing_rate_note": RATE_UNDEFINED} if rate is None else {}),
         "rate_window_ms": list(window),
         "num_steps": int(out.num_steps),
         "num_rejected_steps": int(out.num_rejected_steps),

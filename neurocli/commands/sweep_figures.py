@@ -87,9 +87,9 @@ def neuron(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict
 
 
 def _onset(values, rates) -> float | None:
-    """The smallest swept value with repetitive firing (rate > 0), for monotone sweeps."""
-    values, rates = np.asarray(values), np.asarray(rates)
-    firing = values[rates > 0]
+    """The smallest swept value with repetitive firing (a defined rate > 0), for monotone sweeps."""
+    values, rates = np.asarray(values), np.asarray(rates, dtype=float)
+    firing = values[np.nan_to_num(rates, nan=0.0) > 0]
     return float(firing.min()) if firing.size else None
 
 

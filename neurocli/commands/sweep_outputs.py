@@ -25,7 +25,7 @@ from neurocli.memory import budget_bytes, simulate_member_bytes
 from neurocli.models import build_stimulus
 from neurocli.run_dir import RunDirectory
 from neurocli.solve import ChunkPlan, Problem, SolveOutput, SolveSpec, plan_chunks, run_chunks, set_fields
-from neurocli.spikes import voltage_summary
+from neurocli.spikes import RATE_UNDEFINED, voltage_summary
 
 NEURON_METRICS = ("spike_count", "firing_rate_hz", "peak_V_mV", "min_V_mV")
 CABLE_METRICS = ("conduction_velocity_m_per_s", "reached_far_end", "spike_count", "peak_V_mV", "min_V_mV",
@@ -170,6 +170,9 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
     else:
         metrics.update(sweep_figures.neuron(cfg, problem, traj, names, table, kept, per_member, run_dir))
         metrics["rate_window_ms"] = list(rate_window(cfg))
+        undefined = int(np.sum(~np.isfinite(data["firing_rate_hz"])))
+        if undefined:
+            metrics["firing_rate_note"] = f"null for {undefined} of {n} members: {RATE_UNDEFINED}"
     metrics.update(swept_metrics(sweep, table))
     metrics.update(
         members=n,

@@ -63,14 +63,13 @@ def metrics(cfg: TrainPinnConfig, ref: Reference, errors, cur: Cursor, params, w
 def figures(run: RunDirectory, cfg: TrainPinnConfig, ref: Reference, u, errors, history: History) -> None:
     titles = [f"a = {a:g}" for a in ref.a]
     err_titles = [f"a = {a:g}: rel L2 {e:.2g}" for a, e in zip(ref.a, errors["rel_l2"])]
-    vmin = float(min(u.min(), ref.u.min()))
-    vmax = float(max(u.max(), ref.u.max()))
+    scale = pde_plots.colour_scale(ref.t, u, ref.u)  # one scale for prediction and reference
     grid = dict(x_label=X_LABEL, t_label=T_LABEL)
     k, bc = cfg.pde.k, cfg.pde.boundary
     run.save_figure("heatmaps", pde_plots.heatmap_grid(
-        ref.t, ref.x, u, titles, label=U_LABEL, vmin=vmin, vmax=vmax, suptitle=f"PINN u(t, x), k = {k:g}, boundary {bc}", **grid))
+        ref.t, ref.x, u, titles, label=U_LABEL, scale=scale, suptitle=f"PINN u(t, x), k = {k:g}, boundary {bc}", **grid))
     run.save_figure("heatmaps_reference", pde_plots.heatmap_grid(
-        ref.t, ref.x, ref.u, titles, label=U_LABEL, vmin=vmin, vmax=vmax,
+        ref.t, ref.x, ref.u, titles, label=U_LABEL, scale=scale,
         suptitle=f"reference (finite differences, {ref.boundary}, nx = {ref.solver_nx})", **grid))
     run.save_figure("heatmaps_error", pde_plots.heatmap_grid(
         ref.t, ref.x, np.abs(u - ref.u), err_titles, label="|u − reference| (dimensionless)", vmin=0.0,

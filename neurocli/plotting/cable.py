@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from matplotlib import ticker
 
 from neurocli.cable_analysis import nearest_node
 from neurocli.plotting.style import figure, parameter_label
@@ -45,6 +44,8 @@ def velocity_curve(values, velocities, parameter, *, exponent=None, log=False, r
     """Conduction velocity against a swept parameter. Members that did not conduct are marked
     with crosses on the x axis. `exponent`: a fitted power law c ∝ value^exponent, drawn dashed.
     `reference`: (value, velocity, label) of a literature point."""
+    from matplotlib import ticker
+
     values, velocities = np.asarray(values, float), np.asarray(velocities, float)
     ok = np.isfinite(velocities)
     fig, ax = figure(figsize=(6, 4))

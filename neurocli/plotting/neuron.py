@@ -53,9 +53,17 @@ def phase_plane(traj, grid_x, grid_y, dx, dy, names, *, x_unit="mV"):
 
 
 def rate_curve(values, rates_hz, parameter, *, onset=None, dimensionless=False):
-    """Steady firing rate against the swept parameter (the f–I curve for stimulus.amplitude)."""
+    """Steady firing rate against the swept parameter (the f–I curve for stimulus.amplitude).
+    Members whose rate is undefined (None or NaN: fewer than 2 spikes in the window) are drawn as
+    crosses on the axis, not as a rate of zero."""
+    values = np.asarray(values, dtype=float)
+    rates = np.array([np.nan if r is None else r for r in rates_hz], dtype=float)
     fig, ax = figure(figsize=(6, 4))
-    ax.plot(values, rates_hz, ".-", ms=3, lw=1.0, label="steady firing rate")
+    ax.plot(values, rates, ".-", ms=3, lw=1.0, label="steady firing rate")
+    undefined = ~np.isfinite(rates)
+    if undefined.any():
+        ax.plot(values[undefined], np.zeros(undefined.sum()), "x", color="0.5", ms=3, clip_on=False,
+                label="no rate (< 2 spikes in the window)")
     if onset is not None:
         ax.axvline(onset, color="0.5", ls="--", lw=1, label=f"onset of repetitive firing: {onset:.3g}")
     ax.set_xlabel(parameter_label(parameter, dimensionless))

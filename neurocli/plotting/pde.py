@@ -2,22 +2,67 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 
 from neurocli.plotting.style import figure
 
+# The initial pulse (peak 2) is narrow and decays within a few per cent of T; the front that follows
+# stays below about 0.7. On a linear scale up to the pulse's peak the front is a uniform dark band,
+# so the colour scale is clipped at the field's maximum after this fraction of the time span.
+EARLY_FRACTION = 0.05
+CLIP_WHEN_BELOW = 0.6  # clip when the later maximum is below this fraction of the overall maximum
+
+
+@dataclasses.dataclass(frozen=True)
+class ColourScale:
+    """One colour scale for several heat maps: [vmin, vmax], and `clipped_from` (the field's true
+    maximum, above vmax) when values above vmax are drawn in vmax's colour."""
+
+    vmin: float
+    vmax: float
+    clipped_from: float | None = None
+
+    def label(self, label: str) -> str:
+        if self.clipped_from is None:
+            return label
+        return f"{label}\ncolour clipped above {self.vmax:.2g} (u reaches {self.clipped_from:.2g} near t = 0)"
+
+
+def colour_scale(t, *field_sets, clip: bool = True) -> ColourScale:
+    """The scale shared by every field in `field_sets` (each (n, nt, nx) or (nt, nx) on the time
+    grid `t`): their full range, or, with `clip` and a maximum set by the early pulse alone, clipped
+    at the largest value after the first EARLY_FRACTION of the time span."""
+    t = np.asarray(t, dtype=float)
+    arrays = [np.asarray(f, dtype=float) for f in field_sets]
+    vmin = float(min(np.nanmin(a) for a in arrays))
+    vmax = float(max(np.nanmax(a) for a in arrays))
+    if not clip or t.size < 3:
+        return ColourScale(vmin, vmax)
+    late = t >= t[0] + EARLY_FRACTION * (t[-1] - t[0])
+    late_max = float(max(np.nanmax(a[..., late, :]) for a in arrays))
+    if late_max > vmin and late_max - vmin < CLIP_WHEN_BELOW * (vmax - vmin):
+        return ColourScale(vmin, late_max, clipped_from=vmax)
+    return ColourScale(vmin, vmax)
+
 
 def heatmap_grid(t, x, fields, titles, *, cmap="plasma", label="u", vmin=None, vmax=None, suptitle=None,
-                 x_label="x (dimensionless)", t_label="t (dimensionless)"):
-    """One heatmap per field (fields: (n, nt, nx)) with one shared colour scale and colorbar."""
+                 x_label="x (dimensionless)", t_label="t (dimensionless)", scale: ColourScale | None = None):
+    """One heatmap per field (fields: (n, nt, nx)) with one shared colour scale and colorbar.
+
+    `scale`: the colour scale (share one between figures to compare them); by default
+    `colour_scale` of these fields, which clips an early pulse that would hide the later front
+    (the colorbar says so). `vmin`/`vmax` fix the linear range instead."""
     fields = np.asarray(fields)
     n = fields.shape[0]
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    vmin = float(np.nanmin(fields)) if vmin is None else vmin
-    vmax = float(np.nanmax(fields)) if vmax is None else vmax
+    if scale is None:
+        scale = colour_scale(t, fields, clip=vmin is None and vmax is None)
+    vmin = scale.vmin if vmin is None else vmin
+    vmax = scale.vmax if vmax is None else vmax
     fig, axes = figure(rows, cols, figsize=(3.6 * cols + 0.8, 2.9 * rows), squeeze=False,
                        sharex=True, sharey=True)
     extent = (float(x[0]), float(x[-1]), float(t[0]), float(t[-1]))
@@ -32,7 +77,9 @@ def heatmap_grid(t, x, fields, titles, *, cmap="plasma", label="u", vmin=None, v
             ax.set_ylabel(t_label)
         if i // cols == rows - 1 or i + cols >= n:
             ax.set_xlabel(x_label)
-    fig.colorbar(im, ax=axes, label=label, shrink=0.9)
+    clipped = scale.clipped_from is not None and vmax == scale.vmax
+    fig.colorbar(im, ax=axes, label=scale.label(label) if clipped else label, shrink=0.9,
+                 extend="max" if clipped else "neither")
     if suptitle:
         fig.suptitle(suptitle)
     return fig

@@ -30,12 +30,20 @@ def best_so_far(loss, rejected, comparable_from=0):
                            np.minimum.accumulate(valid[comparable_from:])])
 
 
-def _loss_panel(ax, step, loss, phase, names, rejected, *, envelope=False, comparable_from=0):
+def _loss_panel(ax, step, loss, phase, names, rejected, *, envelope=False, comparable_from=0, final_loss=None):
     finite = np.isfinite(loss) & (rejected == 0)
     best = best_so_far(loss, rejected, comparable_from)
     _mark_phases(ax, step, phase, names)
     ax.plot(step[finite], loss[finite], lw=1.0, color="tab:blue", label="loss")
-    ax.plot(step, best, lw=1.0, ls="--", color="k", label="best so far")
+    best_step, best_line = step, best
+    if final_loss is not None and np.isfinite(final_loss) and len(step):
+        # each row's loss is that of the parameters before its update; the final parameters are
+        # evaluated once more after the loop, and that loss counts for the best (as metrics.json's)
+        end = step[-1] + 1
+        best_step = np.append(step, end)
+        best_line = np.append(best, min(best[-1], final_loss) if len(step) > comparable_from else final_loss)
+        ax.plot([end], [final_loss], "o", ms=3.5, color="tab:blue", label="loss at the final parameters")
+    ax.plot(best_step, best_line, lw=1.0, ls="--", color="k", label="best so far")
     if envelope:
         start = int(np.ceil(0.05 * len(step)))
         ax.plot(step[start:], 10 * best[start:], lw=0.8, ls=":", color="tab:red", label="10 × best so far")
@@ -47,11 +55,13 @@ def _loss_panel(ax, step, loss, phase, names, rejected, *, envelope=False, compa
     ax.legend(loc="best", fontsize=8, frameon=True, framealpha=1.0, facecolor="white", edgecolor="0.8")
 
 
-def loss_curve(step, loss, phase, names, rejected, *, title=None, comparable_from=0):
-    """Training loss per iteration on a log axis, phases shaded, rejected steps marked."""
+def loss_curve(step, loss, phase, names, rejected, *, title=None, comparable_from=0, final_loss=None):
+    """Training loss per iteration on a log axis, phases shaded, rejected steps marked. With
+    `final_loss` (the loss at the final parameters, evaluated after the last step) the best-so-far
+    line ends at the best loss that metrics.json reports."""
     fig, ax = figure(figsize=(7, 4))
     _loss_panel(ax, np.asarray(step), np.asarray(loss), np.asarray(phase), names, np.asarray(rejected),
-                comparable_from=comparable_from)
+                comparable_from=comparable_from, final_loss=final_loss)
     ax.set_ylabel("loss (sum of squared errors)")
     if title:
         ax.set_title(title)

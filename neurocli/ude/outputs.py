@@ -30,10 +30,13 @@ def phase_names(cfg: TrainUDEConfig) -> list[str]:
     return names
 
 
-def loss_figure(run: RunDirectory, cfg: TrainUDEConfig, history: History, whole_from: int) -> None:
+def loss_figure(run: RunDirectory, cfg: TrainUDEConfig, history: History, whole_from: int,
+                final_loss: float | None = None) -> None:
+    """The loss per iteration; with `final_loss` (at the final parameters, after the last step) the
+    best-so-far line ends at metrics.json's best_loss."""
     run.save_figure("loss", plots.loss_curve(history["step"], history["loss"], history["phase"], phase_names(cfg),
                                              history["rejected"], title=f"train-ude: {cfg.ude.replaced} current replaced",
-                                             comparable_from=whole_from))
+                                             comparable_from=whole_from, final_loss=final_loss))
 
 
 def write(run: RunDirectory, cfg: TrainUDEConfig, prep, recording, task: UdeTask, cur: Cursor) -> dict:
@@ -53,7 +56,7 @@ def write(run: RunDirectory, cfg: TrainUDEConfig, prep, recording, task: UdeTask
     run.write_csv("validation.csv", ["t", "i_ext", *(f"true_{n}" for n in names), *(f"ude_{n}" for n in names)],
                   np.column_stack([val.t, val.i_ext, val.reference, val.ude]).tolist())
 
-    loss_figure(run, cfg, cur.history, loss_fn.full_window_from)
+    loss_figure(run, cfg, cur.history, loss_fn.full_window_from, final_loss=float(cur.final_loss[0]))
     noisy = recording.clean is not None and not np.array_equal(recording.clean, recording.y)
     run.save_figure("fit", plots.trajectories(
         fit.t, fit.reference, fit.ude, names, fit.i_ext, reference_label="data", ude_label="trained UDE",

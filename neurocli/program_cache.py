@@ -1,0 +1,321 @@
+"""Traced programs cached across processes: `jax.export` of a jitted function, keyed by everything
+that changes the program.
+
+JAX's persistent compilation cache skips XLA but not tracing, and tracing a diffrax solve costs
+about a second. `compile_cached(fn, *args)` stores the exported (traced and lowered) program next
+to the compilation cache, so a later process deserialises it instead of tracing `fn` again; the
+compile that follows is then a compilation-cache hit.
+
+The key is a SHA-256 of:
+- the function: its code, and recursively everything its closure holds (the static half of an
+  equinox Module, a solver config, the output grid's values, ...);
+- the arguments' tree structure, shapes, dtypes, weak types and shardings;
+- `key_parts` given by the caller;
+- the source of every neurocli module (any edit misses) and the versions of python, jax, jaxlib,
+  diffrax, equinox, lineax, optimistix and numpy;
+- JAX's settings that change tracing (x64, matmul precision, ...), EQX_ON_ERROR, the backend and
+  its devices.
+A value the fingerprint cannot read (an unknown object in a closure) disables caching for that
+call. Any failure to export, store, read or call a cached program falls back to `jax.jit`: the
+cache can only make a run faster, never different. It is off when the compilation cache is off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import hashlib
+import os
+import sys
+import types
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurocli import progress, runtime
+
+FORMAT = 1  # bump when the stored layout changes
+NO_CACHE_ENV = "NEUROCLI_NO_PROGRAM_CACHE"
+VERSIONED = ("jax", "jaxlib", "diffrax", "equinox", "lineax", "optimistix", "numpy")
+JAX_FLAGS = ("jax_enable_x64", "jax_default_matmul_precision", "jax_numpy_rank_promotion",
+             "jax_numpy_dtype_promotion", "jax_default_prng_impl", "jax_threefry_partitionable",
+             "jax_use_shardy_partitioner", "jax_disable_jit", "jax_debug_nans", "jax_debug_infs", "jax_enable_checks")
+
+# what happened to the calls in this process; tests and the progress line read it
+stats = {"hits": 0, "misses": 0, "fallbacks": 0, "uncached": 0}
+last: dict[str, Any] = {"status": None, "key": None, "reason": None}
+
+
+class Unfingerprintable(TypeError):
+    """A value whose effect on the program cannot be read: the call is not cached."""
+
+
+def compile_cached(fn: Callable, *args, key_parts: Any = (), then: str | None = None) -> Callable:
+    """`jax.jit(fn).lower(*args).compile()`, with the traced program cached across processes.
+
+    Returns a callable taking arguments of the same structure, shapes and dtypes as `args`.
+    `key_parts`: anything else that changes the program and is not visible in `fn` (hashed with
+    the same fingerprint). Announces the phase `compiling` on stderr (neurocli.progress), and
+    `then` (e.g. "solving") when the compiled program is first called."""
+    import jax
+
+    directory = program_dir()
+    if directory is None:
+        progress.phase("compiling", "tracing (program cache off)")
+        return _announced(_plain(fn, args, "off", "the program cache is off"), then)
+    try:
+        key = program_key(fn, args, key_parts)
+    except Unfingerprintable as exc:
+        stats["uncached"] += 1
+        progress.phase("compiling", "tracing")
+        return _announced(_plain(fn, args, "uncached", str(exc)), then)
+
+    leaves, in_tree = jax.tree_util.tree_flatten(args)
+    path = directory / f"{key}.jaxexport"
+    exported = None
+    status, reason = "hit", None
+    progress.phase("compiling", "cached program" if path.is_file() else "tracing (first run of this program)")
+    if path.is_file():
+        try:
+            exported = jax.export.deserialize(bytearray(path.read_bytes()))
+        except Exception as exc:  # a corrupt or incompatible file: trace again, overwrite it
+            exported, reason = None, f"unreadable cached program ({type(exc).__name__})"
+    if exported is None:
+        status = "miss"
+
+        def flat_fn(*flat):
+            return fn(*jax.tree_util.tree_unflatten(in_tree, flat))
+
+        try:
+            exported = jax.export.export(jax.jit(flat_fn))(*leaves)
+            _store(path, exported.serialize())
+        except Exception as exc:  # host callbacks, custom pytrees in the output, a full disk...
+            stats["fallbacks"] += 1
+            return _announced(_plain(fn, args, "fallback", f"export failed: {type(exc).__name__}: {exc}"), then)
+    try:
+        compiled = jax.jit(exported.call).lower(*leaves).compile()
+    except Exception as exc:
+        stats["fallbacks"] += 1
+        return _announced(_plain(fn, args, "fallback", f"cached program did not compile: {type(exc).__name__}: {exc}"), then)
+    stats["hits" if status == "hit" else "misses"] += 1
+    last.update(status=status, key=key, reason=reason)
+
+    def call(*call_args):
+        return compiled(*jax.tree_util.tree_leaves(call_args))
+
+    return _announced(call, then)
+
+
+def _announced(compiled: Callable, then: str | None) -> Callable:
+    """`compiled`, announcing the phase `then` on its first call."""
+    if then is None:
+        return compiled
+    announced = [False]
+
+    def call(*args):
+        if not announced[0]:
+            announced[0] = True
+            progress.phase(then)
+        return compiled(*args)
+
+    return call
+
+
+def _plain(fn, args, status: str, reason: str | None):
+    import jax
+
+    last.update(status=status, key=None, reason=reason)
+    if os.environ.get("NEUROCLI_DEBUG", "0") not in ("", "0") and reason:
+        print(f"program cache: {status}: {reason}", file=sys.stderr)
+    return jax.jit(fn).lower(*args).compile()
+
+
+def program_dir() -> Path | None:
+    """Where exported programs live: beside the persistent compilation cache; None when it is off
+    (or NEUROCLI_NO_PROGRAM_CACHE is set, to anything but 0)."""
+    if os.environ.get(NO_CACHE_ENV, "0") not in ("", "0"):
+        return None
+    cache = runtime.compilation_cache_dir()
+    return None if cache is None else cache / "programs"
+
+
+def _store(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(bytes(data))
+    os.replace(tmp, path)
+
+
+# -- the key --------------------------------------------------------------------------------------
+
+
+def program_key(fn: Callable, args: tuple, key_parts: Any = ()) -> str:
+    import jax
+
+    leaves, in_tree = jax.tree_util.tree_flatten(args)
+    h = hashlib.sha256()
+    h.update(repr((FORMAT, _environment())).encode())
+    h.update(str(in_tree).encode())
+    for leaf in leaves:
+        h.update(_aval(leaf).encode())
+    h.update(fingerprint(fn))
+    h.update(fingerprint(key_parts))
+    return h.hexdigest()[:40]
+
+
+def _aval(leaf) -> str:
+    import jax
+
+    if not hasattr(leaf, "dtype"):
+        if isinstance(leaf, (bool, int, float, complex)):
+            return f"py:{type(leaf).__name__}"  # weakly typed scalars, value passed at run time
+        raise Unfingerprintable(f"argument leaf of type {type(leaf).__name__}")
+    sharding = getattr(leaf, "sharding", None)
+    weak = getattr(leaf, "weak_type", False)
+    if isinstance(leaf, jax.Array):
+        weak = leaf.aval.weak_type
+    return f"{leaf.dtype}{tuple(leaf.shape)}w{int(bool(weak))}s{sharding!r}"
+
+
+def _environment() -> tuple:
+    import jax
+
+    versions = []
+    for name in VERSIONED:
+        try:
+            versions.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            versions.append((name, None))
+    flags = tuple((f, str(getattr(jax.config, f, None))) for f in JAX_FLAGS)
+    devices = tuple(str(d.device_kind) for d in jax.devices())
+    return (sys.version, tuple(versions), source_hash(), flags, os.environ.get("EQX_ON_ERROR"),
+            jax.default_backend(), devices)
+
+
+@functools.cache
+def source_hash() -> str:
+    """SHA-256 over every neurocli module's source: editing any of them invalidates every program."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def fingerprint(obj: Any) -> bytes:
+    """A digest of everything in `obj` that can change a traced program. Raises Unfingerprintable."""
+    h = hashlib.sha256()
+    _feed(h, obj, set())
+    return h.digest()
+
+
+def _feed(h, obj, seen: set) -> None:
+    import jax
+
+    if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes)):
+        h.update(f"{type(obj).__name__}:{obj!r};".encode())
+        return
+    if isinstance(obj, enum.Enum):
+        h.update(f"enum:{type(obj).__module__}.{type(obj).__qualname__}.{obj.name};".encode())
+        return
+    if isinstance(obj, (np.ndarray, np.generic, jax.Array)):
+        arr = np.asarray(obj)
+        h.update(f"array:{arr.dtype}{arr.shape}:".encode())
+        h.update(np.ascontiguousarray(arr).tobytes())
+        weak = obj.aval.weak_type if isinstance(obj, jax.Array) else False
+        h.update(f"w{int(weak)};".encode())
+        return
+    if isinstance(obj, np.dtype):
+        h.update(f"dtype:{obj};".encode())
+        return
+    if isinstance(obj, type):
+        h.update(f"type:{obj.__module__}.{obj.__qualname__};".encode())
+        return
+    if id(obj) in seen:  # a cycle (a recursive closure): its identity is already fed
+        h.update(b"cycle;")
+        return
+    seen = seen | {id(obj)}
+    if isinstance(obj, (tuple, list, frozenset, set)):
+        items = sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj
+        h.update(f"{type(obj).__name__}[{len(items)}](".encode())
+        for item in items:
+            _feed(h, item, seen)
+        h.update(b");")
+        return
+    if isinstance(obj, dict):
+        h.update(f"dict[{len(obj)}](".encode())
+        for k in sorted(obj, key=repr):
+            _feed(h, k, seen)
+            _feed(h, obj[k], seen)
+        h.update(b");")
+        return
+    if isinstance(obj, types.CodeType):
+        h.update(f"code:{obj.co_name}:".encode())
+        h.update(obj.co_code)
+        _feed(h, obj.co_names, seen)
+        _feed(h, obj.co_varnames, seen)
+        _feed(h, obj.co_consts, seen)
+        return
+    if isinstance(obj, functools.partial):
+        h.update(b"partial(")
+        _feed(h, (obj.func, obj.args, obj.keywords), seen)
+        h.update(b");")
+        return
+    if isinstance(obj, types.MethodType):
+        h.update(b"method(")
+        _feed(h, (obj.__func__, obj.__self__), seen)
+        h.update(b");")
+        return
+    if isinstance(obj, types.FunctionType):
+        # the code and what it closes over; the globals it calls are covered by the source hash
+        # (neurocli) or the package versions (everything else)
+        h.update(f"function:{obj.__module__}.{obj.__qualname__}(".encode())
+        _feed(h, obj.__code__, seen)
+        _feed(h, obj.__defaults__, seen)
+        _feed(h, obj.__kwdefaults__, seen)
+        cells = tuple(c.cell_contents if _filled(c) else _EMPTY for c in obj.__closure__ or ())
+        _feed(h, cells, seen)
+        h.update(b");")
+        return
+    if type(obj).__name__ == "PjitFunction" and isinstance(getattr(obj, "__wrapped__", None), types.FunctionType):
+        # jax.jit(f), e.g. jax.nn.tanh as an equinox MLP's activation: inlined when traced, so f
+        h.update(b"jit(")
+        _feed(h, obj.__wrapped__, seen)
+        h.update(b");")
+        return
+    if isinstance(obj, (types.BuiltinFunctionType, types.ModuleType)):
+        h.update(f"{type(obj).__name__}:{getattr(obj, '__module__', '')}.{obj.__name__};".encode())
+        return
+    if dataclasses.is_dataclass(obj):  # equinox Modules included: static fields are fields too
+        h.update(f"dataclass:{type(obj).__module__}.{type(obj).__qualname__}(".encode())
+        for field in dataclasses.fields(obj):
+            h.update(field.name.encode())
+            _feed(h, getattr(obj, field.name, _EMPTY), seen)
+        h.update(b");")
+        return
+    dump = getattr(obj, "model_dump", None)  # pydantic models: their data
+    if callable(dump) and hasattr(type(obj), "model_fields"):
+        h.update(f"pydantic:{type(obj).__module__}.{type(obj).__qualname__}(".encode())
+        _feed(h, dump(), seen)
+        h.update(b");")
+        return
+    if obj is _EMPTY:
+        h.update(b"empty;")
+        return
+    raise Unfingerprintable(f"cannot fingerprint a {type(obj).__module__}.{type(obj).__qualname__}")
+
+
+_EMPTY = object()
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True

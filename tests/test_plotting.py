@@ -1,0 +1,60 @@
+"""Figures: heat maps whose colour scale shows the travelling front, shared between figures."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurocli.plotting import pde
+
+
+def _pulse_then_front(nt=101, nx=51, peak=2.0, front=0.6):
+    t = np.linspace(0.0, 1.0, nt)
+    x = np.linspace(0.0, np.pi, nx)
+    pulse = peak * np.exp(-t[:, None] / 0.01) * np.exp(-((x[None] - np.pi / 2) / 0.1) ** 2)
+    wave = front * (np.abs(x[None] - np.pi / 2) < t[:, None])
+    return t, x, np.maximum(pulse, wave)
+
+
+def test_an_early_pulse_is_clipped_so_the_front_uses_the_colours():
+    t, x, u = _pulse_then_front()
+    scale = pde.colour_scale(t, u[None])
+    assert scale.vmax == 0.6 and scale.clipped_from == 2.0
+    assert "clipped above 0.6" in scale.label("u") and "2" in scale.label("u")
+
+
+def test_prediction_and_reference_share_one_scale():
+    t, x, ref = _pulse_then_front(front=0.6)
+    _, _, pred = _pulse_then_front(front=0.5, peak=1.8)
+    scale = pde.colour_scale(t, pred[None], ref[None])
+    assert scale.vmin < 1e-100 and scale.vmax == 0.6 and scale.clipped_from == 2.0
+
+
+def test_a_field_without_an_early_peak_keeps_its_full_range():
+    t, x, u = _pulse_then_front(peak=0.0)
+    scale = pde.colour_scale(t, u[None])
+    assert scale.vmax == 0.6 and scale.clipped_from is None
+    assert pde.colour_scale(t, _pulse_then_front()[2][None], clip=False).vmax == 2.0
+
+
+def test_heatmap_colorbar_says_it_is_clipped():
+    t, x, u = _pulse_then_front()
+    fig = pde.heatmap_grid(t, x, u[None], ["a = 0.1"], label="u")
+    bar = fig.axes[-1]
+    assert "clipped above" in bar.get_ylabel()
+    fixed = pde.heatmap_grid(t, x, u[None], ["a = 0.1"], label="u", vmin=0.0, vmax=2.0)
+    assert fixed.axes[-1].get_ylabel() == "u"
+
+
+def test_loss_figure_best_line_ends_at_the_reported_best_loss():
+    from neurocli.plotting import ude
+
+    step = np.arange(6.0)
+    loss = np.array([10.0, 5.0, np.inf, 3.0, 4.0, 3.5])  # the loss of the parameters before each update
+    rejected = np.array([0, 0, 1, 0, 0, 0])
+    phase = np.zeros(6)
+    fig = ude.loss_curve(step, loss, phase, ["adam"], rejected, final_loss=2.5)
+    (best,) = [line for line in fig.axes[0].get_lines() if line.get_label() == "best so far"]
+    assert best.get_ydata()[-1] == 2.5 and best.get_xdata()[-1] == 6.0  # metrics' best_loss: min(3.0, final 2.5)
+    worse = ude.loss_curve(step, loss, phase, ["adam"], rejected, final_loss=9.0)
+    (best,) = [line for line in worse.axes[0].get_lines() if line.get_label() == "best so far"]
+    assert best.get_ydata()[-1] == 3.0

@@ -1,0 +1,166 @@
+"""The cross-process program cache: hits reproduce the traced program bit for bit, every change
+to what the program computes misses, and any failure falls back to plain `jax.jit`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from neurocli import program_cache
+
+pytest.importorskip("flatbuffers")  # jax.export's serialisation; without it every call falls back
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(program_cache, "program_dir", lambda: tmp_path / "programs")
+    for k in program_cache.stats:
+        monkeypatch.setitem(program_cache.stats, k, 0)
+    return tmp_path / "programs"
+
+
+def _scaled(scale, n=8):
+    def fn(x, params):
+        return jnp.sin(x * params["w"]) * scale + jnp.arange(n)
+
+    return fn
+
+
+def _args(n=8, dtype=jnp.float64):
+    return jnp.linspace(0.0, 1.0, n, dtype=dtype), {"w": jnp.asarray(3.0, dtype=dtype)}
+
+
+def test_second_call_hits_and_matches_plain_jit(cache):
+    args = _args()
+    first = program_cache.compile_cached(_scaled(2.0), *args)
+    assert program_cache.last["status"] == "miss" and len(list(cache.glob("*.jaxexport"))) == 1
+    second = program_cache.compile_cached(_scaled(2.0), *args)
+    assert program_cache.last["status"] == "hit"
+    assert program_cache.stats["misses"] == 1 and program_cache.stats["hits"] == 1
+    plain = jax.jit(_scaled(2.0))(*args)
+    np.testing.assert_array_equal(np.asarray(first(*args)), np.asarray(plain))
+    np.testing.assert_array_equal(np.asarray(second(*args)), np.asarray(plain))
+    # new values of the same shapes run through the cached program
+    other = (args[0] + 1.0, {"w": jnp.asarray(0.5)})
+    np.testing.assert_array_equal(np.asarray(second(*other)), np.asarray(jax.jit(_scaled(2.0))(*other)))
+
+
+def test_every_change_to_the_program_misses(cache):
+    base = program_cache.program_key(_scaled(2.0), _args())
+    assert program_cache.program_key(_scaled(2.0), _args()) == base
+    assert program_cache.program_key(_scaled(2.5), _args()) != base  # a closed-over constant
+    assert program_cache.program_key(_scaled(2.0, n=9), _args(9)) != base  # shapes
+    assert program_cache.program_key(_scaled(2.0), _args(dtype=jnp.float32)) != base  # dtypes
+    assert program_cache.program_key(_scaled(2.0), _args(), key_parts="tsit5") != base
+    x, p = _args()
+    assert program_cache.program_key(_scaled(2.0), (x, {"v": p["w"]})) != base  # tree structure
+    # the same code closing over different arrays
+    assert program_cache.program_key(lambda y: y + np.ones(3), (x,)) != program_cache.program_key(lambda y: y + np.zeros(3), (x,))
+
+
+def test_solver_settings_in_a_closure_change_the_key():
+    from neurocli.config.common import SolverConfig
+
+    def make(cfg):
+        return lambda y: y * cfg.rtol
+
+    x = jnp.ones(3)
+    k1 = program_cache.program_key(make(SolverConfig(name="tsit5")), (x,))
+    k2 = program_cache.program_key(make(SolverConfig(name="dopri5")), (x,))
+    assert k1 != k2
+
+
+def test_jitted_functions_in_a_closure_are_read_through():
+    x = jnp.ones(3)
+    tanh = program_cache.program_key(lambda y: jax.nn.tanh(y), (x,))
+    assert program_cache.program_key(lambda y: jax.nn.tanh(y), (x,)) == tanh
+    act = lambda f: (lambda y: f(y))  # noqa: E731
+    assert program_cache.program_key(act(jax.nn.tanh), (x,)) != program_cache.program_key(act(jax.nn.sigmoid), (x,))
+
+
+def test_export_failure_falls_back_to_plain_jit(cache):
+    def with_callback(x):
+        return jax.pure_callback(lambda v: np.asarray(v) * 2, jax.ShapeDtypeStruct(x.shape, x.dtype), x)
+
+    x = jnp.arange(4.0)
+    compiled = program_cache.compile_cached(with_callback, x)
+    assert program_cache.last["status"] == "fallback"
+    np.testing.assert_array_equal(np.asarray(compiled(x)), 2 * np.arange(4.0))
+
+
+def test_unreadable_value_in_a_closure_is_not_cached(cache):
+    class Opaque:
+        factor = 3.0
+
+    thing = Opaque()
+    x = jnp.arange(3.0)
+    compiled = program_cache.compile_cached(lambda y: y * thing.factor, x)
+    assert program_cache.last["status"] == "uncached" and not cache.exists()
+    np.testing.assert_array_equal(np.asarray(compiled(x)), 3 * np.arange(3.0))
+
+
+def test_off_when_the_compilation_cache_is_off(monkeypatch):
+    monkeypatch.setattr(program_cache.runtime, "compilation_cache_dir", lambda: None)
+    x = jnp.arange(3.0)
+    compiled = program_cache.compile_cached(lambda y: y + 1, x)
+    assert program_cache.last["status"] == "off"
+    np.testing.assert_array_equal(np.asarray(compiled(x)), np.arange(3.0) + 1)
+
+
+def test_corrupt_file_is_traced_again(cache):
+    args = _args()
+    program_cache.compile_cached(_scaled(2.0), *args)
+    (path,) = cache.glob("*.jaxexport")
+    path.write_bytes(b"not a program")
+    compiled = program_cache.compile_cached(_scaled(2.0), *args)
+    assert program_cache.last["status"] == "miss"
+    np.testing.assert_array_equal(np.asarray(compiled(*args)), np.asarray(jax.jit(_scaled(2.0))(*args)))
+
+
+SCRIPT = """
+import hashlib, json, sys
+from neurocli import runtime, program_cache
+runtime.configure("float64", compilation_cache=True)
+from neurocli.commands.simulate import build_problem, make_spec
+from neurocli.config.base import validate
+from neurocli.config.simulate import SimulateConfig
+from neurocli.solve import run_solve
+cfg = validate(SimulateConfig, json.loads(sys.argv[1]), "test")
+problem = build_problem(cfg)
+out = run_solve(problem, make_spec(cfg, problem))
+print(json.dumps({"status": program_cache.last["status"], "stats": program_cache.stats,
+                  "ys": hashlib.sha256(out.ys.tobytes()).hexdigest(), "steps": int(out.num_steps)}))
+"""
+
+
+def _solve_in_fresh_process(cfg: dict, cache_dir: Path) -> dict:
+    env = dict(os.environ, NEUROCLI_CACHE_DIR=str(cache_dir), EQX_ON_ERROR="nan", PYTHONPATH=str(ROOT))
+    env.pop("NEUROCLI_NO_COMPILATION_CACHE", None)
+    out = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(cfg)], capture_output=True, text=True,
+                         env=env, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_fresh_process_reuses_the_traced_solve_bit_for_bit(tmp_path):
+    cfg = {"model": {"name": "hh"}, "stimulus": {"kind": "pulse", "start": 1.0, "duration": 1.0, "amplitude": 20.0},
+           "time": {"t0": 0.0, "t1": 5.0, "save_every": 0.1}, "solver": {"name": "tsit5"}}
+    cold = _solve_in_fresh_process(cfg, tmp_path)
+    warm = _solve_in_fresh_process(cfg, tmp_path)
+    assert cold["status"] == "miss" and warm["status"] == "hit"
+    assert warm["ys"] == cold["ys"] and warm["steps"] == cold["steps"]
+    other_solver = _solve_in_fresh_process({**cfg, "solver": {"name": "dopri5"}}, tmp_path)
+    assert other_solver["status"] == "miss"
+    longer = _solve_in_fresh_process({**cfg, "time": {"t0": 0.0, "t1": 6.0, "save_every": 0.1}}, tmp_path)
+    assert longer["status"] == "miss"
+    assert len(list((tmp_path / "programs").glob("*.jaxexport"))) == 3

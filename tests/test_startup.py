@@ -1,0 +1,49 @@
+"""Start-up: the CLI module imports neither JAX nor matplotlib, `--help` runs without JAX, and
+`--version` names the versions, the backend and the devices."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from neurocli import __version__
+from neurocli.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("jax", "matplotlib", "optax", "scipy", "diffrax", "equinox", "rich")
+
+
+def _modules_after(code: str) -> list[str]:
+    script = code + f"\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_importing_the_cli_imports_no_heavy_library():
+    assert _modules_after("import neurocli.cli") == []
+
+
+def test_help_runs_without_jax():
+    code = ("import sys\nfrom neurocli.cli import main\nsys.argv = ['neurocli', '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass")
+    assert set(_modules_after(code)) <= {"rich"}  # typer draws its help with rich
+
+
+def test_plotting_modules_import_matplotlib_only_when_drawing():
+    assert "matplotlib" not in _modules_after("import neurocli.plotting.neuron, neurocli.plotting.pde, neurocli.plotting.cable")
+
+
+def test_version_names_package_jax_backend_and_devices():
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == f"neurocli {__version__}"
+    import jax
+
+    assert f"jax {jax.__version__}" in lines[1] and "diffrax" in lines[1] and "equinox" in lines[1]
+    assert lines[2].startswith(f"backend {jax.default_backend()}: ") and str(jax.devices()[0]) in lines[2]
