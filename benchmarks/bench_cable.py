@@ -29,12 +29,12 @@ import numpy as np  # noqa: E402
 
 import neurocli_process  # noqa: E402
 from neurocli import cable_analysis  # noqa: E402
-from neurocli.block_tridiagonal import BlockTridiagonalJacobian  # noqa: E402
+from neurocli.numerics.block_tridiagonal import BlockTridiagonalJacobian  # noqa: E402
 from neurocli.config.common import SolverConfig  # noqa: E402
-from neurocli.implicit_stages import OneChordStep  # noqa: E402
+from neurocli.numerics.implicit_stages import OneChordStep  # noqa: E402
 from neurocli.models.hh_cable import HHCable  # noqa: E402
 from neurocli.models.stimulus import PulseStimulus  # noqa: E402
-from neurocli.solve import Problem, SolveSpec, make_controller, make_terms, run_solve  # noqa: E402
+from neurocli.numerics.solve import Problem, SolveSpec, make_controller, make_terms, run_solve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

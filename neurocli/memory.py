@@ -128,7 +128,7 @@ def sweep_members(cfg: SimulateConfig) -> int:
 
 
 def check_simulate(cfg: SimulateConfig, source: str) -> None:
-    """Neuron and cable sweeps run in chunks sized from the budget (neurocli/solve.py
+    """Neuron and cable sweeps run in chunks sized from the budget (neurocli/numerics/solve.py
     `plan_chunks`), so one member is what must fit; a PDE sweep runs as one solve: all members."""
     members = sweep_members(cfg)
     if members > MAX_MEMBERS:
@@ -214,7 +214,7 @@ def ude_bytes(cfg: TrainUDEConfig) -> int:
         total += cfg.solve.solver.max_steps * states * SOLVER_BUFFERS * size
     if any(p.optimizer == "levenberg_marquardt" for p in cfg.train.phases):
         # one tangent per parameter (an identity of params², carried through the solve), the
-        # Jacobian, the damped normal matrix JᵀJ + λD and its factorisation (neurocli/train/
+        # Jacobian, the damped normal matrix JᵀJ + λD and its factorisation (neurocli/training/
         # levenberg_marquardt.py). Measured (ude_smoke, adam + lbfgs + LM): width 1000 (3001
         # parameters) peaked 338 MiB above width 16; this estimates 349 MiB more.
         total += (LM_SQUARES * params * params + residuals * params + SOLVER_BUFFERS * states * params) * size

@@ -3,7 +3,7 @@ import lineax as lx
 import numpy as np
 import pytest
 
-from neurocli.block_tridiagonal import BlockTridiagonalJacobian
+from neurocli.numerics.block_tridiagonal import BlockTridiagonalJacobian
 
 
 def random_block_tridiagonal(s, nb, rng):

@@ -17,16 +17,16 @@ import optimistix as optx
 import pytest
 import yaml
 
-from neurocli import cable_analysis
+from neurocli.analysis import cable as cable_analysis
 from neurocli.config.base import ConfigError, validate
 from neurocli.config.common import SolverConfig
 from neurocli.config.simulate import SimulateConfig
-from neurocli.block_tridiagonal import BlockTridiagonalJacobian
-from neurocli.implicit_stages import OneChordStep
+from neurocli.numerics.block_tridiagonal import BlockTridiagonalJacobian
+from neurocli.numerics.implicit_stages import OneChordStep
 from neurocli.models import HodgkinHuxley, build_model
 from neurocli.models.hh_cable import HHCable, axial_conductance_mS, segment_weights
 from neurocli.models.stimulus import PulseStimulus
-from neurocli.solve import Problem, SolveSpec, run_solve
+from neurocli.numerics.solve import Problem, SolveSpec, run_solve
 
 HH_1952_VELOCITY_M_PER_S = 18.8  # computed (measured: 21.2) for the squid axon at 18.5 °C
 

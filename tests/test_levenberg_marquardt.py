@@ -10,7 +10,7 @@ import pytest
 from neurocli.config.base import ConfigError, validate
 from neurocli.config.optim import PhaseConfig
 from neurocli.config.pinn import TrainPinnConfig
-from neurocli.train.levenberg_marquardt import LevenbergMarquardt
+from neurocli.training.levenberg_marquardt import LevenbergMarquardt
 from ude_helpers import build, fit, smoke_config
 
 

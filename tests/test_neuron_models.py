@@ -9,8 +9,8 @@ from scipy.integrate import solve_ivp
 from neurocli.config.common import SolverConfig
 from neurocli.models import FitzHughNagumo, HodgkinHuxley, ReducedHodgkinHuxley
 from neurocli.models.stimulus import NoStimulus, PulseStimulus, PulseTrainStimulus
-from neurocli.solve import Problem, SolveSpec, run_solve
-from neurocli.spikes import spike_times
+from neurocli.numerics.solve import Problem, SolveSpec, run_solve
+from neurocli.analysis.spikes import spike_times
 
 TIGHT = SolverConfig(name="tsit5", rtol=1e-10, atol=1e-10)
 

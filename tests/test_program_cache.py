@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from neurocli import program_cache
+from neurocli.numerics import program_cache
 
 pytest.importorskip("flatbuffers")  # jax.export's serialisation; without it every call falls back
 
@@ -129,12 +129,13 @@ def test_corrupt_file_is_traced_again(cache):
 
 SCRIPT = """
 import hashlib, json, sys
-from neurocli import runtime, program_cache
+from neurocli import runtime
+from neurocli.numerics import program_cache
 runtime.configure("float64", compilation_cache=True)
-from neurocli.commands.simulate import build_problem, make_spec
+from neurocli.simulation.outputs import build_problem, make_spec
 from neurocli.config.base import validate
 from neurocli.config.simulate import SimulateConfig
-from neurocli.solve import run_solve
+from neurocli.numerics.solve import run_solve
 cfg = validate(SimulateConfig, json.loads(sys.argv[1]), "test")
 problem = build_problem(cfg)
 out = run_solve(problem, make_spec(cfg, problem))

@@ -7,7 +7,7 @@ import pytest
 from neurocli.config.common import SolverConfig
 from neurocli.models import ReactionDiffusion, SechProfile
 from neurocli.models.reaction_diffusion import heaviside_k, laplacian
-from neurocli.solve import Problem, SolveSpec, run_solve
+from neurocli.numerics.solve import Problem, SolveSpec, run_solve
 
 
 def solve_rd(model, t1, nt, solver="kvaerno5", tol=1e-8):

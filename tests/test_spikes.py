@@ -10,8 +10,8 @@ import yaml
 from typer.testing import CliRunner
 
 from neurocli.cli import app
-from neurocli.commands.simulate import _onset
-from neurocli.spikes import firing_rate_hz, is_firing, spike_times
+from neurocli.simulation.sweep_figures import _onset
+from neurocli.analysis.spikes import firing_rate_hz, is_firing, spike_times
 
 
 def test_rate_is_the_inverse_mean_interval_inside_the_window():

@@ -15,13 +15,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from neurocli import solve
+from neurocli.numerics import solve
 from neurocli.cli import app
 from neurocli.config.base import ConfigError, validate
 from neurocli.config.simulate import SimulateConfig
 from neurocli.members import MembersFile
 from neurocli.models import HodgkinHuxley, build_stimulus
-from neurocli.spikes import firing_rate_hz, spike_times, voltage_summary
+from neurocli.analysis.spikes import firing_rate_hz, spike_times, voltage_summary
 
 HH = {
     "model": {"name": "hh"},
@@ -120,7 +120,7 @@ def test_in_solve_spike_analysis_equals_numpy_on_the_same_trajectory():
 
 def test_chunks_equal_one_solve_and_compile_once():
     cfg = _cfg({"parameter": "stimulus.amplitude", "values": [0.0, 3.0, 7.0, 10.0, 25.0]})
-    from neurocli.commands.sweep_outputs import chunk_analysis
+    from neurocli.simulation.sweep import chunk_analysis
 
     problem = _problem()
     save, analyse, _ = chunk_analysis(cfg, problem)
@@ -152,7 +152,7 @@ def test_rates_within_0p01_hz_of_a_tight_reference():
         cfg = _cfg({"parameter": "stimulus.amplitude", "values": amplitudes},
                    time={"t0": 0.0, "t1": 300.0, "save_every": every},
                    solver={"name": "tsit5", "rtol": tol, "atol": tol}, analysis={"rate_window_ms": 200.0})
-        from neurocli.commands.sweep_outputs import chunk_analysis
+        from neurocli.simulation.sweep import chunk_analysis
 
         save, analyse, _ = chunk_analysis(cfg, _problem())
         spec = solve.SolveSpec(cfg.solver, 0.0, 300.0, cfg.time.grid, (0.0,), save=save)
@@ -235,8 +235,8 @@ def test_interrupted_sweep_resumes_skipping_finished_chunks(tmp_path, monkeypatc
 
 
 def test_cable_sweep_velocity_in_chunk_equals_numpy_analysis():
-    from neurocli import cable_analysis
-    from neurocli.commands.sweep_outputs import chunk_analysis
+    from neurocli.analysis import cable as cable_analysis
+    from neurocli.simulation.sweep import chunk_analysis
     from neurocli.models import build_model
 
     cfg = validate(SimulateConfig, {
@@ -303,7 +303,7 @@ def test_two_processes_write_the_members_csv_of_one(tmp_path):
 
 
 def test_stimulus_edges_of_every_member_reach_the_controller():
-    from neurocli.commands.sweep_outputs import jump_times
+    from neurocli.simulation.sweep import jump_times
 
     cfg = validate(SimulateConfig, {**HH, "stimulus": {"kind": "pulse", "start": 5.0, "duration": 1.0, "amplitude": 20.0},
                                     "sweep": {"parameters": [

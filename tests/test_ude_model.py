@@ -11,9 +11,9 @@ from neurocli.config.base import ConfigError, load_config, validate
 from neurocli.config.ude import STATE_NAMES, TrainUDEConfig
 from neurocli.models import HodgkinHuxley, ReducedHodgkinHuxley
 from neurocli.models.stimulus import PulseStimulus
-from neurocli.models.ude import GUARD_V, ScaledMLP, TrueCurrent, make_ude, with_true_current
-from neurocli.train import ude_evaluate
-from neurocli.train.ude_data import Recording
+from neurocli.ude.model import GUARD_V, ScaledMLP, TrueCurrent, make_ude, with_true_current
+from neurocli.ude import evaluate as ude_evaluate
+from neurocli.ude.data import Recording
 
 BASE = {
     "model": {"name": "hh_reduced"},
@@ -143,7 +143,7 @@ def test_config_names_bad_keys():
 
 
 def test_csv_recording(tmp_path):
-    from neurocli.train.ude_data import read_csv
+    from neurocli.ude.data import read_csv
 
     path = tmp_path / "rec.csv"
     path.write_text("n,t,V,extra\n0.31,0.0,-65.0,1\n0.32,0.1,-64.0,2\n0.33,0.2,-63.0,3\n")

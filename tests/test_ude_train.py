@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from neurocli.config.optim import PhaseConfig
-from neurocli.models.ude import with_true_current
+from neurocli.ude.model import with_true_current
 from neurocli.run_dir import RunDirectory
-from neurocli.train.ude import MIN_DAMPING, init_state, make_step
-from neurocli.train.ude_objective import split_network
-from neurocli.train.ude_setup import build_network, network_shape
+from neurocli.ude.task import MIN_DAMPING, init_state, make_step
+from neurocli.ude.objective import split_network
+from neurocli.ude.setup import build_network, network_shape
 from neurocli.training import BEST, LATEST, TrainingFailed, checkpoint
 from neurocli.training.engine import read_header
 from ude_helpers import build, fit, smoke_config
@@ -59,7 +59,7 @@ def test_rejected_steps_fall_back_to_the_last_good_parameters():
 
 
 def optax_opt(phase):
-    from neurocli.optim import make_optimizer
+    from neurocli.training.optim import make_optimizer
 
     return make_optimizer(phase)
 

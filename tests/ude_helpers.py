@@ -9,9 +9,9 @@ import yaml
 from neurocli.commands import train_ude
 from neurocli.config.base import validate
 from neurocli.config.ude import TrainUDEConfig
-from neurocli.train import ude_data
-from neurocli.train.ude_objective import split_network
-from neurocli.train.ude_setup import build_network, build_ude, make_loss, network_description, network_shape
+from neurocli.ude import data as ude_data
+from neurocli.ude.objective import split_network
+from neurocli.ude.setup import build_network, build_ude, make_loss, network_description, network_shape
 
 SMOKE = Path(__file__).resolve().parent.parent / "configs" / "ude_smoke.yaml"
 
@@ -42,7 +42,7 @@ def fit(loss, params, cfg_or_phases, run=None, identity=None, on_step=None, resu
     """Train with the engine; a namespace of the numbers the tests read (history: named columns)."""
     from types import SimpleNamespace
 
-    from neurocli.train.ude import HISTORY_COLUMNS, UdeTask, skeleton
+    from neurocli.ude.task import HISTORY_COLUMNS, UdeTask, skeleton
     from neurocli.training import Engine, engine
 
     if isinstance(cfg_or_phases, TrainUDEConfig):

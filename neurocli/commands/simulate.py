@@ -1,60 +1,23 @@
-"""`neurocli simulate`: config -> model -> one (vmapped) diffrax solve -> run directory."""
+"""`neurocli simulate`: config -> model -> one diffrax solve, or a chunked sweep -> run directory."""
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
 from neurocli import progress
 from neurocli.config.base import ConfigError
-from neurocli.commands import cable_outputs, sweep_outputs
 from neurocli.config.models import CABLE_MODELS, PDE_MODELS
-from neurocli.members import MembersFile
 from neurocli.config.simulate import SimulateConfig
-from neurocli.models import AbstractNeuronModel, build_model, build_stimulus
-from neurocli.plotting import neuron as neuron_plots
-from neurocli.plotting import pde as pde_plots
+from neurocli.numerics.solve import Problem, run_solve
 from neurocli.run_dir import RunDirectory
-from neurocli.solve import Problem, SolveOutput, SolveSpec, run_solve
-from neurocli.spikes import RATE_UNDEFINED, firing_rate_hz, spike_times
+from neurocli.simulation import cable_outputs, outputs, sweep
 
 SCHEMA = SimulateConfig
-
-
-def build_problem(cfg: SimulateConfig, source: str = "config") -> Problem:
-    model = build_model(cfg.model)
-    stimulus = build_stimulus(cfg.stimulus)
-    if not cfg.initial_state:
-        return Problem(model, stimulus)
-    names = type(model).state_names
-    unknown = [k for k in cfg.initial_state if k not in names]
-    if unknown:
-        raise ConfigError(source, [(f"initial_state.{unknown[0]}", f"unknown state; expected one of {', '.join(names)}")])
-    index = tuple(names.index(k) for k in cfg.initial_state)
-    values = jnp.asarray(list(cfg.initial_state.values()), dtype=float)
-    return Problem(model, stimulus, values, index)
-
-
-def make_spec(cfg: SimulateConfig, problem: Problem) -> SolveSpec:
-    tc = cfg.time
-    ts = tc.grid
-    # cable models: keep V only (full_field depends on the static grid size alone, so the base
-    # model's method serves every sweep member)
-    save = None
-    if cfg.model.name in CABLE_MODELS:
-        model = problem.model
-        save = lambda t, y: model.full_field(y)  # noqa: E731
-    return SolveSpec(cfg.solver, tc.t0, tc.t1, ts, sweep_outputs.jump_times(cfg), save=save)
+RESUMABLE = True
+"""`neurocli simulate --resume RUN_DIR` continues a sweep: finished chunks are skipped."""
 
 
 def prepare(cfg: SimulateConfig, source: str) -> Problem:
     """Build the model (raises ConfigError for names the schema cannot check); compiles nothing."""
-    return build_problem(cfg, source)
-
-
-RESUMABLE = True
-"""`neurocli simulate --resume RUN_DIR` continues a sweep: finished chunks are skipped."""
+    return outputs.build_problem(cfg, source)
 
 
 def resumable(cfg: SimulateConfig) -> bool:
@@ -70,99 +33,15 @@ def restore(problem: Problem, cfg: SimulateConfig, run: RunDirectory) -> bool:
 
 
 def execute(problem: Problem, cfg: SimulateConfig, run: RunDirectory, restored: bool | None = None) -> dict:
-    sweep = cfg.sweep
     if resumable(cfg):
-        return sweep_outputs.run(problem, cfg, run, resume=bool(restored))
-    names = sweep.names if sweep else None
-    table = sweep.table() if sweep else None
-    progress.phase("building", f"{cfg.model.name}, {len(table)} members" if sweep else cfg.model.name)
-    out = run_solve(problem, make_spec(cfg, problem), names, table)
+        return sweep.run(problem, cfg, run, resume=bool(restored))
+    names = cfg.sweep.names if cfg.sweep else None
+    table = cfg.sweep.table() if cfg.sweep else None
+    progress.phase("building", f"{cfg.model.name}, {len(table)} members" if cfg.sweep else cfg.model.name)
+    out = run_solve(problem, outputs.make_spec(cfg, problem), names, table)
     progress.phase("writing", f"solved in {out.run_s:.2f} s")
     if cfg.model.name in CABLE_MODELS:
         return cable_outputs.write(cfg, problem.model, out, run)
     if cfg.model.name in PDE_MODELS:
-        return _pde_outputs(cfg, problem, out, table, run)
-    return _neuron_outputs(cfg, problem, out, run)
-
-
-# -- neuron models ----------------------------------------------------------------------------
-
-
-def _neuron_outputs(cfg, problem, out: SolveOutput, run: RunDirectory) -> dict:
-    """One neuron run (sweeps: commands/sweep_outputs.py): trajectory.csv, figures, metrics."""
-    model: AbstractNeuronModel = problem.model
-    names = type(model).state_names
-    t, ys = out.ts, out.ys
-    thr = cfg.analysis.spike_threshold_mV
-    window = sweep_outputs.rate_window(cfg)
-    spikes = spike_times(t, ys[:, 0], thr)
-    run.write_csv("trajectory.csv", ["t", *names], np.column_stack([t, ys]).tolist())
-
-    current = np.asarray(jax.jit(jax.vmap(problem.stimulus))(jnp.asarray(t)))  # one compile, not one per operation
-    units = dict(v_unit=model.voltage_unit, t_unit=model.time_unit, i_unit=model.current_unit)
-    run.save_figure("voltage", neuron_plots.voltage_trace(t, ys[:, 0], current, **units))
-    if len(names) > 1:
-        run.save_figure("states", neuron_plots.state_variables(t, ys[:, 1:], names[1:], t_unit=model.time_unit))
-    if len(names) == 2:
-        run.save_figure("phase_plane", _phase_plane(model, ys, names))
-    rate = firing_rate_hz(spikes, window)
-    return {
-        "spike_count": int(spikes.size),
-        "spike_times_ms": spikes.tolist(),
-        "peak_V_mV": float(ys[:, 0].max()),
-        "min_V_mV": float(ys[:, 0].min()),
-        "firing_rate_hz": rate,
-        **({"firing_rate_note": RATE_UNDEFINED} if rate is None else {}),
-        "rate_window_ms": list(window),
-        "num_steps": int(out.num_steps),
-        "num_rejected_steps": int(out.num_rejected_steps),
-        "compile_s": out.compile_s,
-        "run_s": out.run_s,
-    }
-
-
-def _phase_plane(model, traj, names):
-    lo, hi = traj.min(axis=0), traj.max(axis=0)
-    pad = 0.15 * (hi - lo) + np.array([5.0 if model.voltage_unit == "mV" else 0.3, 0.05])
-    gx, gy = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], 300), np.linspace(lo[1] - pad[1], hi[1] + pad[1], 300))
-    pts = jnp.stack([jnp.asarray(gx.ravel()), jnp.asarray(gy.ravel())], axis=1)
-    field = np.asarray(jax.vmap(lambda y: model.vector_field(0.0, y, 0.0))(pts))
-    dx, dy = field[:, 0].reshape(gx.shape), field[:, 1].reshape(gx.shape)
-    return neuron_plots.phase_plane(traj, gx, gy, dx, dy, names, x_unit=model.voltage_unit)
-
-
-# -- PDE models ---------------------------------------------------------------------------------
-
-
-def _pde_outputs(cfg, problem, out: SolveOutput, values, run: RunDirectory) -> dict:
-    model = problem.model
-    x = np.asarray(model.grid())
-    u = np.asarray(model.full_field(jnp.asarray(out.ys)))
-    run.write_npz("solution.npz", t=out.ts, x=x, u=u)
-    fields = u if values is not None else u[None]
-    label = "u (dimensionless)"
-    if values is not None:
-        short = [p.split(".")[-1] for p in cfg.sweep.names]
-        titles = [", ".join(f"{k} = {v:.4g}" for k, v in zip(short, row)) for row in values]
-    else:
-        titles = [f"a = {cfg.model.a:g}, k = {cfg.model.k:g}, {cfg.model.boundary}"]
-    run.save_figure("heatmap", pde_plots.heatmap_grid(out.ts, x, fields, titles, label=label))
-    times = np.linspace(out.ts[0], out.ts[-1], 5)
-    run.save_figure("profiles", pde_plots.profiles(out.ts, x, fields[-1], times=times, title=titles[-1], label=label))
-    metrics = {
-        "nx": int(x.size),
-        "nt": int(out.ts.size),
-        "num_steps": out.num_steps.tolist(),
-        "num_rejected_steps": out.num_rejected_steps.tolist(),
-        "u_min": float(u.min()),
-        "u_max": float(u.max()),
-        "compile_s": out.compile_s,
-        "run_s": out.run_s,
-    }
-    if values is not None:
-        metrics.update(sweep_outputs.swept_metrics(cfg.sweep, values))
-        per_member = np.column_stack([values, u.min(axis=(1, 2)), u.max(axis=(1, 2)), out.num_steps, out.num_rejected_steps])
-        header = [*cfg.sweep.names, "u_min", "u_max", "num_steps", "num_rejected_steps"]
-        store = MembersFile.start(run, header, len(values), len(values), {"num_steps", "num_rejected_steps"})
-        store.append(0, per_member)
-    return metrics
+        return outputs.pde_outputs(cfg, problem, out, table, run)
+    return outputs.neuron_outputs(cfg, problem, out, run)

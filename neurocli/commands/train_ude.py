@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from neurocli.config.ude import TrainUDEConfig
 from neurocli.run_dir import RunDirectory
-from neurocli.train import ude_setup
+from neurocli.ude import setup as ude_setup
 from neurocli.training import Engine, Restored, TrainingFailed, engine
 from neurocli.ude import outputs
 

@@ -13,7 +13,7 @@ class AbstractModel(eqx.Module):
     """A system of ODEs dy/dt = f(t, y, i_ext) on a flat state vector."""
 
     # s when the Jacobian is block tridiagonal with s×s blocks (state ordered node by node):
-    # implicit solvers then use neurocli.block_tridiagonal instead of a dense LU
+    # implicit solvers then use neurocli.numerics.block_tridiagonal instead of a dense LU
     jacobian_block_size: ClassVar[int | None] = None
 
     @abc.abstractmethod

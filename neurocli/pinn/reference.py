@@ -18,7 +18,7 @@ import numpy as np
 from neurocli.config.pinn import TrainPinnConfig
 from neurocli.models import build_model
 from neurocli.pinn.setup import model_boundary, model_config
-from neurocli.solve import Problem, SolveSpec, run_solve
+from neurocli.numerics.solve import Problem, SolveSpec, run_solve
 
 
 @dataclasses.dataclass

@@ -22,11 +22,11 @@ import numpy as np
 from jaxtyping import PRNGKeyArray, PyTree
 
 from neurocli.config.optim import PhaseConfig
-from neurocli.optim import is_lbfgs, make_optimizer
+from neurocli.training.optim import is_lbfgs, make_optimizer
 from neurocli.pinn import collocation
 from neurocli.pinn.setup import PinnSetup
 from neurocli.pinn.steps import INIT, LBFGS, POOL, TrainState, make_first_order_step, make_lbfgs_step
-from neurocli.solve import member_sharding, pad_members
+from neurocli.numerics.solve import member_sharding, pad_members
 from neurocli.training.engine import Cursor, Record, Settings
 from neurocli.training.history import History
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurocli.cable_analysis import nearest_node
+from neurocli.analysis.cable import nearest_node
 from neurocli.plotting.style import figure, parameter_label
 
 

@@ -1,1 +1,3 @@
-"""train-ude's library: the run's outputs (the setup, objective and task are in neurocli.train for now)."""
+"""train-ude's library: the data (`data`), the UDE model (`model`), its objective (`objective`), the
+training task the engine runs (`task`), building it from a config (`setup`), and evaluation and
+outputs (`evaluate`, `outputs`)."""

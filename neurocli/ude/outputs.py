@@ -9,8 +9,8 @@ import numpy as np
 from neurocli.config.ude import TrainUDEConfig
 from neurocli.plotting import ude as plots
 from neurocli.run_dir import RunDirectory
-from neurocli.train import ude_evaluate
-from neurocli.train.ude import UdeTask
+from neurocli.ude import evaluate as ude_evaluate
+from neurocli.ude.task import UdeTask
 from neurocli.training.engine import Cursor
 from neurocli.training.history import History
 

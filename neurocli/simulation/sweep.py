@@ -17,15 +17,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from neurocli import cable_analysis
+from neurocli.analysis import cable as cable_analysis
 from neurocli.config.models import CABLE_MODELS
 from neurocli.config.base import ConfigError
 from neurocli.members import PROGRESS, MembersFile
 from neurocli.memory import budget_bytes, simulate_member_bytes
 from neurocli.models import build_stimulus
 from neurocli.run_dir import RunDirectory
-from neurocli.solve import ChunkPlan, Problem, SolveOutput, SolveSpec, plan_chunks, run_chunks, set_fields
-from neurocli.spikes import RATE_UNDEFINED, voltage_summary
+from neurocli.numerics.solve import ChunkPlan, Problem, SolveOutput, SolveSpec, plan_chunks, run_chunks, set_fields
+from neurocli.analysis.spikes import RATE_UNDEFINED, voltage_summary
 
 NEURON_METRICS = ("spike_count", "firing_rate_hz", "peak_V_mV", "min_V_mV")
 CABLE_METRICS = ("conduction_velocity_m_per_s", "reached_far_end", "spike_count", "peak_V_mV", "min_V_mV",
@@ -162,7 +162,7 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
 
     traj = SolveOutput(tc.grid, times.kept, np.zeros(0), np.zeros(0), 0.0, 0.0)
 
-    from neurocli.commands import sweep_figures
+    from neurocli.simulation import sweep_figures
 
     metrics = dict(per_member)
     if cfg.model.name in CABLE_MODELS:

@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 
-from neurocli.spikes import spike_times
+from neurocli.analysis.spikes import spike_times
 
 M_PER_S_PER_CM_PER_MS = 10.0
 """1 cm/ms = 1e-2 m / 1e-3 s = 10 m/s."""
@@ -111,7 +111,7 @@ def summary(t, V, *, distance_cm: float, threshold: float, max_times: int) -> di
     site at t0). `distance_cm`: between the two velocity nodes."""
     import jax.numpy as jnp
 
-    from neurocli.spikes import crossings, voltage_summary
+    from neurocli.analysis.spikes import crossings, voltage_summary
 
     def first(v):
         up, times = crossings(t, v, threshold)

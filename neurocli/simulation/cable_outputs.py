@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurocli import cable_analysis
+from neurocli.analysis import cable as cable_analysis
 from neurocli.plotting import cable as cable_plots
 from neurocli.plotting import pde as pde_plots
 from neurocli.run_dir import RunDirectory
-from neurocli.solve import SolveOutput
+from neurocli.numerics.solve import SolveOutput
 
 POWER_LAW_PARAMETERS = ("diameter_um", "R_i_ohm_cm")
 """Swept parameters whose velocity curve is a power law in cable theory (c ∝ √(d / R_i))."""
@@ -43,7 +43,7 @@ def _snapshot_times(t, x, arrival, n=5):
 
 
 def write(cfg, model, out: SolveOutput, run: RunDirectory) -> dict:
-    """One cable run (sweeps: commands/sweep_outputs.py and sweep_figures.py)."""
+    """One cable run (sweeps: neurocli/simulation/sweep.py and sweep_figures.py)."""
     x = np.asarray(model.grid())
     t, V = out.ts, out.ys
     run.write_npz("solution.npz", t=t, x=x, u=V)

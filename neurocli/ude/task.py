@@ -28,9 +28,9 @@ import optax
 from jaxtyping import Array, Bool, Float, Int, PyTree
 
 from neurocli.config.optim import PhaseConfig
-from neurocli.optim import is_lbfgs, learning_rate, make_optimizer
-from neurocli.train.levenberg_marquardt import LevenbergMarquardt
-from neurocli.train.ude_objective import TrajectoryLoss
+from neurocli.training.optim import is_lbfgs, learning_rate, make_optimizer
+from neurocli.training.levenberg_marquardt import LevenbergMarquardt
+from neurocli.ude.objective import TrajectoryLoss
 from neurocli.training.engine import Cursor, Record, Settings
 from neurocli.training.history import History
 

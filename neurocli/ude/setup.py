@@ -19,12 +19,12 @@ from neurocli.config.ude import CsvData, TrainUDEConfig
 from neurocli.models import build_model, build_stimulus
 from neurocli.models.hh_membrane import AbstractHHMembrane
 from neurocli.models.stimulus import AbstractStimulus
-from neurocli.models.ude import AbstractUDE, ScaledMLP, make_ude
+from neurocli.ude.model import AbstractUDE, ScaledMLP, make_ude
 from neurocli.run_dir import RunDirectory, read_file
-from neurocli.train import ude_data
-from neurocli.train.ude import HISTORY_COLUMNS, UdeTask, skeleton
-from neurocli.train.ude_data import Recording
-from neurocli.train.ude_objective import TrajectoryLoss, split_network
+from neurocli.ude import data as ude_data
+from neurocli.ude.task import HISTORY_COLUMNS, UdeTask, skeleton
+from neurocli.ude.data import Recording
+from neurocli.ude.objective import TrajectoryLoss, split_network
 from neurocli.training import checkpoint, engine
 
 

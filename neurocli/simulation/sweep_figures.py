@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurocli import cable_analysis
-from neurocli.commands import cable_outputs
+from neurocli.analysis import cable as cable_analysis
+from neurocli.simulation import cable_outputs
 from neurocli.plotting import cable as cable_plots
 from neurocli.plotting import neuron as neuron_plots
 from neurocli.plotting import pde as pde_plots
 from neurocli.plotting import sweeps as sweep_plots
 from neurocli.plotting.style import PARAMETER_UNITS
 from neurocli.run_dir import RunDirectory
-from neurocli.solve import SolveOutput
+from neurocli.numerics.solve import SolveOutput
 
 MAPPED = {
     "firing_rate_hz": "steady firing rate (Hz)",
@@ -50,8 +50,8 @@ def maps(cfg, names, table, per_member: dict, metrics: list[str], run: RunDirect
 
 
 def neuron(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict, run: RunDirectory) -> dict:
-    from neurocli.commands.simulate import _phase_plane
-    from neurocli.commands.sweep_outputs import stimulus_currents
+    from neurocli.simulation.outputs import phase_plane
+    from neurocli.simulation.sweep import stimulus_currents
 
     model = problem.model
     states = type(model).state_names
@@ -71,7 +71,7 @@ def neuron(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict
         run.save_figure("states", neuron_plots.state_variables(t, ys[-1, :, 1:], states[1:], t_unit=model.time_unit,
                                                                title=labels[-1]))
     if len(states) == 2:
-        run.save_figure("phase_plane", _phase_plane(model, ys[-1], states))
+        run.save_figure("phase_plane", phase_plane(model, ys[-1], states))
 
     extra = {}
     rates = per_member["firing_rate_hz"]

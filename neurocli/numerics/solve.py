@@ -22,12 +22,12 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Float
 
-from neurocli.block_tridiagonal import BlockTridiagonalJacobian
+from neurocli.numerics.block_tridiagonal import BlockTridiagonalJacobian
 from neurocli.config.common import IMEX_SOLVERS, IMPLICIT_SOLVERS
-from neurocli.implicit_stages import OneChordStep
+from neurocli.numerics.implicit_stages import OneChordStep
 from neurocli.models.base import AbstractModel, AbstractPDEModel
 from neurocli.models.stimulus import AbstractStimulus, NoStimulus
-from neurocli.program_cache import compile_cached
+from neurocli.numerics.program_cache import compile_cached
 
 SOLVERS = {
     "euler": diffrax.Euler,
@@ -88,7 +88,7 @@ def make_solver(name: str, model: AbstractModel):
     """The diffrax solver; implicit ones exploit a block-tridiagonal Jacobian when the model has
     one. IMEX on a PDE model: the stiff part's own structure (`split_jacobian_block_size`), and
     one chord step per stage when it is linear (`split_linear`; diffrax's VeryChord iterates
-    into rounding noise there and rejects steps: see neurocli/implicit_stages.py)."""
+    into rounding noise there and rejects steps: see neurocli/numerics/implicit_stages.py)."""
     if name not in IMPLICIT_SOLVERS + IMEX_SOLVERS:
         return SOLVERS[name]()
     split = name in IMEX_SOLVERS and isinstance(model, AbstractPDEModel)

@@ -23,8 +23,8 @@ from jaxtyping import Array, Float, Int, PyTree
 
 from neurocli.config.common import SolverConfig
 from neurocli.models.stimulus import AbstractStimulus
-from neurocli.models.ude import AbstractUDE
-from neurocli.solve import Problem, SolveSpec, solve_one
+from neurocli.ude.model import AbstractUDE
+from neurocli.numerics.solve import Problem, SolveSpec, solve_one
 
 ADJOINTS = {
     "recursive_checkpoint": diffrax.RecursiveCheckpointAdjoint,

@@ -18,7 +18,7 @@ from neurocli.config.ude import CsvData, SimulatedData, TrainUDEConfig
 from neurocli.models.base import AbstractNeuronModel
 from neurocli.models.stimulus import AbstractStimulus
 from neurocli.run_dir import read_file
-from neurocli.solve import Problem, SolveSpec, run_solve
+from neurocli.numerics.solve import Problem, SolveSpec, run_solve
 
 
 @dataclasses.dataclass(frozen=True)

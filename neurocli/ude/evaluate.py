@@ -21,9 +21,9 @@ import numpy as np
 from neurocli.config.common import SolverConfig
 from neurocli.models.hh_membrane import AbstractHHMembrane
 from neurocli.models.stimulus import AbstractStimulus
-from neurocli.models.ude import AbstractUDE, TrueCurrent
-from neurocli.solve import Problem, SolveFailed, SolveSpec, run_solve
-from neurocli.train.ude_data import Recording
+from neurocli.ude.model import AbstractUDE, TrueCurrent
+from neurocli.numerics.solve import Problem, SolveFailed, SolveSpec, run_solve
+from neurocli.ude.data import Recording
 
 GRID_POINTS = 401
 

@@ -1,0 +1,1 @@
+"""`neurocli simulate` beyond the command: single-run outputs, chunked sweeps, their figures."""
