@@ -19,7 +19,7 @@ def test_an_early_pulse_is_clipped_so_the_front_uses_the_colours():
     t, x, u = _pulse_then_front()
     scale = pde.colour_scale(t, u[None])
     assert scale.vmax == 0.6 and scale.clipped_from == 2.0
-    assert "clipped above 0.6" in scale.label("u") and "2" in scale.label("u")
+    assert "clipped > 0.6" in scale.label("u") and "2" in scale.label("u")
 
 
 def test_prediction_and_reference_share_one_scale():
@@ -40,7 +40,7 @@ def test_heatmap_colorbar_says_it_is_clipped():
     t, x, u = _pulse_then_front()
     fig = pde.heatmap_grid(t, x, u[None], ["a = 0.1"], label="u")
     bar = fig.axes[-1]
-    assert "clipped above" in bar.get_ylabel()
+    assert "clipped > " in bar.get_ylabel()
     fixed = pde.heatmap_grid(t, x, u[None], ["a = 0.1"], label="u", vmin=0.0, vmax=2.0)
     assert fixed.axes[-1].get_ylabel() == "u"
 

@@ -66,6 +66,7 @@ def rate_curve(values, rates_hz, parameter, *, onset=None, dimensionless=False):
                 label="no rate (< 2 spikes in the window)")
     if onset is not None:
         ax.axvline(onset, color="0.5", ls="--", lw=1, label=f"onset of repetitive firing: {onset:.3g}")
+    ax.set_ylim(bottom=0.0, top=None if np.isfinite(rates).any() else 1.0)
     ax.set_xlabel(parameter_label(parameter, dimensionless))
     ax.set_ylabel("firing rate (Hz)")
     ax.legend(loc="upper left")

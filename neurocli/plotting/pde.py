@@ -28,7 +28,7 @@ class ColourScale:
     def label(self, label: str) -> str:
         if self.clipped_from is None:
             return label
-        return f"{label}\ncolour clipped above {self.vmax:.2g} (u reaches {self.clipped_from:.2g} near t = 0)"
+        return f"{label}\nclipped > {self.vmax:.2g} (max {self.clipped_from:.2g}, t ≈ 0)"
 
 
 def colour_scale(t, *field_sets, clip: bool = True) -> ColourScale:
