@@ -22,6 +22,9 @@ def tiny_config(**sections) -> TrainPinnConfig:
             data[key] = {**data[key], **value}
         else:
             data[key] = value
+    col = data["collocation"]
+    if col.get("kind") == "fixed" and "lbfgs_points" not in sections.get("collocation", {}):
+        col.pop("lbfgs_points")  # an L-BFGS phase uses the fixed pool: the field is not used (an error)
     return validate(TrainPinnConfig, data, "test")
 
 

@@ -113,7 +113,11 @@ def test_in_solve_spike_analysis_equals_numpy_on_the_same_trajectory():
         k = min(4, times.size)
         np.testing.assert_allclose(got["spike_times_ms"][i, :k], times[:k], rtol=0, atol=1e-12)
         assert np.isnan(got["spike_times_ms"][i, k:]).all()
-        assert abs(got["firing_rate_hz"][i] - firing_rate_hz(times, window)) < 1e-9
+        expected = firing_rate_hz(times, window)  # None: fewer than 2 spikes in the window
+        if expected is None:
+            assert np.isnan(got["firing_rate_hz"][i])
+        else:
+            assert abs(got["firing_rate_hz"][i] - expected) < 1e-9
         assert got["peak_V_mV"][i] == v[i].max() and got["min_V_mV"][i] == v[i].min()
     assert got["spike_count"][0] == 0 and got["spike_count"][-1] >= 3 and got["firing_rate_hz"][-1] > 50
 
@@ -195,7 +199,8 @@ def test_two_parameter_grid_writes_members_csv_maps_and_kept_trajectories(tmp_pa
     assert metrics["swept"] == ["model.temperature_C", "stimulus.amplitude"] and metrics["values"][4] == [18.0, 5.0]
     assert metrics["members"] == 6 and metrics["chunks"] == 2 and metrics["chunk_size"] == 4
     assert [int(r[2]) for r in rows] == metrics["spike_count"] and metrics["spike_count"][0] == 0
-    assert metrics["firing_rate_hz"][2] > 50 and metrics["firing_rate_hz"][0] == 0
+    assert metrics["firing_rate_hz"][2] > 50 and metrics["firing_rate_hz"][0] is None  # no spikes: undefined
+    assert metrics["firing_rate_note"].startswith("null for ")
     # trajectories of the kept members only (first and last), their spikes as the chunks counted
     traj = np.loadtxt(run / "trajectory.csv", delimiter=",", skiprows=1)
     assert sorted(set(traj[:, 0].astype(int))) == [0, 5]
