@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= outputs
 
-.PHONY: install test fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup clean
+.PHONY: install test test-fast fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup clean
 
 $(BIN)/neurocli: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,11 @@ $(BIN)/neurocli: pyproject.toml
 
 install: $(BIN)/neurocli  ## create .venv and install neurocli with its test dependencies
 
-test: install  ## the test suite (CPU, minutes on 2 cores)
+test: install  ## the whole test suite (CPU; about 8 minutes on 2 cores)
 	$(BIN)/pytest -q
+
+test-fast: install  ## the suite without the tests marked slow (about 4 minutes on 2 cores)
+	$(BIN)/pytest -q -m "not slow"
 
 fuzz: install  ## the property-based fuzz test with many examples (minutes); `make test` runs a few
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/test_fuzz.py

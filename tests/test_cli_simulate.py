@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -106,6 +107,7 @@ def test_failed_solve_exits_1_with_the_reason(tmp_path):
     assert json.loads((run / "run.json").read_text())["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_sweep_sharded_over_two_devices_matches_one_device(tmp_path):
     cfg = {**HH, "sweep": {"parameter": "stimulus.amplitude", "values": [5.0, 10.0, 20.0]}}
     path = tmp_path / "sweep.yaml"

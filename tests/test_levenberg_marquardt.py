@@ -44,6 +44,7 @@ def test_rosenbrock_converges_monotonically():
     assert np.all(np.diff(losses) <= 0.0) and losses[0] == pytest.approx(24.2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss_cfg", [
     {},
     {"reduction": "mse", "weights": {"n": 100.0}},

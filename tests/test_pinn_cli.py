@@ -29,6 +29,7 @@ def _run(args):
     return invoke(*args)
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_every_promised_file(tmp_path):
     result, run = _run(["train-pinn", "--config", str(CONFIGS / "pinn_smoke.yaml"), *FAST, "--output-root", str(tmp_path)])
     assert result.exit_code == 0, result.output

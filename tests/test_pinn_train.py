@@ -80,6 +80,7 @@ def _stop_at(step):
     return stop
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip_and_exact_resume(tmp_path):
     cfg = tiny_config(
         phases=[{"optimizer": "adam", "iterations": 20, "lr": 1e-2, "schedule": "cosine"}, {"optimizer": "lbfgs", "iterations": 4}],
@@ -118,6 +119,7 @@ def test_interrupt_saves_then_reraises(two_member, tmp_path):
     assert rows[-1].startswith("15,")  # and their rows
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "sections",
     [
@@ -166,6 +168,7 @@ SHARDED = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_sharded_sweep_matches_one_device():
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
     out = subprocess.run([sys.executable, "-c", SHARDED.format(here=str(HERE))], env=env, capture_output=True, text=True, timeout=600)

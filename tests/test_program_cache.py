@@ -153,6 +153,7 @@ def _solve_in_fresh_process(cfg: dict, cache_dir: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_a_fresh_process_reuses_the_traced_solve_bit_for_bit(tmp_path):
     cfg = {"model": {"name": "hh"}, "stimulus": {"kind": "pulse", "start": 1.0, "duration": 1.0, "amplitude": 20.0},
            "time": {"t0": 0.0, "t1": 5.0, "save_every": 0.1}, "solver": {"name": "tsit5"}}

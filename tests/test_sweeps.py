@@ -147,6 +147,7 @@ def test_chunks_equal_one_solve_and_compile_once():
     assert whole["spike_count"].tolist()[0] == 0 and whole["spike_count"][-1] > 3
 
 
+@pytest.mark.slow
 def test_rates_within_0p01_hz_of_a_tight_reference():
     """The f–I settings (tsit5 1e-7, V every 0.1 ms, rate from interpolated crossings) against
     rtol = atol = 1e-11 and V every 0.01 ms, on 300 ms (rate over the last 200 ms)."""
@@ -239,6 +240,7 @@ def test_interrupted_sweep_resumes_skipping_finished_chunks(tmp_path, monkeypatc
     assert json.loads((cut / "run.json").read_text())["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_cable_sweep_velocity_in_chunk_equals_numpy_analysis():
     from neurocli.analysis import cable as cable_analysis
     from neurocli.simulation.sweep import chunk_analysis
@@ -284,6 +286,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_write_the_members_csv_of_one(tmp_path):
     cfg = {**HH, "sweep": GRID, "time": {"t0": 0.0, "t1": 25.0, "save_every": 0.1}, "runtime": {"chunk_size": 4}}
     path = tmp_path / "grid.yaml"

@@ -93,6 +93,7 @@ def test_network_scaling():
     np.testing.assert_allclose(small.mlp.layers[-1].weight, 0.1 * net.mlp.layers[-1].weight)
 
 
+@pytest.mark.slow
 def test_current_evaluation_is_exact_for_the_true_current():
     known = ReducedHodgkinHuxley()
     ude = with_true_current(make_ude(known, _net(1), "sodium", ("V",)))

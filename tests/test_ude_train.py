@@ -76,6 +76,7 @@ def test_loss_decreases(smoke):
     assert np.all(np.diff(losses[lm]) <= 0.0)
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted(smoke, tmp_path):
     cfg, loss, params, header = smoke
     full = fit(loss, params, cfg, new_run(tmp_path, "full"), identity=header)
@@ -152,6 +153,7 @@ def _grad(loss, params):
     return eqx.filter_jit(jax.value_and_grad(lambda p: loss(p, jnp.asarray(0))[0]))(params)
 
 
+@pytest.mark.slow
 def test_gradient_adjoints_agree_with_finite_differences():
     """The three gradient methods against each other and against central differences of the loss
     (tight tolerances, so the solver's discretisation error is far below the difference step's)."""
@@ -203,6 +205,7 @@ def test_curriculum_fits_a_growing_window():
     assert float(full(result.best_params, jnp.asarray(0))[0]) == pytest.approx(result.best_loss, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_full_hh_model_trains():
     """The full model (V, m, h, n) with its sodium current a network of (V, m, h)."""
     cfg = smoke_config(**{"model": {"name": "hh"}, "initial_state": None,

@@ -85,12 +85,19 @@ def write(cfg, model, out: SolveOutput, run: RunDirectory) -> dict:
         "spike_half_width_ms": float(result.half_width_ms),
         "num_steps": int(out.num_steps),
         "num_rejected_steps": int(out.num_rejected_steps),
+        **grid_metrics(an, t, x, positions, site),
+        "compile_s": out.compile_s,
+        "run_s": out.run_s,
+    }
+
+
+def grid_metrics(an, t, x, positions, site) -> dict:
+    """Where a cable run measured (the grid nodes nearest the asked-for points) and on what grid."""
+    return {
         "velocity_points_cm": [float(x[cable_analysis.nearest_node(x, p)]) for p in positions],
         "recording_point_cm": float(x[cable_analysis.nearest_node(x, site)]),
         "spike_threshold_mV": an.spike_threshold_mV,
         "nx": int(x.size),
         "nt": int(t.size),
         "dx_cm": float(x[1] - x[0]),
-        "compile_s": out.compile_s,
-        "run_s": out.run_s,
     }

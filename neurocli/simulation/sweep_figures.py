@@ -113,14 +113,7 @@ def cable(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict,
     run.save_figure("snapshots", cable_plots.snapshots(t, x, last, cable_outputs._snapshot_times(t, x, arrival),
                                                        title=labels[-1]))
 
-    extra = {
-        "velocity_points_cm": [float(x[cable_analysis.nearest_node(x, p)]) for p in positions],
-        "recording_point_cm": float(x[cable_analysis.nearest_node(x, site)]),
-        "spike_threshold_mV": an.spike_threshold_mV,
-        "nx": int(x.size),
-        "nt": int(t.size),
-        "dx_cm": float(x[1] - x[0]),
-    }
+    extra = cable_outputs.grid_metrics(an, t, x, positions, site)
     velocities = per_member["conduction_velocity_m_per_s"]
     if len(names) == 1:
         parameter, values = names[0], table[:, 0]
