@@ -28,7 +28,7 @@ import lineax as lx  # noqa: E402
 import numpy as np  # noqa: E402
 
 import neurocli_process  # noqa: E402
-from neurocli import cable_analysis  # noqa: E402
+from neurocli.analysis import cable as cable_analysis  # noqa: E402
 from neurocli.numerics.block_tridiagonal import BlockTridiagonalJacobian  # noqa: E402
 from neurocli.config.common import SolverConfig  # noqa: E402
 from neurocli.numerics.implicit_stages import OneChordStep  # noqa: E402

@@ -44,6 +44,25 @@ def _main(
     """Simulate nerve-impulse models and train neural networks inside them (JAX + diffrax)."""
 
 
+def _check_distributed(coordinator, num_processes, process_id) -> bool:
+    """Whether the options ask for many processes; BadParameter (exit 2) when they do not fit."""
+    if coordinator is None:
+        if num_processes is not None or process_id is not None:
+            raise typer.BadParameter("--num-processes and --process-id need --coordinator", param_hint="--coordinator")
+        return False
+    if coordinator == "auto":
+        return True
+    host, _, port = coordinator.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise typer.BadParameter(f"{coordinator!r}: expected HOST:PORT (a port 1–65535) or auto", param_hint="--coordinator")
+    if num_processes is None or process_id is None:
+        raise typer.BadParameter("--coordinator HOST:PORT needs --num-processes and --process-id", param_hint="--coordinator")
+    if num_processes < 1 or not 0 <= process_id < num_processes:
+        raise typer.BadParameter(f"--process-id {process_id} with --num-processes {num_processes}: expected "
+                                 "N >= 1 and 0 <= I < N", param_hint="--process-id")
+    return True
+
+
 def _run(command: str, module_name: str, config, sets, output_root, name, resume=None, distributed=None) -> None:
     # Equinox's runtime checks compile to host callbacks by default, and JAX never writes such
     # executables to the persistent compilation cache. Every solve checks its own result
@@ -51,14 +70,14 @@ def _run(command: str, module_name: str, config, sets, output_root, name, resume
     os.environ.setdefault("EQX_ON_ERROR", "nan")
     from neurocli import runner
 
-    if distributed is not None and distributed[0] is not None:
-        coordinator, num_processes, process_id = distributed
-        if coordinator != "auto" and (num_processes is None or process_id is None):
-            raise typer.BadParameter("--coordinator HOST:PORT needs --num-processes and --process-id",
-                                     param_hint="--coordinator")
+    if distributed is not None and _check_distributed(*distributed):
         from neurocli import runtime
 
-        runtime.start_distributed(coordinator, num_processes, process_id)
+        try:
+            runtime.start_distributed(*distributed)
+        except Exception as exc:  # an unreachable coordinator, a clash of process ids
+            typer.echo(f"error: --coordinator {distributed[0]}: could not join the processes ({exc})", err=True)
+            raise typer.Exit(2) from None
 
     module = importlib.import_module(f"neurocli.commands.{module_name}")
     argv = ["neurocli", *sys.argv[1:]] if sys.argv else []

@@ -44,21 +44,38 @@ class MembersFile:
         store._record(len(buf.getvalue().encode()))
         return store
 
-    @classmethod
-    def reopen(cls, run: RunDirectory, header: list[str], members: int, integers=()) -> MembersFile | None:
-        """The store of an interrupted sweep, members.csv cut back to its last finished chunk;
-        None when there is none to continue (nothing written yet, or another sweep's)."""
+    @staticmethod
+    def progress(run: RunDirectory, header: list[str], members: int) -> dict | None:
+        """The recorded progress of an interrupted sweep (None: nothing written yet). Raises
+        ValueError, saying why, when the record is corrupt or belongs to another sweep."""
         import json
 
         text = run.read_text(PROGRESS)
         if text is None:
             return None
-        progress = json.loads(text)
-        if progress.get("header") != list(header) or progress.get("members") != members:
+        try:
+            progress = json.loads(text)
+            record = {k: int(progress[k]) for k in ("members", "chunk", "chunks_done", "csv_bytes")}
+            record["header"] = list(progress["header"])
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"{PROGRESS} is corrupt ({type(exc).__name__}: {exc})") from None
+        if record["header"] != list(header) or record["members"] != members:
+            raise ValueError(f"{FILE} was written by a different sweep (other parameters, metrics or members)")
+        if not (record["chunk"] > 0 and record["chunks_done"] >= 0 and record["csv_bytes"] > 0):
+            raise ValueError(f"{PROGRESS} is corrupt (chunk {record['chunk']}, chunks_done {record['chunks_done']})")
+        return record
+
+    @classmethod
+    def reopen(cls, run: RunDirectory, header: list[str], members: int, integers=()) -> MembersFile | None:
+        """The store of an interrupted sweep, members.csv cut back to its last finished chunk;
+        None when there is none to continue (nothing written yet). The record was checked by
+        `progress` before the run was touched (commands/simulate.py `restore`)."""
+        record = cls.progress(run, header, members)
+        if record is None:
             return None
-        store = cls(run, header, members, int(progress["chunk"]), integers)
-        store.chunks_done = int(progress["chunks_done"])
-        run.truncate(FILE, int(progress["csv_bytes"]))
+        store = cls(run, header, members, record["chunk"], integers)
+        store.chunks_done = record["chunks_done"]
+        run.truncate(FILE, record["csv_bytes"])
         return store
 
     def append(self, index: int, rows: np.ndarray | list) -> None:

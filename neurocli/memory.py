@@ -134,8 +134,9 @@ def check_simulate(cfg: SimulateConfig, source: str) -> None:
     if members > MAX_MEMBERS:
         raise ConfigError(source, [("sweep", f"has {members} members; at most {MAX_MEMBERS}")])
     per_member = simulate_member_bytes(cfg)
-    at_once = members if cfg.model.name in PDE_MODELS else 1
-    keys = ["sweep"] if at_once > 1 else []  # the members first: they multiply everything else
+    at_once = members if cfg.model.name in PDE_MODELS else min(members, cfg.runtime.chunk_size or 1)
+    keys = (["runtime.chunk_size"] if cfg.runtime.chunk_size and at_once > 1 and cfg.model.name not in PDE_MODELS
+            else ["sweep"] if at_once > 1 else [])  # what multiplies everything else comes first
     keys += ["time.save_every", "time.t1"]
     if cfg.model.name in PDE_MODELS + CABLE_MODELS:
         keys.append("model.nx")

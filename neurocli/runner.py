@@ -83,8 +83,9 @@ def resume(command: str, module: ModuleType, run_path: Path, argv: list[str]) ->
         if run.info.get("command") != command:
             raise ConfigError(str(run_path), [("", f"was made by `neurocli {run.info.get('command')}`, not `{command}`")])
         if run.info.get("status") == "completed":
-            print(f"{run_path}: this run has completed; nothing to resume (nothing changed)", file=sys.stderr)
-            print(run.path)
+            if runtime.is_main_process():  # process 0 alone reports the run directory
+                print(f"{run_path}: this run has completed; nothing to resume (nothing changed)", file=sys.stderr)
+                print(run.path)
             return EXIT_OK
         cfg = validate(module.SCHEMA, read_yaml(config_file), str(config_file))
         runtime.configure(cfg.runtime.precision, cfg.runtime.compilation_cache)
@@ -106,7 +107,7 @@ def _interrupted(command: str, module: ModuleType, cfg, run: RunDirectory, exc: 
     name = exc.name if isinstance(exc, signals.Interrupted) else "SIGINT"
     code = exc.exit_code if isinstance(exc, signals.Interrupted) else EXIT_INTERRUPTED
     text = f"interrupted ({name})"
-    resumable = module.resumable(cfg)
+    resumable = module.resumable(cfg) and not run.detached  # other processes: process 0 reports
     if resumable:
         text += f"; continue with: neurocli {command} --resume {run.path}"
     run.mark("interrupted", text)

@@ -295,6 +295,9 @@ SIZES = [
     # neuron sweeps run in chunks sized from the budget (10^7 members fit): one member must fit
     (SIM, ["sweep={parameter: stimulus.amplitude, linspace: {start: 0, stop: 20, num: 10000000}}",
            "time.t1=40000", "runtime.memory_budget_gb=0.01"], "time.save_every", "over the memory budget of 10.2 MiB"),
+    # an explicit chunk size is what runs at once
+    (SIM, ["sweep={parameter: stimulus.amplitude, linspace: {start: 0, stop: 20, num: 1000000}}",
+           "runtime.chunk_size=1000000", "runtime.memory_budget_gb=1"], "runtime.chunk_size", "over the memory budget of 1 GiB"),
     # a PDE sweep is one solve: every member at once
     (CONFIGS / "reaction_diffusion.yaml", ["sweep={parameter: model.a, linspace: {start: 0.1, stop: 0.4, num: 1000000}}",
                                             "runtime.memory_budget_gb=8"], "sweep", "over the memory budget of 8 GiB"),

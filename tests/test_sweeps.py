@@ -344,3 +344,44 @@ def test_coordinator_without_process_count_is_a_usage_error(tmp_path):
     path.write_text(yaml.safe_dump({**HH, "sweep": GRID}))
     result = CliRunner().invoke(app, ["simulate", "--config", str(path), "--coordinator", "127.0.0.1:1234"])
     assert result.exit_code == 2 and "--num-processes" in result.output
+
+
+@pytest.mark.parametrize("damage", ["other members", "corrupt record"])
+def test_a_refused_sweep_resume_leaves_the_run_untouched(tmp_path, monkeypatch, damage):
+    """A resume whose progress record is another sweep's, or corrupt, is refused (exit 2) before
+    anything is written: every file of the run stays byte-identical."""
+    cfg = {**HH, "sweep": GRID, "runtime": {"chunk_size": 2}}
+    append = MembersFile.append
+
+    def interrupt_after_one(self, index, rows):
+        append(self, index, rows)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(MembersFile, "append", interrupt_after_one)
+    run = _run(tmp_path, cfg, code=130)
+    monkeypatch.setattr(MembersFile, "append", append)
+    progress = run / "sweep_progress.json"
+    record = json.loads(progress.read_text())
+    if damage == "other members":
+        record["members"] = 7
+        progress.write_text(json.dumps(record))
+    else:
+        progress.write_text(progress.read_text()[:20])
+    before = {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(app, ["simulate", "--resume", str(run)])
+    assert result.exit_code == 2, result.output
+    assert ("different sweep" if damage == "other members" else "is corrupt") in result.output
+    assert {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--process-id", "1"], "need --coordinator"),
+    (["--coordinator", "localhost", "--num-processes", "2", "--process-id", "0"], "expected HOST:PORT"),
+    (["--coordinator", "127.0.0.1:1234", "--num-processes", "2", "--process-id", "2"], "0 <= I < N"),
+])
+def test_bad_distributed_options_are_usage_errors(tmp_path, args, says):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({**HH, "sweep": GRID}))
+    result = CliRunner().invoke(app, ["simulate", "--config", str(path), *args])
+    text = " ".join(result.output.replace("│", " ").split())  # rich boxes wrap the message
+    assert result.exit_code == 2 and says in text, result.output

@@ -6,6 +6,7 @@ from neurocli import progress
 from neurocli.config.base import ConfigError
 from neurocli.config.models import CABLE_MODELS, PDE_MODELS
 from neurocli.config.simulate import SimulateConfig
+from neurocli.members import MembersFile
 from neurocli.numerics.solve import Problem, run_solve
 from neurocli.run_dir import RunDirectory
 from neurocli.simulation import cable_outputs, outputs, sweep
@@ -26,9 +27,14 @@ def resumable(cfg: SimulateConfig) -> bool:
 
 
 def restore(problem: Problem, cfg: SimulateConfig, run: RunDirectory) -> bool:
+    """Check, before anything is written, that this sweep's progress record can be continued."""
     if not resumable(cfg):
         raise ConfigError(str(run.path), [("--resume", "only sweeps of neuron and cable models resume "
                                                        "(chunk by chunk); run this config again instead")])
+    try:
+        MembersFile.progress(run, sweep.members_header(cfg), cfg.sweep.member_count)
+    except ValueError as exc:
+        raise ConfigError(str(run.path), [("--resume", f"{exc}: not resumable")]) from None
     return True
 
 

@@ -19,8 +19,7 @@ import numpy as np
 
 from neurocli.analysis import cable as cable_analysis
 from neurocli.config.models import CABLE_MODELS
-from neurocli.config.base import ConfigError
-from neurocli.members import PROGRESS, MembersFile
+from neurocli.members import MembersFile
 from neurocli.memory import budget_bytes, simulate_member_bytes
 from neurocli.models import build_stimulus
 from neurocli.run_dir import RunDirectory
@@ -114,6 +113,13 @@ def _agree(plan: ChunkPlan) -> ChunkPlan:
     return ChunkPlan(plan.members, chunk, first)
 
 
+def members_header(cfg) -> list[str]:
+    """members.csv's columns: the swept parameters, the per-member metrics, the first spike times."""
+    metrics = CABLE_METRICS if cfg.model.name in CABLE_MODELS else NEURON_METRICS
+    spikes = (f"spike_{i + 1}_ms" for i in range(cfg.analysis.max_spike_times))
+    return [*cfg.sweep.names, *metrics, *STEP_METRICS, *spikes]
+
+
 def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
     sweep = cfg.sweep
     names, table = sweep.names, sweep.table()
@@ -123,15 +129,12 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
     jumps = jump_times(cfg)
     spec = SolveSpec(cfg.solver, tc.t0, tc.t1, tc.grid, jumps, save=save)
     k = cfg.analysis.max_spike_times
-    header = [*names, *metric_names, *STEP_METRICS, *(f"spike_{i + 1}_ms" for i in range(k))]
+    header = members_header(cfg)
 
     integers = INTEGERS | FLAGS
     store = MembersFile.reopen(run_dir, header, n, integers) if resume else None
     if store is not None:
         plan = ChunkPlan(n, store.chunk, store.chunks_done)
-    elif resume and run_dir.read_text(PROGRESS) is not None:
-        raise ConfigError(str(run_dir.path), [("sweep", "members.csv was written by a different sweep "
-                                                       "(other parameters or members): not resumable")])
     else:
         plan = plan_chunks(n, simulate_member_bytes(cfg), budget_bytes(cfg.runtime), cfg.runtime.chunk_size)
     plan = _agree(plan)
