@@ -135,13 +135,17 @@ def check_simulate(cfg: SimulateConfig, source: str) -> None:
         raise ConfigError(source, [("sweep", f"has {members} members; at most {MAX_MEMBERS}")])
     per_member = simulate_member_bytes(cfg)
     at_once = members if cfg.model.name in PDE_MODELS else min(members, cfg.runtime.chunk_size or 1)
+    kept = 0 if cfg.sweep is None or cfg.model.name in PDE_MODELS else min(members, cfg.output.trajectory_members)
     keys = (["runtime.chunk_size"] if cfg.runtime.chunk_size and at_once > 1 and cfg.model.name not in PDE_MODELS
             else ["sweep"] if at_once > 1 else [])  # what multiplies everything else comes first
     keys += ["time.save_every", "time.t1"]
     if cfg.model.name in PDE_MODELS + CABLE_MODELS:
         keys.append("model.nx")
     what = f"simulate ({at_once} member{'s' if at_once > 1 else ''} at once × {cfg.time.num_samples} samples)"
-    check(at_once * per_member, budget_bytes(cfg.runtime), source, keys, what)
+    if kept:  # the kept members' full trajectories, gathered chunk by chunk
+        keys.append("output.trajectory_members")
+        what = what[:-1] + f", {kept} trajectories kept)"
+    check((at_once + kept) * per_member, budget_bytes(cfg.runtime), source, keys, what)
 
 
 # -- train-pinn ---------------------------------------------------------------------------------

@@ -298,6 +298,11 @@ SIZES = [
     # an explicit chunk size is what runs at once
     (SIM, ["sweep={parameter: stimulus.amplitude, linspace: {start: 0, stop: 20, num: 1000000}}",
            "runtime.chunk_size=1000000", "runtime.memory_budget_gb=1"], "runtime.chunk_size", "over the memory budget of 1 GiB"),
+    # kept trajectories: at most 100, and counted (a 40 s cable trace of 401 nodes is 3.9 MB each)
+    (SIM, ["sweep={parameter: stimulus.amplitude, linspace: {start: 0, stop: 20, num: 1000}}",
+           "output.trajectory_members=1000"], "output.trajectory_members", "less than or equal to 100"),
+    (SIM, ["sweep={parameter: stimulus.amplitude, linspace: {start: 0, stop: 20, num: 1000}}", "time.t1=4000",
+           "output.trajectory_members=100", "runtime.memory_budget_gb=0.1"], "time.save_every", "100 trajectories kept)"),
     # a PDE sweep is one solve: every member at once
     (CONFIGS / "reaction_diffusion.yaml", ["sweep={parameter: model.a, linspace: {start: 0.1, stop: 0.4, num: 1000000}}",
                                             "runtime.memory_budget_gb=8"], "sweep", "over the memory budget of 8 GiB"),

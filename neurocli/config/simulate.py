@@ -49,7 +49,7 @@ class AnalysisConfig(Section):
 
 class OutputConfig(Section):
     trajectory_members: PositiveInt = Field(
-        default=5, description="sweeps: how many members (evenly spaced) keep full traces"
+        default=5, le=100, description="sweeps: how many members (evenly spaced) keep full traces (drawn one panel each)"
     )
 
     def kept_members(self, n: int) -> np.ndarray:
