@@ -404,28 +404,25 @@ def result_message(code: int) -> str:
     return diffrax.RESULTS[item]
 
 
-def _check_members(result: np.ndarray, finite: np.ndarray, steps: np.ndarray, offset: int) -> None:
+def _check_members(result: np.ndarray, finite: np.ndarray, steps: np.ndarray, offset: int,
+                   label: bool = True) -> None:
+    """Raise SolveFailed naming (up to 5 of) the members whose solve failed or is not finite;
+    `offset`: the first member's index; `label`: name members (False for a single solve)."""
+    result, finite, steps = np.atleast_1d(result), np.atleast_1d(finite), np.atleast_1d(steps)
     bad = np.nonzero((result != 0) | ~finite)[0]
     if bad.size == 0:
         return
     messages = []
     for i in bad[:5]:
         why = result_message(int(result[i])) if result[i] != 0 else "non-finite values"
-        messages.append(f"member {offset + int(i)}: {why} (after {int(steps[i])} steps)")
+        prefix = f"member {offset + int(i)}: " if label else ""
+        messages.append(f"{prefix}{why} (after {int(steps[i])} steps)")
     more = f" (and {bad.size - 5} more members)" if bad.size > 5 else ""
     raise SolveFailed("solve failed: " + "; ".join(messages) + more)
 
 
 def _check(result: np.ndarray, ys: np.ndarray, steps: np.ndarray) -> None:
+    """One solve, or one vmapped solve of every member (leading axis of `ys`)."""
     codes = np.atleast_1d(result)
-    finite = np.isfinite(ys.reshape(codes.size, -1)).all(axis=1) if codes.size > 1 else np.array([np.isfinite(ys).all()])
-    bad = [i for i in range(codes.size) if codes[i] != 0 or not finite[i]]
-    if not bad:
-        return
-    messages = []
-    for i in bad[:5]:
-        why = result_message(int(codes[i])) if codes[i] != 0 else "non-finite values"
-        prefix = f"member {i}: " if codes.size > 1 else ""
-        messages.append(f"{prefix}{why} (after {int(np.atleast_1d(steps)[i])} steps)")
-    more = f" (and {len(bad) - 5} more members)" if len(bad) > 5 else ""
-    raise SolveFailed("solve failed: " + "; ".join(messages) + more)
+    finite = np.isfinite(ys.reshape(codes.size, -1)).all(axis=1)
+    _check_members(codes, finite, steps, 0, label=codes.size > 1)
