@@ -121,6 +121,7 @@ def _execute(command: str, module: ModuleType, prepared, cfg, run: RunDirectory,
             run.mark("running")
             run.record_backend()
             metrics = module.execute(prepared, cfg, run, restored)
+            signals.current().check()  # a signal whose exception was swallowed (see signals._handle)
             run.write_json("metrics.json", metrics)
             run.mark("completed")
             code = EXIT_OK

@@ -45,9 +45,12 @@ class SignalGuard:
         self._defer = False
 
     def _handle(self, signum, frame):
-        if self._defer and self.pending is None:
+        if self.pending is None:
             self.pending = signum
-            return
+            if self._defer:
+                return
+        # Kept in `pending` too: Python ignores an exception raised where the signal lands inside a
+        # garbage-collection callback or __del__ (JAX runs one), so `check()` catches it later
         raise Interrupted(signum)
 
     @contextlib.contextmanager
