@@ -44,6 +44,7 @@ def launch(
 ) -> int:
     """Check everything a run needs before anything is written or compiled (the config, the name,
     the memory estimate, the output root), then make the run directory and execute."""
+    failure = None
     try:
         if name is not None:
             check_name(name, Path(config_path))  # a bad --name first: it is the cheapest to fix
@@ -59,20 +60,32 @@ def launch(
         else:
             run = DetachedRun()
     except ConfigError as exc:
-        _error(str(exc))
-        return EXIT_USAGE
+        failure = EXIT_USAGE, str(exc)
     except Exception as exc:  # a check itself failed (a bug): say so, no traceback unless NEUROCLI_DEBUG
-        _error(f"could not check the run: {type(exc).__name__}: {exc}")
+        failure = EXIT_FAILED, f"could not check the run: {type(exc).__name__}: {exc}"
         traceback.print_exc(file=sys.stderr) if _debug() else None
-        return EXIT_FAILED
+    if not _everyone_started(failure):
+        return failure[0] if failure else EXIT_FAILED
     run.write_text("config.yaml", dump_config(cfg))
     return _execute(command, module, prepared, cfg, run, None)
+
+
+def _everyone_started(failure: tuple[int, str] | None) -> bool:
+    """Reports this process's failure to start; with several processes, whether all of them
+    started (each calls this once, so one that failed alone does not leave the others waiting)."""
+    if failure is not None:
+        _error(failure[1])
+    if runtime.all_ok(failure is None) or failure is not None:
+        return failure is None
+    _error("another process could not start the run (its error is in its own output); stopping")
+    return False
 
 
 def resume(command: str, module: ModuleType, run_path: Path, argv: list[str]) -> int:
     """Continue a run in place from its config.yaml and latest checkpoint (see the module doc)."""
     run_path = Path(run_path)
     config_file = run_path / "config.yaml"
+    failure = None
     try:
         if not getattr(module, "RESUMABLE", False):
             raise ConfigError(str(run_path), [("--resume", f"`neurocli {command}` has no --resume")])
@@ -92,11 +105,11 @@ def resume(command: str, module: ModuleType, run_path: Path, argv: list[str]) ->
         prepared = module.prepare(cfg, str(config_file))
         restored = module.restore(prepared, cfg, run)
     except ConfigError as exc:
-        _error(str(exc))
-        return EXIT_USAGE
+        failure = EXIT_USAGE, str(exc)
     except CheckpointError as exc:
-        _error(f"cannot resume: {exc}")
-        return EXIT_USAGE
+        failure = EXIT_USAGE, f"cannot resume: {exc}"
+    if not _everyone_started(failure):
+        return failure[0] if failure else EXIT_FAILED
     if not runtime.is_main_process():  # every process checked the same files; process 0 alone writes
         run = DetachedRun(run.info)
     run.info.setdefault("resumed", []).append(list(argv))

@@ -55,6 +55,18 @@ def is_main_process() -> bool:
     return _PROCESS["index"] == 0
 
 
+def all_ok(ok: bool) -> bool:
+    """Whether every process is ok (`ok` alone with one process). Every process must call it at
+    the same point: a process that failed alone (process 0 could not make the run directory)
+    would otherwise leave the others waiting in the run's first collective."""
+    if _PROCESS["count"] == 1:
+        return ok
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    return bool(np.all(multihost_utils.process_allgather(np.array([int(ok)], dtype=np.int32))))
+
+
 def compilation_cache_dir() -> Path | None:
     """The persistent compilation cache's directory, or None when it is off (as `configure` left
     it, or however JAX was configured). Reads JAX's settings: imports jax."""

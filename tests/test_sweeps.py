@@ -310,6 +310,55 @@ def test_two_processes_write_the_members_csv_of_one(tmp_path):
     assert (two / "members.csv").read_text() == (single / "members.csv").read_text()
 
 
+def _two_processes(args_of, env) -> list[tuple[int, str, str]]:
+    """Runs `neurocli` as processes 0 and 1 of a two-process job; args_of(i) is process i's
+    command line after `neurocli`. Returns (exit code, stdout, stderr) of each."""
+    port = _free_port()
+    procs = [subprocess.Popen([sys.executable, "-m", "neurocli", *args_of(i), "--coordinator", f"127.0.0.1:{port}",
+                               "--num-processes", "2", "--process-id", str(i)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for i in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    return [(p.returncode, *out) for p, out in zip(procs, outs)]
+
+
+def test_a_process_that_cannot_start_stops_the_others(tmp_path):
+    """Process 0 cannot make its run directory (its output root is a file): it exits 2 with the
+    reason, and process 1 stops too (exit 1) instead of waiting for it in the sweep's collectives."""
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump({**HH, "sweep": GRID}))
+    (tmp_path / "a_file").write_text("")
+    roots = [tmp_path / "a_file", tmp_path / "out"]
+    env = {**os.environ, "NEUROCLI_NO_COMPILATION_CACHE": "1"}
+    (code0, _, err0), (code1, _, err1) = _two_processes(
+        lambda i: ["simulate", "--config", str(path), "--output-root", str(roots[i])], env)
+    assert code0 == 2 and "is a file, not a directory" in err0, err0[-2000:]
+    assert code1 == 1 and "another process could not start the run" in err1, err1[-2000:]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_two_processes_resume_a_sweep_one_process_began(tmp_path, monkeypatch):
+    cfg = {**HH, "sweep": GRID, "runtime": {"chunk_size": 2}}
+    whole = _run(tmp_path, cfg, name="whole")
+    append = MembersFile.append
+
+    def interrupt_after_one(self, index, rows):
+        append(self, index, rows)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(MembersFile, "append", interrupt_after_one)
+    cut = _run(tmp_path, cfg, code=130, name="cut")
+    monkeypatch.undo()
+    env = {**os.environ, "NEUROCLI_NO_COMPILATION_CACHE": "1"}
+    (code0, out0, err0), (code1, out1, err1) = _two_processes(lambda i: ["simulate", "--resume", str(cut)], env)
+    assert [code0, code1] == [0, 0], err0[-2000:] + err1[-2000:]
+    assert out0.strip().splitlines()[-1] == str(cut) and str(cut) not in out1
+    assert (cut / "members.csv").read_text() == (whole / "members.csv").read_text()
+    metrics = json.loads((cut / "metrics.json").read_text())
+    assert metrics["chunks"] == 3 and metrics["chunks_run"] == 2
+    assert json.loads((cut / "run.json").read_text())["status"] == "completed"
+
+
 def test_stimulus_edges_of_every_member_reach_the_controller():
     from neurocli.simulation.sweep import jump_times
 
