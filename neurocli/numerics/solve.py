@@ -369,9 +369,13 @@ def run_chunks(
 
     dynamic = jax.tree_util.tree_map(lambda a: _global(a, replicated), dynamic)
 
+    # every chunk padded to one width (one compilation) that fills every device: a multiple of
+    # the device count (a sweep resumed on more devices keeps its chunks, as progress counts them)
+    width = -(-plan.chunk // mesh.size) * mesh.size
+
     def args_of(rows: np.ndarray, kept_local: np.ndarray):
-        if len(rows) < plan.chunk:  # pad with the last member: one compilation for every chunk
-            rows = np.concatenate([rows, np.repeat(rows[-1:], plan.chunk - len(rows), axis=0)])
+        if len(rows) < width:  # pad with the last member
+            rows = np.concatenate([rows, np.repeat(rows[-1:], width - len(rows), axis=0)])
         kept_local = np.concatenate([kept_local, np.zeros(n_keep - len(kept_local), dtype=int)]).astype(np.int32)
         return dynamic, _global(rows, by_member), _global(kept_local, replicated)
 
