@@ -131,7 +131,7 @@ def maps(run: RunDirectory, cfg: TrainPinnConfig, members: Members, errors) -> N
         if sweep.is_grid and len(names) in (2, 3):
             logs = [a.logspace is not None for a in sweep.parameters]
             fig = sweep_plots.metric_map(sweep.axes, names, values, label, log_axes=logs, dimensionless=True,
-                                         cmap="magma", log_colour=True)
+                                         log_colour=True)
         else:
-            fig = sweep_plots.metric_scatter(members.table, names, values, label, dimensionless=True, cmap="magma")
+            fig = sweep_plots.metric_scatter(members.table, names, values, label, dimensionless=True, log_colour=True)
         run.save_figure(f"map_{key}", fig)

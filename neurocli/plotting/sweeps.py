@@ -81,13 +81,16 @@ def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, lab
 
 
 def metric_scatter(table: np.ndarray, names: list[str], metric: np.ndarray, label: str, *,
-                   dimensionless: bool = False, cmap: str = "viridis"):
-    """Zipped or sampled members: the first two parameters as position, the metric as colour."""
+                   dimensionless: bool = False, cmap: str = "viridis", log_colour: bool = False):
+    """Zipped or sampled members: the first two parameters as position, the metric as colour
+    (`log_colour`: on a logarithmic scale, when every finite value is positive)."""
     table = np.asarray(table, dtype=float)
     fig, ax = figure(figsize=(6, 4.5))
     x = table[:, 1] if table.shape[1] > 1 else table[:, 0]
     y = table[:, 0] if table.shape[1] > 1 else np.asarray(metric, dtype=float)
-    points = ax.scatter(x, y, c=metric, cmap=cmap, s=12)
+    finite = np.asarray(metric, dtype=float)[np.isfinite(metric)]
+    norm = colors.LogNorm() if log_colour and finite.size and (finite > 0).all() else None
+    points = ax.scatter(x, y, c=metric, cmap=cmap, norm=norm, s=12)
     fig.colorbar(points, ax=ax, label=label)
     ax.set_xlabel(parameter_label(names[1] if len(names) > 1 else names[0], dimensionless))
     ax.set_ylabel(parameter_label(names[0], dimensionless) if len(names) > 1 else label)
