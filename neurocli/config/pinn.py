@@ -299,8 +299,9 @@ def _check_sweep(cfg: TrainPinnConfig) -> None:
                     raise KeyedError(f"{where}values[{j}]", f"{path} {why} (got {v})")
         for key in ("linspace", "logspace"):
             spec = getattr(axis, key, None)
-            if spec is not None:
-                bad = [v for v in spec.values() if not _allowed(path, v)]
+            if spec is not None:  # monotone: its ends decide (the values are not built: num may be huge)
+                ends = (spec.start,) if spec.num == 1 else (spec.start, spec.stop)
+                bad = [v for v in ends if not _allowed(path, v)]
                 if bad:
                     raise KeyedError(where + key, f"gives {path} = {bad[0]:g}; {path} {why}")
         for key in ("uniform", "log_uniform"):
