@@ -52,6 +52,7 @@ def _leaves(tree):
         ([SCALAR, "sweep={parameter: pde.k, linspace: {start: -1, stop: 5, num: 3}}"], "sweep.linspace", "> 0"),
         ([SCALAR, "sweep={parameters: [{parameter: pde.a, uniform: [0, 0.5]}], samples: 4}"],
          "sweep.parameters[0].uniform", "(0, 1)"),
+        ([SCALAR, "sweep={parameter: pde.k, linspace: {start: 1, stop: 50, num: 1000000000}}"], "sweep", "at most"),
         (["sweep={parameter: pde.a, values: [0.1, 0.2]}"], "pde.a", "is a list"),  # both forms
         (["sweep={parameter: pde.k, values: [5, 10]}"], "pde.a", "is a list"),
         (["pde.a=0.3", "sweep={parameter: pde.a, values: [0.1, 0.2]}"], "pde.a", "is not used"),

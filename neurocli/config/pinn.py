@@ -270,7 +270,6 @@ class TrainPinnConfig(Section):
         return int(self.phase_starts[-1])
 
 
-
 SWEEPABLE = {"pde.a": "must lie in (0, 1)", "pde.k": "must be > 0"}
 """The parameters a train-pinn sweep may vary, and the constraint their scalar fields have."""
 
