@@ -170,3 +170,11 @@ def test_shipped_a_k_map_is_a_grid_over_a_and_k():
     assert sorted(set(members_of(cfg).k)) == [5.0, 10.0, 20.0]
     with pytest.raises(ConfigError):  # a list pde.a on top of it: two sweeps
         load_config(TrainPinnConfig, CONFIGS / "pinn_a_k_map.yaml", ["pde.a=[0.1,0.2]"])
+
+
+def test_per_member_figures_draw_at_most_twelve_members_evenly():
+    from neurocli.pinn.outputs import MAX_PANELS, shown_members
+
+    assert shown_members(6).tolist() == list(range(6))
+    big = shown_members(40)
+    assert big.size == MAX_PANELS == 12 and big[0] == 0 and big[-1] == 39 and (np.diff(big) > 0).all()
