@@ -1,4 +1,5 @@
-"""members.csv: one row per sweep member, streamed chunk by chunk, resumable.
+"""members.csv: one row per sweep member, streamed chunk by chunk, resumable (simulate), or
+written at once when every member finishes together (`write_members`: train-pinn).
 
 After each chunk its rows are appended to members.csv (fsync), then `sweep_progress.json` is
 rewritten atomically with the number of finished chunks and the byte size of members.csv at that
@@ -21,6 +22,13 @@ PROGRESS = "sweep_progress.json"
 
 def _cell(value: float) -> str:
     return repr(value) if np.isfinite(value) else "nan"  # repr: the shortest text that reads back exactly
+
+
+def write_members(run: RunDirectory, header: list[str], rows) -> None:
+    """members.csv in one atomic write: `header`, then one row of numbers per member (cells as
+    MembersFile writes them: the shortest text that reads back exactly, `nan` when not finite)."""
+    lines = [",".join(header)] + [",".join(_cell(v) for v in row) for row in np.asarray(rows, dtype=float).tolist()]
+    run.write_text(FILE, "\n".join(lines) + "\n")
 
 
 class MembersFile:

@@ -168,7 +168,7 @@ def pinn_bytes(cfg: TrainPinnConfig) -> int:
     """Members × (points per step × activations × derivative passes + parameters × optimiser
     copies) + the output grid and the float64 reference on it."""
     net, col, out = cfg.network, cfg.collocation, cfg.output
-    members = len(cfg.pde.member_values())
+    members = cfg.member_count
     size = itemsize(cfg.runtime)
     has_lbfgs = any(p.optimizer == "lbfgs" for p in cfg.phases)
     points = col.batch
@@ -188,11 +188,12 @@ def pinn_bytes(cfg: TrainPinnConfig) -> int:
 
 
 def check_pinn(cfg: TrainPinnConfig, source: str) -> None:
-    members = len(cfg.pde.member_values())
+    members = cfg.member_count
+    where = "pde.a" if cfg.sweep is None else "sweep"
     if members > MAX_MEMBERS:
-        raise ConfigError(source, [("pde.a", f"has {members} members; at most {MAX_MEMBERS}")])
+        raise ConfigError(source, [(where, f"has {members} members; at most {MAX_MEMBERS}")])
     keys = ["network.width", "network.depth", "collocation.batch", "collocation.points",
-            "collocation.lbfgs_points", "output.nt", "output.nx", "pde.a"]
+            "collocation.lbfgs_points", "output.nt", "output.nx", where]
     what = f"train-pinn ({members} member{'s' if members > 1 else ''}, {pinn_network_parameters(cfg)} parameters each)"
     check(pinn_bytes(cfg), budget_bytes(cfg.runtime), source, keys, what)
 

@@ -45,7 +45,7 @@ def test_collocation_fixed_batch_check_names_the_key():
     assert err.value.problems[0][0] == "collocation.batch"
 
 
-@pytest.mark.parametrize("name", ["pinn_smoke.yaml", "a_sweep.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["pinn_smoke.yaml", "a_sweep.yaml", "paper.yaml", "pinn_a_k_map.yaml"])
 def test_shipped_configs_validate(name):
     cfg, _ = load_config(TrainPinnConfig, CONFIGS / name)
     assert cfg.runtime.precision == "float32"

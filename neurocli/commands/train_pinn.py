@@ -1,17 +1,18 @@
-"""`neurocli train-pinn`: the reference solve, one vmapped training of every member, errors, figures."""
+"""`neurocli train-pinn`: the reference solve, one vmapped training of every member, errors,
+members.csv (more than one member), figures."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 
-import numpy as np
 
 from neurocli.config.base import ConfigError
 from neurocli.config.pinn import TrainPinnConfig
 from neurocli.models.reaction_diffusion import ReactionDiffusion
 from neurocli.pinn import outputs
 from neurocli.pinn.errors import member_errors
+from neurocli.pinn.members import members_of
 from neurocli.pinn.reference import output_grid, solve_reference
 from neurocli.pinn.setup import build_pde_model, build_setup
 from neurocli.pinn.train import Trainer, member_keys
@@ -40,8 +41,8 @@ def prepare(cfg: TrainPinnConfig, source: str) -> Prepared:
 
 
 def _trainer(prep: Prepared, cfg: TrainPinnConfig) -> Trainer:
-    values = cfg.pde.member_values()
-    return Trainer(build_setup(cfg, prep.model), values, member_keys(cfg.runtime.seed, len(values)))
+    members = members_of(cfg)
+    return Trainer(build_setup(cfg, prep.model), members, member_keys(cfg.runtime.seed, members.n))
 
 
 def restore(prep: Prepared, cfg: TrainPinnConfig, run: RunDirectory) -> Restored | None:
@@ -52,14 +53,16 @@ def restore(prep: Prepared, cfg: TrainPinnConfig, run: RunDirectory) -> Restored
 def execute(prep: Prepared, cfg: TrainPinnConfig, run: RunDirectory, restored: Restored | None) -> dict:
     started = time.perf_counter()
     ref = solve_reference(cfg)
-    run.write_npz("reference.npz", t=ref.t, x=ref.x, a=ref.a, u=ref.u)
+    run.write_npz("reference.npz", t=ref.t, x=ref.x, a=ref.a, k=ref.k, u=ref.u)
     trainer = _trainer(prep, cfg)
     n = trainer.n
     start = engine.start(trainer) if restored is None else engine.resume(trainer, restored)
     cur = Engine(trainer, run, f"train-pinn ({n} member{'s' * (n > 1)})").run(start)
     t, x = output_grid(cfg)
     u = trainer.predict(cur.state.params, t, x)
-    run.write_npz("predictions.npz", t=t, x=x, a=np.asarray(ref.a, dtype=np.float64), u=u)
+    run.write_npz("predictions.npz", t=t, x=x, a=ref.a, k=ref.k, u=u)
     errors = member_errors(u, ref.u)
-    outputs.figures(run, cfg, ref, u, errors, cur.history)
+    if n > 1:
+        outputs.members_csv(run, trainer.member_table, errors, cur)
+    outputs.figures(run, cfg, trainer.member_table, ref, u, errors, cur.history)
     return outputs.metrics(cfg, ref, errors, cur, trainer.unpadded(cur.state.params), time.perf_counter() - started)

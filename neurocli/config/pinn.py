@@ -2,7 +2,12 @@
 
     u_t = u_xx − u + H_k(u − a)  on (0, length) × (0, T],  u(0, x) = initial(x)
 
-`pde.a` is a scalar or a list: a list is a sweep, every member trained at once (one vmapped step).
+Members: `pde.a` is a scalar or a list (a list is the one-parameter sweep), or a `sweep:` section
+(the shared SweepConfig: one parameter, or `parameters:` on a grid, zipped or sampled) over `pde.a`
+and `pde.k`. Every member is trained at once (one vmapped step) with its own (a, k); a parameter
+that is not swept takes its scalar value from `pde`. The member table (`member_table()`, one row per
+member, one column per `swept` path) is what members.csv, metrics.json and the checkpoint's
+identity record.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import numpy as np
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from neurocli.config.base import KeyedError, Section, ignored_unless
-from neurocli.config.common import RuntimeConfig, SolverConfig
+from neurocli.config.common import RuntimeConfig, SolverConfig, SweepConfig
 from neurocli.config.models import PhiProfile, ProfileConfig
 from neurocli.config.optim import PhaseConfig
 
@@ -207,9 +212,12 @@ class TrainPinnConfig(Section):
     reference: ReferenceConfig = ReferenceConfig()
     output: PinnOutputConfig = PinnOutputConfig()
     runtime: PinnRuntimeConfig = PinnRuntimeConfig()
+    sweep: SweepConfig | None = Field(default=None, description="members over pde.a and pde.k (grid, zip or samples)")
 
     @model_validator(mode="after")
     def _check(self):
+        if self.sweep is not None:
+            _check_sweep(self)
         if not self.phases:
             raise KeyedError("phases", "is empty: give at least one optimisation phase")
         for i, phase in enumerate(self.phases):
@@ -231,6 +239,21 @@ class TrainPinnConfig(Section):
         return self
 
     @property
+    def swept(self) -> list[str]:
+        """The swept parameters' dotted paths (members.csv's first columns): the sweep's, or pde.a."""
+        return self.sweep.names if self.sweep is not None else ["pde.a"]
+
+    @property
+    def member_count(self) -> int:
+        return self.sweep.member_count if self.sweep is not None else len(self.pde.member_values())
+
+    def member_table(self) -> np.ndarray:
+        """(members, len(swept)) float64: one row per member, in member order."""
+        if self.sweep is not None:
+            return self.sweep.table()
+        return np.asarray(self.pde.member_values(), dtype=np.float64)[:, None]
+
+    @property
     def reference_nx(self) -> int:
         if self.reference.nx is not None:
             return self.reference.nx
@@ -246,3 +269,43 @@ class TrainPinnConfig(Section):
     def total_steps(self) -> int:
         return int(self.phase_starts[-1])
 
+
+SWEEPABLE = {"pde.a": "must lie in (0, 1)", "pde.k": "must be > 0"}
+"""The parameters a train-pinn sweep may vary, and the constraint their scalar fields have."""
+
+
+def _allowed(path: str, value: float) -> bool:
+    return 0.0 < value < 1.0 if path == "pde.a" else value > 0.0
+
+
+def _check_sweep(cfg: TrainPinnConfig) -> None:
+    """The sweep's parameters are pde.a or pde.k, its values obey the scalar fields' constraints,
+    and `pde` does not give what the sweep sets (a list pde.a is a sweep of its own)."""
+    sweep, single = cfg.sweep, cfg.sweep.parameter is not None
+    if isinstance(cfg.pde.a, list):
+        raise KeyedError("pde.a", "is a list (a one-parameter sweep) and the config has a sweep section: "
+                         "give pde.a as a number, or put its values in the sweep (sweep.parameters)")
+    axes = [sweep] if single else sweep.parameters
+    for i, (path, axis) in enumerate(zip(sweep.names, axes)):
+        where = "sweep." if single else f"sweep.parameters[{i}]."
+        if path not in SWEEPABLE:
+            raise KeyedError(where + "parameter", f"{path!r} cannot be swept by train-pinn; expected one of "
+                             + ", ".join(SWEEPABLE))
+        why = SWEEPABLE[path]
+        if axis.values is not None:
+            for j, v in enumerate(axis.values):
+                if not _allowed(path, v):
+                    raise KeyedError(f"{where}values[{j}]", f"{path} {why} (got {v})")
+        for key in ("linspace", "logspace"):
+            spec = getattr(axis, key, None)
+            if spec is not None:  # monotone: its ends decide (the values are not built: num may be huge)
+                ends = (spec.start,) if spec.num == 1 else (spec.start, spec.stop)
+                bad = [v for v in ends if not _allowed(path, v)]
+                if bad:
+                    raise KeyedError(where + key, f"gives {path} = {bad[0]:g}; {path} {why}")
+        for key in ("uniform", "log_uniform"):
+            rng = getattr(axis, key, None)
+            if rng is not None and not (_allowed(path, rng[0]) and (path != "pde.a" or rng[1] <= 1.0)):
+                raise KeyedError(where + key, f"{path} {why} (got the range {list(rng)})")
+        field = path.split(".")[1]
+        ignored_unless(cfg.pde, field, False, f"the sweep sets {path} for every member", prefix="pde.")

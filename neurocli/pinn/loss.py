@@ -6,19 +6,20 @@ from __future__ import annotations
 import equinox as eqx
 import jax.numpy as jnp
 
+from neurocli.pinn.members import PdeParams
 from neurocli.pinn.residual import boundary_term, initial_term, residual
 from neurocli.pinn.setup import Numerics
 from neurocli.pinn.weighting import causal_residual
 
 
-def _member(setup: Numerics, static, params, a):
-    """A member's model (its threshold a) and network."""
-    return eqx.tree_at(lambda m: m.a, setup.model, a), eqx.combine(params, static)
+def _member(setup: Numerics, static, params, pde: PdeParams):
+    """A member's model (its threshold a and steepness k) and network."""
+    return eqx.tree_at(lambda m: (m.a, m.k), setup.model, (pde.a, pde.k)), eqx.combine(params, static)
 
 
-def member_terms(setup: Numerics, static, params, a, t, x):
+def member_terms(setup: Numerics, static, params, pde: PdeParams, t, x):
     """The loss terms of one member on the points (t, x), in `setup.terms` order."""
-    model, net = _member(setup, static, params, a)
+    model, net = _member(setup, static, params, pde)
     r = residual(model, setup.ansatz, net, t, x, setup.derivatives)
     if setup.weighting.kind == "causal":
         w = setup.weighting
@@ -33,14 +34,14 @@ def member_terms(setup: Numerics, static, params, a, t, x):
     return jnp.stack(terms)
 
 
-def weighted(setup, static, params, a, t, x, weights):
-    terms = member_terms(setup, static, params, a, t, x)
+def weighted(setup, static, params, pde: PdeParams, t, x, weights):
+    terms = member_terms(setup, static, params, pde, t, x)
     return jnp.dot(weights, terms), terms
 
 
-def member_residual(setup: Numerics, static, params, a):
+def member_residual(setup: Numerics, static, params, pde: PdeParams):
     """(t, x) -> the member's PDE residual at those points."""
-    model, net = _member(setup, static, params, a)
+    model, net = _member(setup, static, params, pde)
 
     def fn(t, x):
         return residual(model, setup.ansatz, net, t, x, setup.derivatives)

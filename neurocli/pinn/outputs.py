@@ -1,4 +1,10 @@
-"""What a train-pinn run leaves besides the engine's files: predictions, figures, metrics."""
+"""What a train-pinn run leaves besides the engine's files: members.csv, figures, metrics.
+
+Members are labelled by their swept values (members.py). Per-member figures draw at most
+MAX_PANELS members, evenly spaced in member order, and say so; a sweep of two or three parameters
+on a grid adds heat maps of each member's error over the swept values (`map_rel_l2`,
+`map_max_abs_err`), zipped or sampled members a scatter.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +12,38 @@ import jax
 import numpy as np
 
 from neurocli.config.pinn import TrainPinnConfig
+from neurocli.members import write_members
+from neurocli.pinn.members import Members
 from neurocli.pinn.networks import count_parameters
 from neurocli.pinn.reference import Reference
 from neurocli.plotting import pde as pde_plots
 from neurocli.plotting import pinn as pinn_plots
+from neurocli.plotting import sweeps as sweep_plots
 from neurocli.run_dir import RunDirectory
 from neurocli.training.engine import Cursor
 from neurocli.training.history import History
 
 U_LABEL = "u (dimensionless)"
 X_LABEL, T_LABEL = "x (dimensionless)", "t (dimensionless)"
+MAX_PANELS = 12
+"""Per-member figures draw at most this many members."""
+MEMBER_COLUMNS = ("final_loss", "rel_l2", "max_abs_err")
+"""members.csv's columns after the swept parameters."""
+MAPPED = {"rel_l2": "relative L2 error against the reference", "max_abs_err": "max |u − reference|"}
+
+
+def members_csv(run: RunDirectory, members: Members, errors, cur: Cursor) -> None:
+    """members.csv: the swept parameters (by dotted path), then final_loss, rel_l2, max_abs_err."""
+    columns = [np.asarray(cur.final_loss, dtype=float), errors["rel_l2"], errors["max_abs_err"]]
+    write_members(run, [*members.names, *MEMBER_COLUMNS], np.column_stack([members.table, *columns]))
 
 
 def metrics(cfg: TrainPinnConfig, ref: Reference, errors, cur: Cursor, params, wall_s: float) -> dict:
     members = []
-    for i, a in enumerate(ref.a):
+    for i, (a, k) in enumerate(zip(ref.a, ref.k)):
         members.append({
             "a": float(a),
+            "k": float(k),
             "final_loss": float(cur.final_loss[i]),
             "best_loss": float(cur.best_loss[i]),
             "rel_l2": float(errors["rel_l2"][i]),
@@ -32,6 +53,7 @@ def metrics(cfg: TrainPinnConfig, ref: Reference, errors, cur: Cursor, params, w
     timings = cur.timings.totals
     out = {
         "members": members,
+        "swept": cfg.swept,
         "rel_l2_max": float(errors["rel_l2"].max()),
         "compile_s": timings["compile_s"],
         "train_s": timings["train_s"],
@@ -60,29 +82,56 @@ def metrics(cfg: TrainPinnConfig, ref: Reference, errors, cur: Cursor, params, w
     return out
 
 
-def figures(run: RunDirectory, cfg: TrainPinnConfig, ref: Reference, u, errors, history: History) -> None:
-    titles = [f"a = {a:g}" for a in ref.a]
-    err_titles = [f"a = {a:g}: rel L2 {e:.2g}" for a, e in zip(ref.a, errors["rel_l2"])]
-    scale = pde_plots.colour_scale(ref.t, u, ref.u)  # one scale for prediction and reference
+def shown_members(n: int) -> np.ndarray:
+    """The members per-member figures draw: all, or MAX_PANELS evenly spaced (first and last included)."""
+    return np.arange(n) if n <= MAX_PANELS else np.unique(np.linspace(0, n - 1, MAX_PANELS).round().astype(int))
+
+
+def figures(run: RunDirectory, cfg: TrainPinnConfig, members: Members, ref: Reference, u, errors,
+            history: History) -> None:
+    shown = shown_members(members.n)
+    some = "" if shown.size == members.n else f" ({shown.size} of {members.n} members)"
+    titles = [members.label(i) for i in shown]
+    err_titles = [f"{members.label(i)}: rel L2 {errors['rel_l2'][i]:.2g}" for i in shown]
+    u_s, ref_s = u[shown], ref.u[shown]
+    scale = pde_plots.colour_scale(ref.t, u_s, ref_s)  # one scale for prediction and reference
     grid = dict(x_label=X_LABEL, t_label=T_LABEL)
-    k, bc = cfg.pde.k, cfg.pde.boundary
+    bc = cfg.pde.boundary
+    k = "" if members.k_swept else f", k = {cfg.pde.k:g}"
     run.save_figure("heatmaps", pde_plots.heatmap_grid(
-        ref.t, ref.x, u, titles, label=U_LABEL, scale=scale, suptitle=f"PINN u(t, x), k = {k:g}, boundary {bc}", **grid))
+        ref.t, ref.x, u_s, titles, label=U_LABEL, scale=scale, suptitle=f"PINN u(t, x){k}, boundary {bc}{some}", **grid))
     run.save_figure("heatmaps_reference", pde_plots.heatmap_grid(
-        ref.t, ref.x, ref.u, titles, label=U_LABEL, scale=scale,
-        suptitle=f"reference (finite differences, {ref.boundary}, nx = {ref.solver_nx})", **grid))
+        ref.t, ref.x, ref_s, titles, label=U_LABEL, scale=scale,
+        suptitle=f"reference (finite differences, {ref.boundary}, nx = {ref.solver_nx}){some}", **grid))
     run.save_figure("heatmaps_error", pde_plots.heatmap_grid(
-        ref.t, ref.x, np.abs(u - ref.u), err_titles, label="|u − reference| (dimensionless)", vmin=0.0,
-        suptitle="absolute error of the PINN", **grid))
+        ref.t, ref.x, np.abs(u_s - ref_s), err_titles, label="|u − reference| (dimensionless)", vmin=0.0,
+        suptitle=f"absolute error of the PINN{some}", **grid))
     times = cfg.output.profile_times or list(np.linspace(0.0, cfg.pde.T, 5))
     run.save_figure("profiles", pinn_plots.profiles_grid(
-        ref.t, ref.x, u, ref.u, times=times, titles=err_titles, label=U_LABEL, x_label=X_LABEL))
+        ref.t, ref.x, u_s, ref_s, times=times, titles=err_titles, label=U_LABEL, x_label=X_LABEL))
     if len(history):
-        n = ref.a.size
         member = history["member"]
         steps = history["step"][member == 0]
-        per = lambda name: np.stack([history[name][member == i] for i in range(n)])  # noqa: E731
-        term_names = history.columns[4:]  # after step, member, a, loss
+        per = lambda name: np.stack([history[name][member == i] for i in shown])  # noqa: E731
+        term_names = history.columns[history.columns.index("loss") + 1:]
         terms = {name: per(name) for name in term_names} if len(term_names) > 1 else None
         ends = list(cfg.phase_starts[1:-1])
         run.save_figure("loss", pinn_plots.loss_curves(steps, per("loss"), titles, terms=terms, phase_ends=ends))
+    if len(members.names) > 1:
+        maps(run, cfg, members, errors)
+
+
+def maps(run: RunDirectory, cfg: TrainPinnConfig, members: Members, errors) -> None:
+    """Each member's error over the swept values: heat maps (a grid of 2 or 3 parameters, log
+    colour scale), a scatter otherwise (zip, samples, more parameters)."""
+    sweep = cfg.sweep
+    names = list(members.names)
+    for key, label in MAPPED.items():
+        values = np.asarray(errors[key], dtype=float)
+        if sweep.is_grid and len(names) in (2, 3):
+            logs = [a.logspace is not None for a in sweep.parameters]
+            fig = sweep_plots.metric_map(sweep.axes, names, values, label, log_axes=logs, dimensionless=True,
+                                         log_colour=True)
+        else:
+            fig = sweep_plots.metric_scatter(members.table, names, values, label, dimensionless=True, log_colour=True)
+        run.save_figure(f"map_{key}", fig)

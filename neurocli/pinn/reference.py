@@ -1,6 +1,6 @@
 """The reference every PINN run is checked against: `simulate`'s reaction_diffusion model (finite
-differences, method of lines), all members in one vmapped float64 solve, on a grid that contains
-the output grid.
+differences, method of lines), all members in one vmapped float64 solve over their swept (a, k),
+on a grid that contains the output grid.
 
 Precision: JAX's x64 switch is process-wide, and the PINN trains in float32 (runtime.precision).
 The reference alone runs inside `jax.enable_x64(True)` (a scoped setting), so its model, solve and
@@ -17,6 +17,7 @@ import numpy as np
 
 from neurocli.config.pinn import TrainPinnConfig
 from neurocli.models import build_model
+from neurocli.pinn.members import members_of
 from neurocli.pinn.setup import model_boundary, model_config
 from neurocli.numerics.solve import Problem, SolveSpec, run_solve
 
@@ -26,6 +27,7 @@ class Reference:
     t: np.ndarray  # (nt,) the output grid
     x: np.ndarray  # (nx,)
     a: np.ndarray  # (members,)
+    k: np.ndarray  # (members,)
     u: np.ndarray  # (members, nt, nx), float64
     boundary: str
     solver_nx: int
@@ -40,16 +42,17 @@ def output_grid(cfg: TrainPinnConfig) -> tuple[np.ndarray, np.ndarray]:
 
 
 def solve_reference(cfg: TrainPinnConfig) -> Reference:
-    values = cfg.pde.member_values()
+    members = members_of(cfg)
     nx = cfg.reference_nx
     t, x = output_grid(cfg)
+    paths = ["model." + name.split(".", 1)[1] for name in members.names]  # pde.k -> model.k
     with jax.enable_x64(True):
-        model = build_model(model_config(cfg, values[0], nx=nx))
+        model = build_model(model_config(cfg, float(members.a[0]), float(members.k[0]), nx=nx))
         spec = SolveSpec(cfg.reference.solver, 0.0, float(cfg.pde.T), t)
-        out = run_solve(Problem(model), spec, "model.a", values)
+        out = run_solve(Problem(model), spec, paths, members.table)
         u = np.asarray(model.full_field(jnp.asarray(out.ys)), dtype=np.float64)
     stride = (nx - 1) // (x.size - 1)
     return Reference(
-        t, x, np.asarray(values, dtype=np.float64), u[:, :, ::stride], model_boundary(cfg.pde.boundary), nx,
+        t, x, members.a, members.k, u[:, :, ::stride], model_boundary(cfg.pde.boundary), nx,
         [int(s) for s in np.atleast_1d(out.num_steps)], out.compile_s, out.run_s,
     )

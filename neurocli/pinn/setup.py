@@ -16,6 +16,7 @@ from neurocli.models import build_model, build_profile
 from neurocli.models.reaction_diffusion import ReactionDiffusion
 from neurocli.pinn.ansatz import Ansatz
 from neurocli.pinn.heat import QUADRATURE_INTERVALS, heat_series
+from neurocli.pinn.members import members_of
 from neurocli.pinn.networks import PinnNetwork, init_networks
 
 
@@ -49,7 +50,7 @@ class Weighting:
 class Numerics:
     """What the jitted steps and losses read (small and frozen; no schema objects)."""
 
-    model: ReactionDiffusion  # the member's `a` is set in the step
+    model: ReactionDiffusion  # the member's `a` and `k` are set in the step (members.PdeParams)
     ansatz: Ansatz
     dtype: object
     T: float
@@ -121,11 +122,12 @@ def model_boundary(boundary: str) -> str:
     return "neumann" if boundary == "none" else boundary
 
 
-def model_config(cfg: TrainPinnConfig, a: float, nx: int = 401) -> ReactionDiffusionConfig:
-    """The `simulate` model section for one member (same a, k, length, φ; boundary as above)."""
+def model_config(cfg: TrainPinnConfig, a: float, k: float | None = None, nx: int = 401) -> ReactionDiffusionConfig:
+    """The `simulate` model section for one member (its a and k, default pde.k; the run's length
+    and φ; boundary as above)."""
     pde = cfg.pde
     return ReactionDiffusionConfig(
-        name="reaction_diffusion", a=a, k=pde.k, length=pde.length, nx=nx,
+        name="reaction_diffusion", a=a, k=pde.k if k is None else k, length=pde.length, nx=nx,
         boundary=model_boundary(pde.boundary), initial=pde.initial,
     )
 
@@ -135,9 +137,10 @@ def dtype_of(cfg: TrainPinnConfig):
 
 
 def build_pde_model(cfg: TrainPinnConfig) -> ReactionDiffusion:
-    """The model the residual takes its constants from (`a` is replaced per member), its float
-    parameters in the training precision whatever the process-wide x64 setting."""
-    model = build_model(model_config(cfg, cfg.pde.member_values()[0]))
+    """The model the residual takes its constants from (`a` and `k` are replaced per member), its
+    float parameters in the training precision whatever the process-wide x64 setting."""
+    first = members_of(cfg)
+    model = build_model(model_config(cfg, float(first.a[0]), float(first.k[0])))
     dtype = dtype_of(cfg)
     return jax.tree_util.tree_map(lambda v: jnp.asarray(v, dtype) if eqx.is_inexact_array(v) else v, model)
 

@@ -42,7 +42,7 @@ def _batch(setup: Numerics, key, pool):
     return drawn if n_pool == col.batch else collocation.concat(drawn, fresh(k_fresh, col.batch - n_pool))
 
 
-def _refresh_pool(setup: Numerics, static, params, a, key, pool, step):
+def _refresh_pool(setup: Numerics, static, params, pde, key, pool, step):
     """RAD: every `adaptive.every` steps (not at step 0), redraw the pool by residual."""
     col = setup.collocation
     ad = col.adaptive
@@ -53,7 +53,7 @@ def _refresh_pool(setup: Numerics, static, params, a, key, pool, step):
         k_cand, k_pick = jax.random.split(key)
         cand = collocation.uniform(k_cand, ad.candidates, setup.T, setup.length, col.time_power, setup.dtype)
         return collocation.resample_by_residual(
-            k_pick, member_residual(setup, static, params, a), cand, col.points, ad.exponent
+            k_pick, member_residual(setup, static, params, pde), cand, col.points, ad.exponent
         )
 
     due = jnp.logical_and(step > 0, step % ad.every == 0)
@@ -61,17 +61,18 @@ def _refresh_pool(setup: Numerics, static, params, a, key, pool, step):
 
 
 def make_first_order_step(setup: Numerics, static, opt) -> Callable:
-    """step(state, a, keys, step) -> (state, losses (members, 1 + terms)) for adam / adamw / sgd."""
+    """step(state, pde, keys, step) -> (state, losses (members, 1 + terms)) for adam / adamw / sgd;
+    `pde`: every member's (a, k) (members.PdeParams, stacked)."""
     gradnorm = setup.weighting.kind == "gradnorm"
     alpha = setup.weighting.alpha
 
-    def member(params, opt_state, pool_t, pool_x, weights, a, key, step):
+    def member(params, opt_state, pool_t, pool_x, weights, pde, key, step):
         k_step = jax.random.fold_in(jax.random.fold_in(key, DATA), step)
         k_refresh, k_batch = jax.random.split(k_step)
-        pool = _refresh_pool(setup, static, params, a, k_refresh, (pool_t, pool_x), step)
+        pool = _refresh_pool(setup, static, params, pde, k_refresh, (pool_t, pool_x), step)
         t, x = _batch(setup, k_batch, pool)
         if gradnorm:
-            terms, vjp = jax.vjp(lambda p: member_terms(setup, static, p, a, t, x), params)
+            terms, vjp = jax.vjp(lambda p: member_terms(setup, static, p, pde, t, x), params)
             eye = jnp.eye(terms.shape[0], dtype=terms.dtype)
             grads = [vjp(eye[i])[0] for i in range(terms.shape[0])]
             weights = balanced_weights(grads, weights, alpha)
@@ -79,15 +80,15 @@ def make_first_order_step(setup: Numerics, static, opt) -> Callable:
             total = jnp.dot(weights, terms)
         else:
             (total, terms), grad = jax.value_and_grad(
-                lambda p: weighted(setup, static, p, a, t, x, weights), has_aux=True
+                lambda p: weighted(setup, static, p, pde, t, x, weights), has_aux=True
             )(params)
         updates, opt_state = opt.update(grad, opt_state, params)
         params = eqx.apply_updates(params, updates)
         return params, opt_state, pool[0], pool[1], weights, jnp.concatenate([total[None], terms])
 
-    def step_fn(state: TrainState, a, keys, step):
+    def step_fn(state: TrainState, pde, keys, step):
         out = jax.vmap(member, in_axes=(0, 0, 0, 0, 0, 0, 0, None))(
-            state.params, state.opt_state, state.pool_t, state.pool_x, state.weights, a, keys, step
+            state.params, state.opt_state, state.pool_t, state.pool_x, state.weights, pde, keys, step
         )
         return TrainState(*out[:5]), out[5]
 
@@ -95,19 +96,19 @@ def make_first_order_step(setup: Numerics, static, opt) -> Callable:
 
 
 def make_lbfgs_step(setup: Numerics, static, opt) -> Callable:
-    """step(state, a, points_t, points_x) -> (state, losses) for L-BFGS on fixed points per member."""
+    """step(state, pde, points_t, points_x) -> (state, losses) for L-BFGS on fixed points per member."""
 
-    def member(params, opt_state, weights, a, t, x):
-        value_fn = lambda p: weighted(setup, static, p, a, t, x, weights)[0]  # noqa: E731
+    def member(params, opt_state, weights, pde, t, x):
+        value_fn = lambda p: weighted(setup, static, p, pde, t, x, weights)[0]  # noqa: E731
         (total, terms), grad = jax.value_and_grad(
-            lambda p: weighted(setup, static, p, a, t, x, weights), has_aux=True
+            lambda p: weighted(setup, static, p, pde, t, x, weights), has_aux=True
         )(params)
         updates, opt_state = opt.update(grad, opt_state, params, value=total, grad=grad, value_fn=value_fn)
         params = eqx.apply_updates(params, updates)
         return params, opt_state, jnp.concatenate([total[None], terms])
 
-    def step_fn(state: TrainState, a, points_t, points_x):
-        params, opt_state, losses = jax.vmap(member)(state.params, state.opt_state, state.weights, a, points_t, points_x)
+    def step_fn(state: TrainState, pde, points_t, points_x):
+        params, opt_state, losses = jax.vmap(member)(state.params, state.opt_state, state.weights, pde, points_t, points_x)
         return TrainState(params, opt_state, state.pool_t, state.pool_x, state.weights), losses
 
     return step_fn

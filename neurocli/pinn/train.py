@@ -1,7 +1,8 @@
 """Training every sweep member at once: one vmapped, jitted step (steps.py) over stacked networks.
 
-Members differ in `model.a` and in their key (`member_keys`: fold_in(seed key, member index)), so
-a member trains exactly as it would alone with the same key. The member axis of every array is
+Members differ in their PDE constants (a, k; members.py, passed into the step as an array per
+member) and in their key (`member_keys`: fold_in(seed key, member index)), so a member trains
+exactly as it would alone with the same key and constants. The member axis of every array is
 sharded across devices when there are several (padded to a multiple of the device count).
 
 `Trainer` is the train-pinn task of `neurocli.training.Engine` (the loop, log, best, checkpoints,
@@ -13,7 +14,7 @@ is not finite ends the run (exit 1) naming the members.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import equinox as eqx
 import jax
@@ -24,6 +25,7 @@ from jaxtyping import PRNGKeyArray, PyTree
 from neurocli.config.optim import PhaseConfig
 from neurocli.training.optim import is_lbfgs, make_optimizer
 from neurocli.pinn import collocation
+from neurocli.pinn.members import Members, a_members, members_of
 from neurocli.pinn.setup import PinnSetup
 from neurocli.pinn.steps import INIT, LBFGS, POOL, TrainState, make_first_order_step, make_lbfgs_step
 from neurocli.numerics.solve import member_sharding, pad_members
@@ -32,9 +34,12 @@ from neurocli.training.history import History
 
 
 def identity(cfg) -> dict:
-    """What a checkpoint must match to be resumed by this config."""
+    """What a checkpoint must match to be resumed by this config: every member's a, and with a
+    sweep section the member table (swept paths and values), so another sweep is refused."""
     dump = cfg.model_dump(mode="json")
-    return {"command": "train-pinn", "a": cfg.pde.member_values(),
+    members = members_of(cfg)
+    table = {} if cfg.sweep is None else {"members": {"swept": list(members.names), "table": members.table.tolist()}}
+    return {"command": "train-pinn", "a": members.a.tolist(), **table,
             **{key: dump[key] for key in ("network", "conditions", "collocation", "phases")}}
 
 
@@ -52,14 +57,18 @@ def _unpad(tree, n: int):
 
 
 class Trainer:
-    """Trains the members `a_values` with keys `keys` (one per member) under `setup`."""
+    """Trains `members` (a `Members`, or a list of a values that share pde.k) with keys `keys`
+    (one per member) under `setup`."""
 
-    def __init__(self, setup: PinnSetup, a_values, keys: PRNGKeyArray):
+    def __init__(self, setup: PinnSetup, members: Members | Sequence[float], keys: PRNGKeyArray):
         self.setup = setup
-        self.n = len(a_values)
+        if not isinstance(members, Members):
+            members = a_members(members, setup.cfg.pde.k)
+        self.member_table = members
+        self.n = members.n
         self.sharding, self.padded = member_sharding(self.n)
-        self.a_values = np.asarray(a_values, dtype=np.float64)
-        self.a = self.place(jnp.asarray(self.a_values, setup.dtype))
+        self.a_values = members.a
+        self.pde = self.place(members.params(setup.dtype))
         self.keys = self.place(keys)
         init_keys = jax.vmap(lambda k: jax.random.fold_in(k, INIT))(keys)
         nets = setup.make_network(init_keys)
@@ -67,7 +76,8 @@ class Trainer:
         self.phase_starts = setup.cfg.phase_starts
         self._compiled: dict[int, Callable] = {}
         self.members = self.n
-        self.columns = ("step", "member", "a", *setup.loss_columns)
+        self.parameter_columns = ("a", "k") if members.k_swept else ("a",)
+        self.columns = ("step", "member", *self.parameter_columns, *setup.loss_columns)
         out = setup.cfg.output
         self.settings = Settings(tuple(p.iterations for p in setup.cfg.phases), out.checkpoint_every, out.log_every, 1)
         self.identity = identity(setup.cfg)
@@ -133,13 +143,13 @@ class Trainer:
         if is_lbfgs(phase_cfg):
             fn = make_lbfgs_step(self.setup.numerics, self.static, opt)
             pts = self.lbfgs_points(state, phase)
-            compiled = jax.jit(fn, out_shardings=out_shardings).lower(state, self.a, *pts).compile()
-            call = lambda st, step: compiled(st, self.a, *pts)  # noqa: E731
+            compiled = jax.jit(fn, out_shardings=out_shardings).lower(state, self.pde, *pts).compile()
+            call = lambda st, step: compiled(st, self.pde, *pts)  # noqa: E731
         else:
             fn = make_first_order_step(self.setup.numerics, self.static, opt)
             step0 = jnp.asarray(0, jnp.int32)
-            compiled = jax.jit(fn, out_shardings=out_shardings).lower(state, self.a, self.keys, step0).compile()
-            call = lambda st, step: compiled(st, self.a, self.keys, jnp.asarray(step, jnp.int32))  # noqa: E731
+            compiled = jax.jit(fn, out_shardings=out_shardings).lower(state, self.pde, self.keys, step0).compile()
+            call = lambda st, step: compiled(st, self.pde, self.keys, jnp.asarray(step, jnp.int32))  # noqa: E731
         self._compiled[phase] = call
         return call
 
@@ -153,8 +163,9 @@ class Trainer:
     def record(self, step: int, phase: int, losses, wall_s: float) -> Record:
         """Rows (step = steps done) per member; the loss is at the parameters the step started from."""
         host = np.asarray(self.unpadded(losses), dtype=np.float64)
-        rows = [{"step": step + 1, "member": m, "a": self.a_values[m], **dict(zip(self.setup.loss_columns, host[m]))}
-                for m in range(self.n)]
+        values = {"a": self.member_table.a, "k": self.member_table.k}
+        rows = [{"step": step + 1, "member": m, **{c: values[c][m] for c in self.parameter_columns},
+                 **dict(zip(self.setup.loss_columns, host[m]))} for m in range(self.n)]
         return Record(rows, host[:, 0], np.isfinite(host).all(axis=1))
 
     def select(self, mask: np.ndarray, params, best):
@@ -169,7 +180,7 @@ class Trainer:
         return last["loss"][np.argsort(last["member"])]
 
     def failure(self, cur: Cursor, rec: Record) -> str:
-        bad = [f"a = {self.a_values[m]:g}" for m in np.flatnonzero(~np.asarray(rec.accepted))]
+        bad = [f"member {m} ({self.member_table.label(m)})" for m in np.flatnonzero(~np.asarray(rec.accepted))]
         return (f"loss not finite at step {cur.step} (phase {cur.phase}, {self.setup.cfg.phases[cur.phase].optimizer}) "
                 f"for {', '.join(bad)}. Lower the learning rate or k, or clip gradients (phases[].clip_norm).")
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from neurocli.plotting.pde import draw_profiles
-from neurocli.plotting.style import figure
+from neurocli.plotting.style import figure, pyplot
 
 
 def profiles_grid(t, x, u, reference, *, times, titles, label="u", x_label="x"):
@@ -33,13 +33,16 @@ def profiles_grid(t, x, u, reference, *, times, titles, label="u", x_label="x"):
 
 
 def loss_curves(steps, losses, labels, *, terms=None, phase_ends=()):
-    """Total training loss per member against the step (log scale); `terms` (members, steps, k)
+    """Total training loss per member against the step (log scale; more than 10 members are coloured
+    along viridis, in order); `terms` (members, steps, k)
     with their names as a dict {name: array} are drawn thin and dotted when there are several."""
     fig, ax = figure(figsize=(7, 4))
+    n = len(labels)
+    colours = [f"C{i}" for i in range(n)] if n <= 10 else [pyplot().cm.viridis(i / (n - 1)) for i in range(n)]
     for i, lab in enumerate(labels):
-        ax.semilogy(steps, losses[i], lw=1.2, color=f"C{i}", label=lab)
+        ax.semilogy(steps, losses[i], lw=1.2, color=colours[i], label=lab)
         for name, arr in (terms or {}).items():
-            ax.semilogy(steps, arr[i], lw=0.7, ls=":", color=f"C{i}")
+            ax.semilogy(steps, arr[i], lw=0.7, ls=":", color=colours[i])
     for s in phase_ends:
         ax.axvline(s, color="0.6", lw=0.8, ls="--")
     if terms:

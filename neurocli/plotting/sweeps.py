@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from matplotlib import ticker
+from matplotlib import colors, ticker
 
 from neurocli.plotting.style import figure, parameter_label
 
@@ -19,10 +19,12 @@ def onset_curve(x: np.ndarray, z: np.ndarray) -> np.ndarray:
 
 
 def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, label: str, *,
-               log_axes=None, onset: bool = False, dimensionless: bool = False, cmap: str = "viridis"):
+               log_axes=None, onset: bool = False, dimensionless: bool = False, cmap: str = "viridis",
+               log_colour: bool = False):
     """A grid sweep's metric (members in grid order: the first parameter slowest) as heat maps:
     the last parameter across, the one before it up; with three parameters one panel per value of
-    the first (slowest). `onset`: draw where the metric first exceeds 0 along each row."""
+    the first (slowest). `onset`: draw where the metric first exceeds 0 along each row.
+    `log_colour`: a logarithmic colour scale over the positive values (errors)."""
     d = len(axes)
     if d not in (2, 3):
         raise ValueError(f"heat maps take 2 or 3 swept parameters (got {d})")
@@ -34,14 +36,17 @@ def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, lab
     cols = min(len(panels), 3)
     rows = math.ceil(len(panels) / cols)
     fig, grid = figure(rows, cols, figsize=(4.6 * cols + 1.0, 3.6 * rows), squeeze=False, sharex=True, sharey=True)
-    finite = z[np.isfinite(z)]
+    finite = z[np.isfinite(z) & (z > 0)] if log_colour else z[np.isfinite(z)]
     vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if log_colour and finite.size and vmax == vmin:
+        vmin, vmax = vmin / 2, vmax * 2  # one value: a LogNorm needs a range
+    norm = colors.LogNorm(vmin, vmax) if log_colour and finite.size else colors.Normalize(vmin, vmax)
     x, y = axes[-1], axes[-2]
     for i, ax in enumerate(grid.flat):
         if i >= len(panels):
             ax.axis("off")
             continue
-        mesh = ax.pcolormesh(x, y, panels[i], shading="nearest", cmap=cmap, vmin=vmin, vmax=vmax,
+        mesh = ax.pcolormesh(x, y, panels[i], shading="nearest", cmap=cmap, norm=norm,
                              edgecolors="face", linewidth=0, rasterized=True)  # no seams between cells
         if onset:
             xs = onset_curve(x, panels[i])
@@ -54,7 +59,7 @@ def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, lab
         if len(x) <= 8 and len(y) <= 12:  # a small grid: write the values in the cells
             for (r, c), value in np.ndenumerate(panels[i]):
                 ax.text(x[c], y[r], f"{value:.3g}", ha="center", va="center", fontsize=7,
-                        color="w" if value < (vmin + vmax) / 2 else "k")
+                        color="w" if norm(value) < 0.5 else "k")
         for axis, values, log in ((ax.xaxis, x, log_axes[-1]), (ax.yaxis, y, log_axes[-2])):
             if log:
                 (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
@@ -76,13 +81,16 @@ def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, lab
 
 
 def metric_scatter(table: np.ndarray, names: list[str], metric: np.ndarray, label: str, *,
-                   dimensionless: bool = False, cmap: str = "viridis"):
-    """Zipped or sampled members: the first two parameters as position, the metric as colour."""
+                   dimensionless: bool = False, cmap: str = "viridis", log_colour: bool = False):
+    """Zipped or sampled members: the first two parameters as position, the metric as colour
+    (`log_colour`: on a logarithmic scale, when every finite value is positive)."""
     table = np.asarray(table, dtype=float)
     fig, ax = figure(figsize=(6, 4.5))
     x = table[:, 1] if table.shape[1] > 1 else table[:, 0]
     y = table[:, 0] if table.shape[1] > 1 else np.asarray(metric, dtype=float)
-    points = ax.scatter(x, y, c=metric, cmap=cmap, s=12)
+    finite = np.asarray(metric, dtype=float)[np.isfinite(metric)]
+    norm = colors.LogNorm() if log_colour and finite.size and (finite > 0).all() else None
+    points = ax.scatter(x, y, c=metric, cmap=cmap, norm=norm, s=12)
     fig.colorbar(points, ax=ax, label=label)
     ax.set_xlabel(parameter_label(names[1] if len(names) > 1 else names[0], dimensionless))
     ax.set_ylabel(parameter_label(names[0], dimensionless) if len(names) > 1 else label)

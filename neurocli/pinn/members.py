@@ -1,0 +1,65 @@
+"""The members of a train-pinn run: each member's PDE parameters (a, k), and which of them are swept.
+
+A run's members are the rows of the config's member table (`TrainPinnConfig.member_table()`: a
+list `pde.a`, or the `sweep:` section over `pde.a` and `pde.k`). Every member carries its own
+(a, k); a parameter that is not swept takes its scalar value from `pde`. Inside the vmapped step a
+member's (a, k) is a `PdeParams` (stacked over members outside it), so one compiled step serves
+every member whatever its constants.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from neurocli.config.pinn import TrainPinnConfig
+
+
+class PdeParams(eqx.Module):
+    """A member's threshold a and steepness k (a leading member axis outside the vmap)."""
+
+    a: Float[Array, "..."]
+    k: Float[Array, "..."]
+
+
+@dataclasses.dataclass(frozen=True)
+class Members:
+    names: tuple[str, ...]  # the swept parameters' dotted paths (pde.a, pde.k)
+    table: np.ndarray  # (members, len(names)) float64, the swept values in member order
+    a: np.ndarray  # (members,) every member's a, float64
+    k: np.ndarray  # (members,) every member's k, float64
+
+    @property
+    def n(self) -> int:
+        return int(self.a.size)
+
+    @property
+    def k_swept(self) -> bool:
+        return "pde.k" in self.names
+
+    def params(self, dtype) -> PdeParams:
+        """(a, k) of every member in the training precision."""
+        return PdeParams(jnp.asarray(self.a, dtype), jnp.asarray(self.k, dtype))
+
+    def label(self, i: int, sep: str = ", ") -> str:
+        """Member i by its swept values: 'a = 0.1, k = 5'."""
+        return sep.join(f"{p.split('.')[-1]} = {v:.4g}" for p, v in zip(self.names, self.table[i]))
+
+
+def members_of(cfg: TrainPinnConfig) -> Members:
+    """The members of the config: its member table, with the parameters it does not sweep filled in."""
+    names, table = tuple(cfg.swept), np.asarray(cfg.member_table(), dtype=np.float64)
+    n = table.shape[0]
+    scalar = {"pde.a": cfg.pde.a if not isinstance(cfg.pde.a, list) else np.nan, "pde.k": cfg.pde.k}
+    column = {p: table[:, names.index(p)] if p in names else np.full(n, float(scalar[p])) for p in scalar}
+    return Members(names, table, column["pde.a"], column["pde.k"])
+
+
+def a_members(a_values, k: float) -> Members:
+    """The one-parameter form: members over a, all with the same k."""
+    a = np.asarray(a_values, dtype=np.float64).reshape(-1)
+    return Members(("pde.a",), a[:, None], a, np.full(a.size, float(k)))

@@ -1,0 +1,180 @@
+"""train-pinn sweeps over several PDE parameters (a × k): schema errors, the member table, one
+reference per member, members independent of the sweep around them, members.csv end to end, and
+the checkpoint identity that refuses another sweep."""
+
+from __future__ import annotations
+
+import json
+
+import equinox as eqx
+import jax
+import numpy as np
+import pytest
+from conftest import CONFIGS, invoke
+
+from neurocli.config.base import ConfigError, load_config
+from neurocli.config.pinn import TrainPinnConfig
+from neurocli.pinn.members import members_of
+from neurocli.pinn.reference import solve_reference
+from neurocli.pinn.setup import build_setup
+from neurocli.pinn.train import Trainer, member_keys
+from neurocli.run_dir import RunDirectory
+from neurocli.training import checkpoint, engine
+from pinn_helpers import tiny_config, train
+
+SMOKE = str(CONFIGS / "pinn_smoke.yaml")
+A_K = {"parameters": [{"parameter": "pde.a", "values": [0.1, 0.3]}, {"parameter": "pde.k", "values": [5.0, 20.0]}]}
+SCALAR = "pde.a=0.2"  # pinn_smoke's pde.a is a list, which a sweep section may not be given with
+
+
+@pytest.fixture(autouse=True)
+def _keep_global_jax_state(tmp_path_factory, monkeypatch):
+    before = jax.config.jax_enable_x64
+    monkeypatch.setenv("NEUROCLI_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "jax-cache"))
+    yield
+    jax.config.update("jax_enable_x64", before)
+
+
+def _leaves(tree):
+    return [np.asarray(v) for v in jax.tree_util.tree_leaves(eqx.filter(tree, eqx.is_array))]
+
+
+@pytest.mark.parametrize(
+    "overrides, key, words",
+    [
+        ([SCALAR, "sweep={parameter: pde.T, values: [1, 2]}"], "sweep.parameter", "pde.a, pde.k"),
+        ([SCALAR, "sweep={parameters: [{parameter: pde.a, values: [0.1]}, {parameter: model.k, values: [5]}]}"],
+         "sweep.parameters[1].parameter", "pde.a, pde.k"),
+        ([SCALAR, "sweep={parameters: [{parameter: pde.a, values: [0.1, 1.5]}, {parameter: pde.k, values: [5]}]}"],
+         "sweep.parameters[0].values[1]", "(0, 1)"),
+        ([SCALAR, "sweep={parameters: [{parameter: pde.a, values: [0.1]}, {parameter: pde.k, values: [5, 0]}]}"],
+         "sweep.parameters[1].values[1]", "> 0"),
+        ([SCALAR, "sweep={parameter: pde.k, linspace: {start: -1, stop: 5, num: 3}}"], "sweep.linspace", "> 0"),
+        ([SCALAR, "sweep={parameters: [{parameter: pde.a, uniform: [0, 0.5]}], samples: 4}"],
+         "sweep.parameters[0].uniform", "(0, 1)"),
+        ([SCALAR, "sweep={parameter: pde.k, linspace: {start: 1, stop: 50, num: 1000000000}}"], "sweep", "at most"),
+        (["sweep={parameter: pde.a, values: [0.1, 0.2]}"], "pde.a", "is a list"),  # both forms
+        (["sweep={parameter: pde.k, values: [5, 10]}"], "pde.a", "is a list"),
+        (["pde.a=0.3", "sweep={parameter: pde.a, values: [0.1, 0.2]}"], "pde.a", "is not used"),
+        ([SCALAR, "sweep={parameters: [{parameter: pde.a, values: [0.1]}, {parameter: pde.a, values: [0.2]}]}"],
+         "sweep.parameters[1].parameter", "swept twice"),
+    ],
+)
+def test_bad_sweep_exits_2_naming_the_key(tmp_path, overrides, key, words):
+    args = [a for o in overrides for a in ("--set", o)]
+    result, _ = invoke("train-pinn", "--config", SMOKE, *args, "--output-root", tmp_path)
+    assert result.exit_code == 2, result.output
+    assert f": {key}:" in result.output and words in result.output, result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "train-pinn").exists()  # refused before a run directory exists
+
+
+def test_member_table_fills_in_what_is_not_swept():
+    cfg = tiny_config(pde={"a": 0.2}, sweep=A_K)
+    m = members_of(cfg)
+    assert m.names == ("pde.a", "pde.k") and cfg.member_count == 4
+    np.testing.assert_array_equal(m.table, [[0.1, 5], [0.1, 20], [0.3, 5], [0.3, 20]])  # a slowest
+    np.testing.assert_array_equal(m.a, [0.1, 0.1, 0.3, 0.3])
+    np.testing.assert_array_equal(m.k, [5, 20, 5, 20])
+    only_k = members_of(tiny_config(pde={"a": 0.25}, sweep={"parameter": "pde.k", "values": [3.0, 7.0]}))
+    assert only_k.names == ("pde.k",) and only_k.a.tolist() == [0.25, 0.25] and only_k.k.tolist() == [3.0, 7.0]
+    default = members_of(tiny_config())  # the list form: a one-parameter sweep over pde.a, k from pde.k
+    assert default.names == ("pde.a",) and default.a.tolist() == [0.1, 0.3] and default.k.tolist() == [5.0, 5.0]
+    # a resolved config (every default spelled out, pde.a and pde.k at their defaults) loads again
+    again = TrainPinnConfig.model_validate(cfg.model_dump(mode="json"))
+    np.testing.assert_array_equal(members_of(again).table, m.table)
+
+
+def test_reference_of_a_member_is_its_own_solve():
+    cfg = tiny_config(pde={"a": 0.2}, sweep=A_K)
+    swept = solve_reference(cfg)
+    np.testing.assert_array_equal(swept.a, [0.1, 0.1, 0.3, 0.3])
+    np.testing.assert_array_equal(swept.k, [5, 20, 5, 20])
+    for i in (1, 2):  # (0.1, 20) and (0.3, 5)
+        alone = solve_reference(tiny_config(pde={"a": float(swept.a[i]), "k": float(swept.k[i])}))
+        assert alone.u.shape == (1,) + swept.u.shape[1:]
+        np.testing.assert_allclose(swept.u[i], alone.u[0], rtol=0, atol=1e-12)
+    # k matters: the members with the same a differ by far more than the tolerance
+    assert np.abs(swept.u[2] - swept.u[3]).max() > 1e-2
+
+
+def test_member_in_an_a_k_sweep_trains_as_it_would_alone():
+    phases = [{"optimizer": "adam", "iterations": 20, "lr": 1e-2, "schedule": "cosine"}]
+    cfg = tiny_config(pde={"a": 0.2}, sweep=A_K, phases=phases)
+    keys = member_keys(cfg.runtime.seed, 4)
+    trainer = Trainer(build_setup(cfg), members_of(cfg), keys)
+    assert trainer.columns[:4] == ("step", "member", "a", "k")
+    result = train(trainer)
+    assert list(trainer._compiled) == [0]  # one compiled step for every (a, k)
+    h = result.history
+    for m in (0, 3):  # (0.1, 5) and (0.3, 20): member 0 has index 0 either way; member 3 gets its key
+        a, k = trainer.member_table.a[m], trainer.member_table.k[m]
+        alone_cfg = tiny_config(pde={"a": float(a), "k": float(k)}, phases=phases)
+        alone = train(Trainer(build_setup(alone_cfg), [a], keys[m : m + 1]))
+        swept = jax.tree_util.tree_map(lambda v: v[m : m + 1], result.state.params)
+        for got, want in zip(_leaves(alone.state.params), _leaves(swept)):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
+        np.testing.assert_allclose(alone.history["loss"], h["loss"][h["member"] == m], rtol=1e-4)
+        assert (h["k"][h["member"] == m] == k).all()
+
+
+def test_resume_with_another_sweep_is_refused(tmp_path):
+    phases = [{"optimizer": "adam", "iterations": 4, "lr": 1e-2}]
+    cfg = tiny_config(pde={"a": 0.2}, sweep=A_K, phases=phases, output={"checkpoint_every": 2, "log_every": 2})
+    trainer = Trainer(build_setup(cfg), members_of(cfg), member_keys(0, 4))
+    run = RunDirectory.create(tmp_path, "train-pinn", "sweep", [], 0)
+    train(trainer, run)
+    assert engine.restore(trainer.skeleton, trainer.identity, trainer.columns, run) is not None  # the same sweep
+    other_sweep = {"parameters": [A_K["parameters"][0], {"parameter": "pde.k", "values": [5.0, 10.0]}]}
+    other_cfg = tiny_config(pde={"a": 0.2}, sweep=other_sweep, phases=phases, output={"checkpoint_every": 2, "log_every": 2})
+    other = Trainer(build_setup(other_cfg), members_of(other_cfg), member_keys(0, 4))
+    with pytest.raises(checkpoint.CheckpointMismatch, match="members"):
+        engine.restore(other.skeleton, other.identity, other.columns, run)
+
+
+def test_a_k_sweep_end_to_end(tmp_path):
+    sweep = "sweep={parameters: [{parameter: pde.a, values: [0.1, 0.3]}, {parameter: pde.k, values: [5, 20]}]}"
+    result, run = invoke("train-pinn", "--config", SMOKE, "--set", SCALAR, "--set", sweep,
+                         "--set", "phases=[{optimizer: adam, iterations: 20, lr: 1.0e-2}]",
+                         "--set", "output.nx=16", "--set", "output.nt=16", "--set", "reference.nx=61",
+                         "--output-root", tmp_path)
+    assert result.exit_code == 0, result.output
+    lines = (run / "members.csv").read_text().splitlines()
+    assert lines[0] == "pde.a,pde.k,final_loss,rel_l2,max_abs_err"
+    rows = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    assert rows.shape == (4, 5)
+    np.testing.assert_array_equal(rows[:, :2], [[0.1, 5], [0.1, 20], [0.3, 5], [0.3, 20]])
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["swept"] == ["pde.a", "pde.k"]
+    members = m["members"]
+    assert [(e["a"], e["k"]) for e in members] == [(0.1, 5), (0.1, 20), (0.3, 5), (0.3, 20)]
+    for j, key in enumerate(("final_loss", "rel_l2", "max_abs_err"), start=2):
+        np.testing.assert_array_equal(rows[:, j], [e[key] for e in members])  # read back exactly
+    pred, ref = np.load(run / "predictions.npz"), np.load(run / "reference.npz")
+    for f in (pred, ref):
+        np.testing.assert_array_equal(f["a"], [0.1, 0.1, 0.3, 0.3])
+        np.testing.assert_array_equal(f["k"], [5, 20, 5, 20])
+        assert f["u"].shape == (4, 16, 16)
+    err = np.sqrt(((pred["u"] - ref["u"]) ** 2).sum(axis=(1, 2)) / (ref["u"] ** 2).sum(axis=(1, 2)))
+    np.testing.assert_allclose(rows[:, 3], err, rtol=1e-12)
+    np.testing.assert_allclose(rows[:, 4], np.abs(pred["u"] - ref["u"]).max(axis=(1, 2)), rtol=1e-12)
+    assert (0 < rows[:, 3]).all() and (rows[:, 3] < 1).all()  # 20 steps: rough, but a solution
+    assert (run / "loss.csv").read_text().splitlines()[0] == "step,member,a,k,loss,residual"
+    for name in ("map_rel_l2", "map_max_abs_err", "heatmaps", "heatmaps_error", "profiles", "loss"):
+        assert (run / "figures" / f"{name}.pdf").is_file(), name
+
+
+def test_shipped_a_k_map_is_a_grid_over_a_and_k():
+    cfg, _ = load_config(TrainPinnConfig, CONFIGS / "pinn_a_k_map.yaml")
+    assert cfg.swept == ["pde.a", "pde.k"] and cfg.sweep.is_grid and cfg.member_count == 12
+    assert sorted(set(members_of(cfg).k)) == [5.0, 10.0, 20.0]
+    with pytest.raises(ConfigError):  # a list pde.a on top of it: two sweeps
+        load_config(TrainPinnConfig, CONFIGS / "pinn_a_k_map.yaml", ["pde.a=[0.1,0.2]"])
+
+
+def test_per_member_figures_draw_at_most_twelve_members_evenly():
+    from neurocli.pinn.outputs import MAX_PANELS, shown_members
+
+    assert shown_members(6).tolist() == list(range(6))
+    big = shown_members(40)
+    assert big.size == MAX_PANELS == 12 and big[0] == 0 and big[-1] == 39 and (np.diff(big) > 0).all()
