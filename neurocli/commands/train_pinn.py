@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import time
 
-
 from neurocli.config.base import ConfigError
 from neurocli.config.pinn import TrainPinnConfig
 from neurocli.models.reaction_diffusion import ReactionDiffusion
