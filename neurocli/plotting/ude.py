@@ -185,13 +185,15 @@ def metrics_vs_noise(noise, noise_label, metrics: dict, colour=None, colour_labe
     """One panel per metric (name -> (values, axis label)) against a swept noise level, members as points."""
     fig, axes = figure(1, len(metrics), figsize=(4.2 * len(metrics), 3.8), squeeze=False)
     for ax, (name, (values, label)) in zip(axes[0], metrics.items()):
+        values = np.asarray(values, float)
         points = ax.scatter(noise, values, c=colour if colour is not None else "tab:blue", s=16,
-                            cmap="viridis" if colour is not None else None, label="members")
+                            cmap="viridis" if colour is not None else None)
         ax.set_xlabel(noise_label)
         ax.set_ylabel(label)
-        ax.set_yscale("log" if np.all(np.asarray(values) > 0) else "linear")
-        ax.set_title(f"{name} against noise", fontsize=10)
-        ax.legend(loc="best", fontsize=8)
+        finite = values[np.isfinite(values)]
+        if len(finite) and finite.min() > 0 and finite.max() > 10 * finite.min():
+            ax.set_yscale("log")
+        ax.set_title(f"{name} against noise (one point per member)", fontsize=10)
     if colour is not None:
         fig.colorbar(points, ax=axes[0].tolist(), label=colour_label)
     return fig
