@@ -193,3 +193,15 @@ def test_an_interrupted_sweep_resumes_to_the_uninterrupted_result(tmp_path):
         for key in METRICS:
             assert a[key] == pytest.approx(b[key], rel=1e-10)
     assert run.file("loss.csv").read_text().count("\n") == 1 + 6 * 2
+
+
+def test_a_sweep_whose_steps_keep_failing_exits_1_with_its_loss_figure(tmp_path):
+    result, run_dir = invoke("--config", SMOKE, "--output-root", tmp_path, "--set", ADAM_SET,
+                             "--set", "sweep={parameter: runtime.seed, values: [0, 1]}",
+                             "--set", "ude.network.output_scale=1.0e7", "--set", "ude.network.final_layer_scale=1.0",
+                             "--set", "solve.solver.max_steps=200", "--set", "train.max_consecutive_failures=3")
+    assert result.exit_code == 1
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["status"] == "failed" and "3 steps in a row with rejected members" in info["error"]
+    assert "member 0 (runtime.seed = 0)" in info["error"]
+    assert (run_dir / "figures" / "loss.pdf").is_file() and (run_dir / "checkpoints" / "latest.eqx").is_file()

@@ -212,7 +212,8 @@ class TrainUDEConfig(Section):
                     raise KeyedError(f"ude.network.{key}.{state}",
                                      f"is not used here: {state} is not a network input (inputs: {', '.join(inputs)}); remove it")
         if isinstance(self.data, SimulatedData):
-            ignored_unless(self.data, "seed", any(v > 0 for v in self.data.noise.values()),
+            swept_noise = self.sweep is not None and any(n.startswith("data.noise.") for n in self.sweep.names)
+            ignored_unless(self.data, "seed", swept_noise or any(v > 0 for v in self.data.noise.values()),
                            "data.seed seeds the noise, and data.noise adds none", prefix="data.")
         check_names("loss.weights", self.loss.weights)
         if self.loss.weights and not any(self.loss.weights.get(k, 1.0) > 0 for k in names):
