@@ -8,8 +8,8 @@ replaces and the network itself), the `loss`, the `solve` used while training, t
 A `sweep` trains several members at once (one vmapped step; `neurocli.ude.sweep`): the shared
 `SweepConfig` table over `runtime.seed` (the network's initialisation), `data.seed` (the noise
 draw) and `data.noise.<state>` (a state's noise standard deviation); the data ones need simulated
-data. Seeds must be whole numbers in [0, 2**32). Sweeps train Adam-type phases only (adam, adamw,
-sgd): L-BFGS's line search and Levenberg–Marquardt are refused in a sweep.
+data. Seeds must be whole numbers in [0, 2**32). Every optimiser trains a sweep (L-BFGS's line
+search and Levenberg–Marquardt's trial steps vmap: each member searches on its own).
 
 Units: mV, ms, µA/cm² (currents), as in the models.
 """
@@ -278,8 +278,3 @@ class TrainUDEConfig(Section):
             n.startswith("data.noise.") and (table[:, j] > 0).any() for j, n in enumerate(sweep.names))
         if "data.seed" in sweep.names and not noisy:
             raise KeyedError("sweep", "data.seed is swept but no noise is added (data.noise, or a swept data.noise.<state>)")
-        for i, phase in enumerate(self.train.phases):
-            if phase.optimizer in ("lbfgs", "levenberg_marquardt"):
-                raise KeyedError(f"train.phases[{i}].optimizer",
-                                 f"{phase.optimizer} cannot train a sweep (its line search / trial steps do not batch "
-                                 "over members); use adam, adamw or sgd, or drop the sweep")

@@ -11,8 +11,10 @@ Per member: the loss, acceptance, best parameters and best loss (the engine's `R
 `select`), the final loss. The run stops (exit 1) when steps with some member rejected reach
 `max_consecutive_failures` in a row. The log has one row per member and step (a `member` column).
 
-Adam-type phases only (adam, adamw, sgd): the config refuses L-BFGS and Levenberg–Marquardt in
-a sweep. Without a sweep train-ude uses `task.UdeTask` unchanged (the one-member path).
+Every phase kind vmaps: Adam-type steps, L-BFGS (its zoom line search is a while loop: under vmap
+it runs until every member's search is done, each member keeping its own result) and
+Levenberg–Marquardt (likewise its trial steps). Without a sweep train-ude uses `task.UdeTask`
+unchanged (the one-member path).
 """
 
 from __future__ import annotations
