@@ -56,6 +56,7 @@ def assert_same_member(sweep_cur, m, alone_cur, rtol=1e-10):
     ("sweep={parameter: runtime.seed, values: [4294967296]}", "sweep.parameter"),
     ("sweep={parameter: data.noise.V, values: [-1]}", "sweep.parameter"),
     ("sweep={parameter: data.seed, values: [0, 1]}", "sweep"),  # no noise: the seed draws nothing
+    ("sweep={parameter: runtime.seed, linspace: {start: 0, stop: 999999, num: 1000000}}", "sweep"),
 ])
 def test_bad_sweeps_exit_2_before_anything_runs(tmp_path, setting, key):
     result, _ = invoke("--config", SMOKE, "--output-root", tmp_path, "--set", ADAM_SET, "--set", setting)

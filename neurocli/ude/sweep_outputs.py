@@ -85,7 +85,7 @@ def write(run: RunDirectory, cfg: TrainUDEConfig, prep, task: UdeSweepTask, cur:
         run.save_figure("metrics_vs_noise", plots.metrics_vs_noise(
             sweep.column(noise), _label(noise),
             {"current_rmse": (np.array([r["current_rmse"] for r in rows]), "current RMSE (µA/cm²)"),
-             "validation_sse": (np.array([r["validation_sse"] for r in rows]), "validation SSE (mixed units²)")},
+             "validation_sse": (np.array([r["validation_sse"] for r in rows]), "validation SSE (summed over states; mV² for V)")},
             colour=sweep.column(others[0]) if others else None, colour_label=_label(others[0]) if others else None))
 
     timings = cur.timings.totals
