@@ -113,6 +113,12 @@ def test_seed_sweep_writes_members_csv_and_per_member_outputs(seed_sweep):
     assert json.loads((run_dir / "run.json").read_text())["status"] == "completed"
 
 
+def test_a_sweeps_best_networks_are_no_warm_start(seed_sweep, tmp_path):
+    result, _ = invoke("--config", SMOKE, "--output-root", tmp_path,
+                       "--set", f"ude.network.init_from={seed_sweep / 'checkpoints' / 'best.eqx'}")
+    assert result.exit_code == 2 and "3-member sweep" in result.output
+
+
 def test_a_member_trained_in_a_sweep_matches_it_trained_alone():
     cfg = config({"parameter": "runtime.seed", "values": [3, 1]})
     task, cur = train(cfg)

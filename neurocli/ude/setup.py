@@ -153,6 +153,9 @@ def prepare(cfg: TrainUDEConfig, source: str) -> Prepared:
             raise ConfigError(source, [(key, f"{path}: cannot read ({exc.strerror or exc})")]) from None
         except checkpoint.CheckpointError as exc:
             raise ConfigError(source, [(key, str(exc))]) from None
+        if header.get("members") is not None:
+            raise ConfigError(source, [(key, f"{path} holds the best networks of a {header['members']}-member sweep; "
+                                             "warm-start from the best.eqx of a run without a sweep")])
         if header.get("network_shape") != network_shape(cfg):
             raise ConfigError(source, [(key, f"{path} holds a network of shape {header.get('network_shape')}, "
                                              f"this config needs {network_shape(cfg)}")])
