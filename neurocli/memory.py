@@ -228,9 +228,13 @@ def ude_bytes(cfg: TrainUDEConfig) -> int:
 
 
 def check_ude(cfg: TrainUDEConfig, source: str) -> None:
+    """A sweep trains every member at once: members × one member's estimate."""
+    members = 1 if cfg.sweep is None else cfg.sweep.member_count
     keys = ["ude.network.width", "ude.network.depth", "data.time.save_every", "train.phases"]
     what = f"train-ude ({ude_network_parameters(cfg)} network parameters)"
-    check(ude_bytes(cfg), budget_bytes(cfg.runtime), source, keys, what)
+    if members > 1:
+        keys, what = ["sweep", *keys], f"train-ude ({members} members × {ude_network_parameters(cfg)} network parameters)"
+    check(members * ude_bytes(cfg), budget_bytes(cfg.runtime), source, keys, what)
 
 
 def check_config(cfg, source: str) -> None:

@@ -1,4 +1,7 @@
-"""`neurocli train-ude`: config -> data -> UDE -> optimisation phases -> evaluation -> run directory."""
+"""`neurocli train-ude`: config -> data -> UDE -> optimisation phases -> evaluation -> run directory.
+
+With a `sweep` section every member trains at once (neurocli/ude/sweep_task.py) and the outputs
+are per member (neurocli/ude/sweep_outputs.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from neurocli.config.ude import TrainUDEConfig
 from neurocli.run_dir import RunDirectory
 from neurocli.ude import setup as ude_setup
 from neurocli.training import Engine, Restored, TrainingFailed, engine
-from neurocli.ude import outputs
+from neurocli.ude import outputs, sweep_outputs
 
 SCHEMA = TrainUDEConfig
 RESUMABLE = True
@@ -27,6 +30,11 @@ def execute(prep: ude_setup.Prepared, cfg: TrainUDEConfig, run: RunDirectory, re
     try:
         cur = trainer.run(engine.start(task) if restored is None else engine.resume(task, restored))
     except TrainingFailed:
-        outputs.loss_figure(run, cfg, trainer.cursor.history, task.loss_fn.full_window_from)
+        if cfg.sweep is not None:
+            sweep_outputs.loss_figure(run, cfg, trainer.cursor.history)
+        else:
+            outputs.loss_figure(run, cfg, trainer.cursor.history, task.loss_fn.full_window_from)
         raise
+    if cfg.sweep is not None:
+        return sweep_outputs.write(run, cfg, prep, task, cur)
     return outputs.write(run, cfg, prep, recording, task, cur)

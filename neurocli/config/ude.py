@@ -3,7 +3,13 @@
 Sections: the known physics (`model`, which is also the truth that simulated data come from), the
 training protocol (`stimulus`, `initial_state`), the `data`, the `ude` (which current the network
 replaces and the network itself), the `loss`, the `solve` used while training, the optimisation
-`train` phases, the held-out `validation` protocol and the `runtime`.
+`train` phases, the held-out `validation` protocol, the `runtime`, and an optional `sweep`.
+
+A `sweep` trains several members at once (one vmapped step; `neurocli.ude.sweep`): the shared
+`SweepConfig` table over `runtime.seed` (the network's initialisation), `data.seed` (the noise
+draw) and `data.noise.<state>` (a state's noise standard deviation); the data ones need simulated
+data. Seeds must be whole numbers in [0, 2**32). Every optimiser trains a sweep (L-BFGS's line
+search and Levenberg–Marquardt's trial steps vmap: each member searches on its own).
 
 Units: mV, ms, µA/cm² (currents), as in the models.
 """
@@ -12,6 +18,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
+import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 from neurocli.config.base import KeyedError, Section, ignored_unless
@@ -21,6 +28,7 @@ from neurocli.config.common import (
     PulseStimulus,
     RuntimeConfig,
     SolverConfig,
+    SweepConfig,
     StimulusConfig,
     TimeConfig,
 )
@@ -37,6 +45,8 @@ DEFAULT_INPUTS = {
     ("hh_reduced", "potassium"): ("V", "n"),
     ("hh", "potassium"): ("V", "n"),
 }
+
+MAX_SWEEP_MEMBERS = 100_000  # members of a train-ude sweep (each a network trained at once)
 
 UDEModelConfig = Annotated[Union[HHConfig, HHReducedConfig], Field(discriminator="name")]
 
@@ -162,6 +172,7 @@ class TrainUDEConfig(Section):
     train: TrainSection
     validation: ValidationConfig = ValidationConfig()
     runtime: RuntimeConfig = RuntimeConfig()
+    sweep: SweepConfig | None = None
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -200,7 +211,8 @@ class TrainUDEConfig(Section):
                     raise KeyedError(f"ude.network.{key}.{state}",
                                      f"is not used here: {state} is not a network input (inputs: {', '.join(inputs)}); remove it")
         if isinstance(self.data, SimulatedData):
-            ignored_unless(self.data, "seed", any(v > 0 for v in self.data.noise.values()),
+            swept_noise = self.sweep is not None and any(n.startswith("data.noise.") for n in self.sweep.names)
+            ignored_unless(self.data, "seed", swept_noise or any(v > 0 for v in self.data.noise.values()),
                            "data.seed seeds the noise, and data.noise adds none", prefix="data.")
         check_names("loss.weights", self.loss.weights)
         if self.loss.weights and not any(self.loss.weights.get(k, 1.0) > 0 for k in names):
@@ -233,4 +245,35 @@ class TrainUDEConfig(Section):
                     f"must end before the first lbfgs phase (within the first {before} iterations): "
                     "its line search needs a fixed objective",
                 )
+        self._check_sweep()
         return self
+
+    def _check_sweep(self) -> None:
+        sweep = self.sweep
+        if sweep is None:
+            return
+        if sweep.member_count > MAX_SWEEP_MEMBERS:
+            raise KeyedError("sweep", f"has {sweep.member_count} members; at most {MAX_SWEEP_MEMBERS} "
+                                      "(every member trains at once)")
+        allowed = ["runtime.seed", "data.seed", *(f"data.noise.{s}" for s in self.state_names)]
+        table = sweep.table()
+        for i, path in enumerate(sweep.names):
+            key = "sweep.parameter" if sweep.parameter is not None else f"sweep.parameters[{i}].parameter"
+            if path not in allowed:
+                raise KeyedError(key, f"{path!r} cannot be swept in train-ude; expected one of {', '.join(allowed)}")
+            if path.startswith("data.") and not isinstance(self.data, SimulatedData):
+                raise KeyedError(key, f"{path!r} needs simulated data (data.kind: simulated); csv data have no noise draw")
+            column = table[:, i]
+            if path.endswith("seed"):
+                bad = [v for v in column if not (float(v).is_integer() and 0 <= v < 2**32)]
+                if bad:
+                    raise KeyedError(key, f"{path} takes whole numbers in [0, 2**32); got {float(bad[0])!r}")
+            elif (column < 0).any() or not np.isfinite(column).all():
+                raise KeyedError(key, f"{path} is a standard deviation: values must be finite and >= 0")
+        if "runtime.seed" in sweep.names and self.ude.network.init_from is not None:
+            raise KeyedError("sweep", "runtime.seed is swept but ude.network.init_from gives every member the same "
+                                      "starting network; remove one of them")
+        noisy = any(v > 0 for v in getattr(self.data, "noise", {}).values()) or any(
+            n.startswith("data.noise.") and (table[:, j] > 0).any() for j, n in enumerate(sweep.names))
+        if "data.seed" in sweep.names and not noisy:
+            raise KeyedError("sweep", "data.seed is swept but no noise is added (data.noise, or a swept data.noise.<state>)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurocli.plotting.style import figure
+from neurocli.plotting.style import figure, pyplot
 
 PHASE_COLOURS = ("#e8eef7", "#f7efe3", "#e9f5e9", "#f5e6ef")
 
@@ -121,4 +121,79 @@ def current(voltage, learned, true, *, replaced, along, rmse, max_err):
     ax_err.plot(voltage, np.asarray(learned) - np.asarray(true), style, color="tab:red", lw=1.0, ms=1.5)
     ax_err.set_ylabel("learned − true\n(µA/cm²)")
     ax_err.set_xlabel("V (mV)")
+    return fig
+
+
+def member_losses(step, member, loss, phase, names, rejected, *, title=None):
+    """A sweep's loss per iteration: one thin line per member, their median bold, phases shaded."""
+    step, member, loss = np.asarray(step), np.asarray(member).astype(int), np.asarray(loss, float)
+    phase, rejected = np.asarray(phase), np.asarray(rejected)
+    fig, ax = figure(figsize=(7, 4))
+    first = member == member.min() if len(member) else member.astype(bool)
+    _mark_phases(ax, step[first], phase[first], names)
+    members = np.unique(member)
+    grid = np.full((len(members), int(step.max()) + 1 if len(step) else 0), np.nan)
+    for k, m in enumerate(members):
+        mine = (member == m) & np.isfinite(loss) & (rejected == 0)
+        ax.plot(step[mine], loss[mine], lw=0.6, alpha=0.5, color="tab:blue",
+                label=f"each member ({len(members)})" if k == 0 else None)
+        grid[k, step[mine].astype(int)] = loss[mine]
+    if len(members) > 1 and grid.size:
+        ax.plot(np.arange(grid.shape[1]), np.nanmedian(grid, axis=0),
+                lw=1.4, color="k", label="median over members")
+    if (rejected > 0).any():
+        ax.plot(step[rejected > 0], np.full((rejected > 0).sum(), 0.03), "|", color="tab:red", ms=6, mew=0.6,
+                transform=ax.get_xaxis_transform(), label=f"rejected member steps ({int((rejected > 0).sum())})")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss (sum of squared errors)")
+    ax.legend(loc="best", fontsize=8, frameon=True, framealpha=1.0, facecolor="white", edgecolor="0.8")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def member_currents(voltage, learned, true, values, value_label, *, replaced, along):
+    """A sweep's learned currents (members, n), one line per member coloured by `values`, over the
+    true current; their errors beneath. The spread across members shows how well-posed the fit is."""
+    plt = pyplot()
+    learned, values = np.atleast_2d(learned), np.asarray(values, float)
+    fig, (ax, ax_err) = figure(2, 1, sharex=True, figsize=(6.5, 5.4), gridspec_kw={"height_ratios": [3, 1.6]})
+    style = "-" if along == "voltage grid" else "."
+    ax.plot(voltage, true, style, color="0.6", lw=3.0, ms=3, label=f"true {replaced} current", zorder=1)
+    span = (values.min(), values.max()) if values.max() > values.min() else (values.min() - 0.5, values.max() + 0.5)
+    norm = plt.Normalize(*span)
+    cmap = plt.get_cmap("viridis")
+    for k, row in enumerate(learned):
+        colour = cmap(norm(values[k]))
+        ax.plot(voltage, row, style, color=colour, lw=0.8, ms=1.2, alpha=0.85, zorder=2,
+                label=f"learned, {len(learned)} members" if k == 0 else None)
+        ax_err.plot(voltage, row - np.asarray(true), style, color=colour, lw=0.7, ms=1.0, alpha=0.85)
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=[ax, ax_err], label=value_label)
+    ax.set_ylabel("current (µA/cm², outward +)")
+    ax.legend(loc="best", fontsize=8, frameon=True, framealpha=1.0, facecolor="white", edgecolor="0.8")
+    rmse = np.sqrt(np.mean((learned - np.asarray(true)) ** 2, axis=1))
+    ax.set_title(f"{replaced} current along the {along}: RMSE median {np.median(rmse):.3g}, "
+                 f"range {rmse.min():.3g}–{rmse.max():.3g} µA/cm²", fontsize=9)
+    ax_err.axhline(0.0, color="0.5", lw=0.8)
+    ax_err.set_ylabel("learned − true\n(µA/cm²)")
+    ax_err.set_xlabel("V (mV)")
+    return fig
+
+
+def metrics_vs_noise(noise, noise_label, metrics: dict, colour=None, colour_label=None):
+    """One panel per metric (name -> (values, axis label)) against a swept noise level, members as points."""
+    fig, axes = figure(1, len(metrics), figsize=(4.2 * len(metrics), 3.8), squeeze=False)
+    for ax, (name, (values, label)) in zip(axes[0], metrics.items()):
+        values = np.asarray(values, float)
+        points = ax.scatter(noise, values, c=colour if colour is not None else "tab:blue", s=16,
+                            cmap="viridis" if colour is not None else None)
+        ax.set_xlabel(noise_label)
+        ax.set_ylabel(label)
+        finite = values[np.isfinite(values)]
+        if len(finite) and finite.min() > 0 and finite.max() > 10 * finite.min():
+            ax.set_yscale("log")
+        ax.set_title(f"{name} against noise (one point per member)", fontsize=10)
+    if colour is not None:
+        fig.colorbar(points, ax=axes[0].tolist(), label=colour_label)
     return fig

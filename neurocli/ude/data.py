@@ -91,10 +91,17 @@ def simulate(
     ts = tc.grid
     spec = SolveSpec(data.solver, tc.t0, tc.t1, ts, tuple(stimulus.jump_times()))
     clean = run_solve(problem, spec).ys
-    sigma = np.array([data.noise.get(name, 0.0) for name in cfg.state_names])
-    rng = np.random.default_rng(data.seed)
+    return with_noise(Recording(cfg.state_names, ts, clean, clean), data.noise, data.seed)
+
+
+def with_noise(recording: Recording, noise: dict[str, float], seed: int) -> Recording:
+    """The clean trajectory of a simulated `recording` plus Gaussian noise of standard deviation
+    `noise[state]` (0 for states not named), drawn with numpy's generator seeded by `seed`."""
+    clean = recording.clean
+    sigma = np.array([noise.get(name, 0.0) for name in recording.names])
+    rng = np.random.default_rng(seed)
     noisy = clean + rng.standard_normal(clean.shape) * sigma
-    return Recording(cfg.state_names, ts, noisy, clean)
+    return Recording(recording.names, recording.t, noisy, clean)
 
 
 def load(cfg: TrainUDEConfig, truth, stimulus, csv_recording: Recording | None) -> Recording:

@@ -24,6 +24,8 @@ from neurocli.run_dir import RunDirectory, read_file
 from neurocli.ude import data as ude_data
 from neurocli.ude.task import HISTORY_COLUMNS, UdeTask, skeleton
 from neurocli.ude.data import Recording
+from neurocli.ude.sweep import Members
+from neurocli.ude.sweep_task import SWEEP_HISTORY_COLUMNS, UdeSweepTask, stack, sweep_skeleton
 from neurocli.ude.objective import TrajectoryLoss, split_network
 from neurocli.training import checkpoint, engine
 
@@ -104,8 +106,11 @@ def shooting_segments(cfg: TrainUDEConfig, recording: Recording) -> tuple[int, i
 
 def identity(cfg: TrainUDEConfig, desc: dict) -> dict:
     """What a checkpoint must match to be resumed by this config (best.eqx: to warm-start from)."""
-    return {"command": "train-ude", "network_shape": network_shape(cfg), "network": desc,
-            "phases": [p.model_dump(mode="json") for p in cfg.train.phases]}
+    ident = {"command": "train-ude", "network_shape": network_shape(cfg), "network": desc,
+             "phases": [p.model_dump(mode="json") for p in cfg.train.phases]}
+    if cfg.sweep is not None:  # a checkpoint of another sweep (other members) is refused
+        ident["sweep"] = Members.of(cfg).identity()
+    return ident
 
 
 def build_task(cfg: TrainUDEConfig, loss_fn: TrajectoryLoss, params, desc: dict) -> UdeTask:
@@ -148,6 +153,9 @@ def prepare(cfg: TrainUDEConfig, source: str) -> Prepared:
             raise ConfigError(source, [(key, f"{path}: cannot read ({exc.strerror or exc})")]) from None
         except checkpoint.CheckpointError as exc:
             raise ConfigError(source, [(key, str(exc))]) from None
+        if header.get("members") is not None:
+            raise ConfigError(source, [(key, f"{path} holds the best networks of a {header['members']}-member sweep; "
+                                             "warm-start from the best.eqx of a run without a sweep")])
         if header.get("network_shape") != network_shape(cfg):
             raise ConfigError(source, [(key, f"{path} holds a network of shape {header.get('network_shape')}, "
                                              f"this config needs {network_shape(cfg)}")])
@@ -166,11 +174,18 @@ def restore(cfg: TrainUDEConfig, run: RunDirectory) -> engine.Restored | None:
         raise checkpoint.CheckpointMismatch(f"{run.file(engine.LATEST)}: the checkpoint's network "
                                             f"{header.get('network_shape')} is not this config's {network_shape(cfg)}")
     desc = header.get("network")
+    if cfg.sweep is not None and header.get("sweep") != Members.of(cfg).identity():
+        raise checkpoint.CheckpointMismatch(f"{run.file(engine.LATEST)}: the checkpoint is of another sweep "
+                                            "(other swept parameters or members) than this config's")
     try:
         params, _ = split_network(build_network(desc, cfg.runtime.seed))
     except (KeyError, TypeError, ValueError) as exc:
         raise checkpoint.CheckpointCorrupt(f"{run.file(engine.LATEST)}: checkpoint header is incomplete ({exc})") from None
     phases = cfg.train.phases
+    if cfg.sweep is not None:
+        stacked = stack([params] * cfg.sweep.member_count)
+        return engine.restore(lambda p: sweep_skeleton(stacked, phases, p), identity(cfg, desc),
+                              SWEEP_HISTORY_COLUMNS, run)
     return engine.restore(lambda p: skeleton(params, phases, p), identity(cfg, desc), HISTORY_COLUMNS, run)
 
 
@@ -195,9 +210,25 @@ def network_and_description(cfg: TrainUDEConfig, prep: Prepared, recording: Reco
 
 
 def setup(cfg: TrainUDEConfig, prep: Prepared, restored: engine.Restored | None) -> tuple[Recording, UdeTask]:
-    """The recording (simulated or read) and the training task."""
+    """The recording (simulated or read) and the training task (a sweep: `UdeSweepTask`)."""
     recording = ude_data.load(cfg, prep.truth, prep.stimulus, prep.csv)
     network, desc = network_and_description(cfg, prep, recording, restored)
     params, static = split_network(network)
     ude = build_ude(cfg, prep.truth, network)
-    return recording, build_task(cfg, make_loss(cfg, ude, recording, prep.stimulus, static), params, desc)
+    loss = make_loss(cfg, ude, recording, prep.stimulus, static)
+    if cfg.sweep is None:
+        return recording, build_task(cfg, loss, params, desc)
+    members = Members.of(cfg)
+    if cfg.ude.network.init_from is not None and restored is None:  # every member starts from it
+        stacked = stack([params] * len(members))
+    else:
+        stacked = member_params(desc, members.seeds(cfg))
+    t = cfg.train
+    task = UdeSweepTask(loss, stacked, members, members.recordings(cfg, recording), t.phases,
+                        t.max_consecutive_failures, t.checkpoint_every, identity(cfg, desc))
+    return recording, task
+
+
+def member_params(desc: dict, seeds: list[int]):
+    """The members' fresh network parameters, stacked on axis 0."""
+    return stack([split_network(build_network(desc, s))[0] for s in seeds])

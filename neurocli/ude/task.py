@@ -99,12 +99,16 @@ def _lm_step(lm: LevenbergMarquardt):
     return step
 
 
+def raw_step(phase: PhaseConfig) -> Callable:
+    """step(state, loss_fn, iteration) -> (state, stats), not jitted (a sweep vmaps it)."""
+    if phase.optimizer == "levenberg_marquardt":
+        return _lm_step(optimizer(phase))
+    return _gradient_step(phase)
+
+
 def make_step(phase: PhaseConfig, max_traces: int | None = 1) -> Callable:
     """step(state, loss_fn, iteration) -> (state, stats): one jitted call, traced once per phase."""
-    if phase.optimizer == "levenberg_marquardt":
-        step = _lm_step(optimizer(phase))
-    else:
-        step = _gradient_step(phase)
+    step = raw_step(phase)
     if max_traces is not None:
         step = eqx.debug.assert_max_traces(step, max_traces=max_traces)
     return eqx.filter_jit(step)

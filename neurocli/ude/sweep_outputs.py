@@ -1,0 +1,132 @@
+"""What a train-ude sweep leaves besides the engine's files: members.csv, current.csv, figures and
+metrics.json.
+
+Every member's best network is evaluated as a single run's is (`ude.evaluate`: fit to its own
+data, learned against true current, held-out validation): best_loss, final_loss, current_rmse,
+current_max_err and validation_sse per member.
+
+- members.csv: one row per member: the swept parameters (columns named by their dotted paths;
+  seeds as integers), then those five metrics.
+- current.csv: V, the network inputs, the true current, then `learned_<i>` for every member (the
+  comparison points are the same for all: the clean trajectory, or the voltage grid over it).
+- metrics.json: `members` (one dict per member: swept values and metrics), for each metric its
+  `<metric>_median`, `_min` and `_max` over members, and the contract's top-level keys: the five
+  metrics as the **median over members** (numbers, as in a single run), `iterations`,
+  `failed_solves` (rejected member-steps, all members), `compile_s`, `train_s`, `s_per_iter`.
+- figures: loss.pdf (every member's loss, their median), current.pdf (every member's learned
+  current over the true one: the spread across members), and metrics_vs_noise.pdf when a noise
+  level is swept (current_rmse and validation_sse against it).
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from neurocli.config.ude import TrainUDEConfig
+from neurocli.plotting import ude as plots
+from neurocli.plotting.ude import state_label
+from neurocli.run_dir import RunDirectory
+from neurocli.training.engine import Cursor
+from neurocli.training.history import History
+from neurocli.ude import evaluate as ude_evaluate
+from neurocli.ude.outputs import phase_names
+from neurocli.ude.sweep_task import UdeSweepTask, member
+
+METRICS = ("best_loss", "final_loss", "current_rmse", "current_max_err", "validation_sse")
+
+
+def loss_figure(run: RunDirectory, cfg: TrainUDEConfig, history: History) -> None:
+    run.save_figure("loss", plots.member_losses(
+        history["step"], history["member"], history["loss"], history["phase"], phase_names(cfg),
+        history["rejected"], title=f"train-ude sweep: {cfg.ude.replaced} current replaced"))
+
+
+def evaluate(cfg: TrainUDEConfig, prep, task: UdeSweepTask, cur: Cursor):
+    """(per-member metric rows, the current comparisons) of every member's best network."""
+    rows, currents = [], []
+    for m, recording in enumerate(task.recordings):
+        ude = task.loss_fn.model(member(cur.best, m))
+        fit = ude_evaluate.fit(ude, prep.stimulus, recording, cfg.solve.solver, cfg.solve.declare_stimulus_edges)
+        current = ude_evaluate.compare_current(ude, recording)
+        val = ude_evaluate.validate(ude, prep.truth, prep.validation_stimulus, recording, cfg.validation.solver)
+        rows.append({"best_loss": float(cur.best_loss[m]), "final_loss": float(cur.final_loss[m]),
+                     "current_rmse": current.rmse, "current_max_err": current.max_err, "validation_sse": val.sse,
+                     "best_iteration": int(cur.best_step[m]), "fit_sse": fit.sse,
+                     "validation_failed": val.failed})
+        currents.append(current)
+    return rows, currents
+
+
+def write(run: RunDirectory, cfg: TrainUDEConfig, prep, task: UdeSweepTask, cur: Cursor) -> dict:
+    sweep = task.sweep
+    rows, currents = evaluate(cfg, prep, task, cur)
+    values = [sweep.values(m) for m in range(len(sweep))]
+
+    run.write_csv("members.csv", [*sweep.names, *METRICS],
+                  [[*(values[m][n] for n in sweep.names), *(_cell(rows[m][k]) for k in METRICS)]
+                   for m in range(len(sweep))])
+    first = currents[0]
+    names = task.recordings[0].names
+    inputs = [names[i] for i in task.loss_fn.ude.input_index]
+    learned = np.stack([c.learned for c in currents])
+    run.write_csv("current.csv", ["V", *(f"input_{n}" for n in inputs), "true",
+                                  *(f"learned_{m}" for m in range(len(sweep)))],
+                  np.column_stack([first.voltage, first.inputs, first.true, learned.T]).tolist())
+
+    loss_figure(run, cfg, cur.history)
+    colour_by = sweep.names[0]
+    run.save_figure("current", plots.member_currents(
+        first.voltage, learned, first.true, sweep.column(colour_by), _label(colour_by),
+        replaced=cfg.ude.replaced, along=first.along))
+    if sweep.noise_swept:
+        noise = sweep.noise_swept[0]
+        others = [n for n in sweep.names if n != noise]
+        run.save_figure("metrics_vs_noise", plots.metrics_vs_noise(
+            sweep.column(noise), _label(noise),
+            {"current_rmse": (np.array([r["current_rmse"] for r in rows]), "current RMSE (µA/cm²)"),
+             "validation_sse": (np.array([r["validation_sse"] for r in rows]), "validation SSE (summed over states; mV² for V)")},
+            colour=sweep.column(others[0]) if others else None, colour_label=_label(others[0]) if others else None))
+
+    timings = cur.timings.totals
+    table = {k: np.array([r[k] for r in rows], float) for k in METRICS}
+    metrics = {k: _stat(np.median, table[k]) for k in METRICS}
+    metrics.update({
+        "iterations": cur.step,
+        "failed_solves": cur.failed,
+        "compile_s": timings["compile_s"],
+        "train_s": timings["train_s"],
+        "s_per_iter": timings["s_per_step"],
+        "top_level_metrics_are": "median over members",
+        "swept": list(sweep.names),
+        "member_count": len(sweep),
+        **{f"{k}_{name}": _stat(fn, table[k]) for k in METRICS
+           for name, fn in (("median", np.median), ("min", np.min), ("max", np.max))},
+        "members": [{**values[m], **rows[m]} for m in range(len(sweep))],
+        "phases": [p.optimizer for p in cfg.train.phases],
+        "s_per_iter_by_phase": cur.timings.per_phase(),
+        "iterations_this_session": cur.steps_this_session,
+        "replaced": cfg.ude.replaced,
+        "network_inputs": list(cfg.network_inputs),
+        "network_parameters": int(sum(np.size(x) for x in jax.tree.leaves(member(cur.best, 0)))),
+        "current_compared_along": first.along,
+    })
+    return metrics
+
+
+def _stat(fn, values: np.ndarray) -> float:
+    """fn over the members whose value is a number (NaN: none is)."""
+    known = values[~np.isnan(values)]
+    return float(fn(known)) if len(known) else float("nan")
+
+
+def _cell(value: float) -> str:
+    return repr(float(value))  # the shortest text that reads back exactly; inf, nan
+
+
+def _label(path: str) -> str:
+    if path.startswith("data.noise."):
+        state = path.rsplit(".", 1)[1]
+        unit = "mV" if state == "V" else "dimensionless"
+        return f"noise standard deviation of {state} ({unit})"
+    return {"runtime.seed": "network seed (runtime.seed)", "data.seed": "noise seed (data.seed)"}[path]
