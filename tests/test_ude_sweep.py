@@ -13,7 +13,8 @@ from conftest import CONFIGS, invoke as _invoke
 from neurocli.commands import train_ude
 from neurocli.config.optim import PhaseConfig
 from neurocli.run_dir import RunDirectory
-from neurocli.training import CheckpointMismatch, Engine, engine
+from neurocli.training import CheckpointMismatch, Engine, TrainingFailed, engine
+from neurocli.training.engine import Record, Settings
 from neurocli.ude import setup as ude_setup
 from neurocli.ude.sweep_task import member
 from neurocli.training.optim import make_optimizer
@@ -223,6 +224,65 @@ def test_a_sweep_whose_steps_keep_failing_exits_1_with_its_loss_figure(tmp_path)
                              "--set", "solve.solver.max_steps=200", "--set", "train.max_consecutive_failures=3")
     assert result.exit_code == 1
     info = json.loads((run_dir / "run.json").read_text())
-    assert info["status"] == "failed" and "3 steps in a row with rejected members" in info["error"]
+    assert info["status"] == "failed" and "3 steps in a row rejected for a member" in info["error"]
     assert "member 0 (runtime.seed = 0)" in info["error"]
     assert (run_dir / "figures" / "loss.pdf").is_file() and (run_dir / "checkpoints" / "latest.eqx").is_file()
+
+
+class _Alternating:
+    """An engine task of two members, each rejected on alternate steps (never twice in a row)."""
+
+    members = 2
+    columns = ("step", "member", "loss")
+    identity: dict = {}
+
+    def __init__(self, iterations: int, max_failures: int):
+        self.settings = Settings((iterations,), checkpoint_every=1000, log_every=1, max_consecutive_failures=max_failures)
+
+    def initial_state(self):
+        return jnp.zeros(2)
+
+    def params(self, state):
+        return state
+
+    def enter_phase(self, phase, state, best):
+        return state
+
+    def compile(self, phase, state):
+        return lambda st, step: (st + 1.0, step)
+
+    def record(self, step, phase, stats, wall_s):
+        accepted = np.array([step % 2 == 0, step % 2 == 1])
+        return Record([{"step": step, "member": m, "loss": 1.0} for m in range(2)], np.ones(2), accepted)
+
+    def select(self, mask, params, best):
+        return jnp.where(jnp.asarray(mask), params, best)
+
+    def final_loss(self, cur):
+        return np.ones(2)
+
+    def failure(self, cur, rec):
+        return f"{int(cur.consecutive.max())} in a row"
+
+    def to_host(self, tree):
+        return tree
+
+    def to_device(self, tree):
+        return tree
+
+    def best_artefact(self, cur):
+        return {}, cur.best
+
+    def loss_csv(self, history):
+        return history.csv({}, self.columns)
+
+
+def test_members_rejected_on_alternate_steps_count_their_own_failures(tmp_path):
+    """Each member counts its own rejected steps in a row: two members rejected on alternate steps
+    never stop a run that allows 2 in a row, though some member is rejected at every step."""
+    run = RunDirectory.create(tmp_path, "train-ude", "alternating", [], 0)
+    cur = Engine(_Alternating(6, 2), run, "alternating").run(engine.start(_Alternating(6, 2)))
+    assert cur.step == 6 and cur.failed == 6 and cur.consecutive.tolist() in ([1, 0], [0, 1])
+    with pytest.raises(TrainingFailed, match="1 in a row"):  # one allowed: the first rejection stops it
+        Engine(_Alternating(6, 1), RunDirectory.create(tmp_path, "train-ude", "strict", [], 0), "strict").run(
+            engine.start(_Alternating(6, 1)))

@@ -11,7 +11,8 @@ statistics mean (`Record`). The engine owns the rest:
 - Best: per member, the parameters a logged step started from, when accepted and lower than the
   best so far; while a step's loss is not `comparable` (a curriculum window, shooting segments),
   the latest accepted parameters are best and the best loss stays +inf.
-- Failures: a step that is not accepted counts; `max_consecutive_failures` in a row stop the run
+- Failures: a step that is not accepted counts; `max_consecutive_failures` in a row of one member
+  (each member counts its own: members rejected on alternate steps go on) stop the run
   (`TrainingFailed`, exit 1) after a checkpoint. A task without its own rejection (train-pinn)
   uses 1: a non-finite loss ends the run with the reason.
 - Checkpoints: `checkpoints/latest.eqx` (state, best, log) and `checkpoints/best.eqx` (the task's
@@ -115,7 +116,7 @@ class Cursor:
     best_loss: np.ndarray  # (members,)
     best_step: np.ndarray  # (members,) the step whose starting parameters are best (-1: none)
     failed: int
-    consecutive: int
+    consecutive: np.ndarray  # (members,) each member's rejected steps in a row
     history: History
     timings: Timings
     elapsed_s: float  # wall time of the sessions before this one (the log's wall_s)
@@ -158,7 +159,7 @@ class Restored:
 def start(task: Task) -> Cursor:
     state = task.to_device(task.initial_state())
     n = task.members
-    return Cursor(0, 0, state, task.params(state), np.full(n, np.inf), np.full(n, -1), 0, 0,
+    return Cursor(0, 0, state, task.params(state), np.full(n, np.inf), np.full(n, -1), 0, np.zeros(n, int),
                   History(task.columns), Timings.zero(len(task.settings.iterations)), 0.0)
 
 
@@ -174,7 +175,7 @@ def _header(task: Task, cur: Cursor) -> dict:
         "best_loss": cur.best_loss.tolist(),
         "best_step": cur.best_step.tolist(),
         "failed": cur.failed,
-        "consecutive_failures": cur.consecutive,
+        "consecutive_failures": cur.consecutive.tolist(),
         "elapsed_s": cur.elapsed_s,
         "timings": dataclasses.asdict(cur.timings),
         "columns": list(task.columns),
@@ -236,7 +237,8 @@ def resume(task: Task, restored: Restored) -> Cursor:
         step=int(h["step"]), phase=int(h["phase"]),
         state=task.to_device(tree["state"]), best=task.to_device(tree["best"]),
         best_loss=np.asarray(h["best_loss"], float), best_step=np.asarray(h["best_step"], int),
-        failed=int(h["failed"]), consecutive=int(h["consecutive_failures"]),
+        failed=int(h["failed"]),
+        consecutive=np.broadcast_to(np.asarray(h["consecutive_failures"], int), (task.members,)).copy(),
         history=History(task.columns, np.asarray(tree["history"])),
         timings=Timings(tuple(t["compile_s"]), tuple(t["train_s"]), tuple(t["steps"])),
         elapsed_s=float(h["elapsed_s"]),
@@ -297,13 +299,12 @@ class Engine:
         best = cur.best
         if better.any():
             best = task.select(better, task.params(cur.state), cur.best)
-        failed_now = not accepted.all()
         return dataclasses.replace(
             cur, step=step, state=state, best=best,
             best_loss=np.where(better, loss if rec.comparable else np.inf, cur.best_loss),
             best_step=np.where(better, cur.step, cur.best_step),
             failed=cur.failed + int((~accepted).sum()),
-            consecutive=cur.consecutive + 1 if failed_now else 0,
+            consecutive=np.where(accepted, 0, cur.consecutive + 1),
             history=cur.history.append(rec.rows), timings=timings,
             steps_this_session=cur.steps_this_session + 1,
         ), rec
@@ -324,7 +325,7 @@ class Engine:
                     self.cursor = cur
                     if rec is not None:
                         update(cur.step, loss=float(np.max(rec.loss)), best=float(np.max(cur.best_loss)))
-                        if cur.consecutive >= st.max_consecutive_failures:
+                        if cur.consecutive.max() >= st.max_consecutive_failures:
                             self._save(cur)
                             raise TrainingFailed(task.failure(cur, rec))
                     if cur.step % st.checkpoint_every == 0 and cur.step < st.total:

@@ -8,8 +8,8 @@ retrace. Rejection is the one-member logic under vmap: a member whose step is no
 to its own last good state and halves its own update; the other members are untouched.
 
 Per member: the loss, acceptance, best parameters and best loss (the engine's `Record` and
-`select`), the final loss. The run stops (exit 1) when steps with some member rejected reach
-`max_consecutive_failures` in a row. The log has one row per member and step (a `member` column).
+`select`), the final loss, the count of rejected steps in a row: the run stops (exit 1) when one
+member's reaches `max_consecutive_failures`. The log has one row per member and step (a `member` column).
 
 Every phase kind vmaps: Adam-type steps, L-BFGS (its zoom line search is a while loop: under vmap
 it runs until every member's search is done, each member keeping its own result) and
@@ -118,7 +118,7 @@ class UdeSweepTask(UdeTask):
     def failure(self, cur: Cursor, rec: Record) -> str:
         p = cur.phase
         bad = [self.describe(int(m)) for m in np.flatnonzero(~np.asarray(rec.accepted, bool))]
-        return (f"{cur.consecutive} steps in a row with rejected members (solve failed or loss not finite) at "
+        return (f"{int(cur.consecutive.max())} steps in a row rejected for a member (solve failed or loss not finite) at "
                 f"iteration {cur.step} (phase {p}, {self.phases[p].optimizer}); rejected now: {', '.join(bad)}. "
                 "Lower the learning rate, clip gradients, or check the network's input/output scaling and "
                 "the solver's max_steps.")

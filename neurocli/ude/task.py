@@ -222,7 +222,7 @@ class UdeTask:
 
     def failure(self, cur: Cursor, rec: Record) -> str:
         p = cur.phase
-        return (f"{cur.consecutive} steps in a row rejected (solve failed or loss not finite) at iteration "
+        return (f"{int(cur.consecutive[0])} steps in a row rejected (solve failed or loss not finite) at iteration "
                 f"{cur.step} (phase {p}, {self.phases[p].optimizer}); best loss so far {cur.best_loss[0]:.6g}. "
                 "Lower the learning rate, clip gradients, or check the network's input/output scaling and "
                 "the solver's max_steps.")
