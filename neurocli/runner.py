@@ -53,7 +53,7 @@ def launch(
         source = config_source(Path(config_path), overrides)
         memory.check_config(cfg, source)
         check_output_root(output_root)
-        runtime.configure(cfg.runtime.precision, cfg.runtime.compilation_cache)
+        _configure(module, cfg)
         prepared = module.prepare(cfg, source)
         if runtime.is_main_process():  # process 0 alone writes the run directory
             run = RunDirectory.create(Path(output_root), command, name, argv, cfg.runtime.seed)
@@ -68,6 +68,14 @@ def launch(
         return failure[0] if failure else EXIT_FAILED
     run.write_text("config.yaml", dump_config(cfg))
     return _execute(command, module, prepared, cfg, run, None)
+
+
+def _configure(module: ModuleType, cfg) -> None:
+    """JAX's precision, compilation cache and CPU devices for this run (before anything computes).
+    A command whose members run in parallel says so by `parallel_members(cfg)`."""
+    parallel = getattr(module, "parallel_members", lambda cfg: False)(cfg)
+    devices = runtime.cpu_devices(cfg.runtime.cpu_devices, parallel)
+    runtime.configure(cfg.runtime.precision, cfg.runtime.compilation_cache, devices)
 
 
 def _everyone_started(failure: tuple[int, str] | None) -> bool:
@@ -101,7 +109,7 @@ def resume(command: str, module: ModuleType, run_path: Path, argv: list[str]) ->
                 print(run.path)
             return EXIT_OK
         cfg = validate(module.SCHEMA, read_yaml(config_file), str(config_file))
-        runtime.configure(cfg.runtime.precision, cfg.runtime.compilation_cache)
+        _configure(module, cfg)
         prepared = module.prepare(cfg, str(config_file))
         restored = module.restore(prepared, cfg, run)
     except ConfigError as exc:

@@ -16,12 +16,19 @@ def cache_dir() -> Path:
     return Path(base) / "neurocli" / "jax"
 
 
-def configure(precision: str = "float64", compilation_cache: bool = True) -> None:
+def configure(precision: str = "float64", compilation_cache: bool = True, cpu_devices: int = 1) -> None:
     """Call before any array is created. The cache is off if `compilation_cache` is false or the
-    environment variable NEUROCLI_NO_COMPILATION_CACHE is set (to anything but 0)."""
+    environment variable NEUROCLI_NO_COMPILATION_CACHE is set (to anything but 0). `cpu_devices`
+    CPU devices are made if JAX has not started yet (in a process that already computed, such as
+    a test session, the devices stay as they are)."""
     import jax
 
     jax.config.update("jax_enable_x64", precision == "float64")
+    if cpu_devices > 1:
+        try:
+            jax.config.update("jax_num_cpu_devices", cpu_devices)
+        except RuntimeError:  # JAX's backends exist already
+            pass
     disabled = os.environ.get(NO_CACHE_ENV, "0") not in ("", "0")
     if compilation_cache and not disabled:
         path = cache_dir()
@@ -48,6 +55,23 @@ def start_distributed(coordinator: str, num_processes: int | None = None, proces
     else:
         jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)
     _PROCESS.update(index=jax.process_index(), count=jax.process_count())
+
+
+def cpu_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def cpu_devices(requested: int | None, parallel_members: bool) -> int:
+    """How many CPU devices a run makes: `runtime.cpu_devices` when given; else one per core when
+    the run's members can run in parallel (and this is the only process: several processes on
+    a machine share its cores), else 1."""
+    if requested is not None:
+        return requested
+    return cpu_cores() if parallel_members and _PROCESS["count"] == 1 else 1
 
 
 def is_main_process() -> bool:

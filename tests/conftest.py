@@ -17,6 +17,7 @@ from neurocli import runtime  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 runtime.configure("float64", compilation_cache=True)
+jax.devices()  # JAX starts here, with one CPU device: runs in this process keep it (subprocesses make their own)
 
 
 @pytest.fixture(autouse=True)

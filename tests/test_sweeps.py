@@ -359,6 +359,34 @@ def test_two_processes_resume_a_sweep_one_process_began(tmp_path, monkeypatch):
     assert json.loads((cut / "run.json").read_text())["status"] == "completed"
 
 
+def test_a_sweep_on_two_cpu_devices_writes_the_members_csv_of_one(tmp_path):
+    """runtime.cpu_devices: 2 shards each chunk over two CPU devices, each looping over its own
+    members on its own core; the results are the one-device run's, byte for byte."""
+    cfg = {**HH, "sweep": GRID, "time": {"t0": 0.0, "t1": 25.0, "save_every": 0.1}}
+    one = _run(tmp_path, cfg, name="one")  # this process: one CPU device
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump({**cfg, "runtime": {"cpu_devices": 2}}))
+    env = {**os.environ, "NEUROCLI_NO_COMPILATION_CACHE": "1"}
+    two = subprocess.run([sys.executable, "-m", "neurocli", "simulate", "--config", str(path), "--output-root",
+                          str(tmp_path / "two")], capture_output=True, text=True, env=env, timeout=600)
+    assert two.returncode == 0, two.stderr[-2000:]
+    run = Path(two.stdout.strip().splitlines()[-1])
+    assert json.loads((run / "run.json").read_text())["devices"] == ["cpu:0", "cpu:1"]
+    assert (run / "members.csv").read_text() == (one / "members.csv").read_text()
+
+
+@pytest.mark.parametrize("requested, parallel, processes, expected", [
+    (None, True, 1, "cores"), (None, False, 1, 1), (None, True, 2, 1), (3, False, 1, 3), (3, True, 2, 3),
+])
+def test_cpu_devices_one_per_core_for_parallel_members_of_a_lone_process(monkeypatch, requested, parallel,
+                                                                        processes, expected):
+    from neurocli import runtime
+
+    monkeypatch.setitem(runtime._PROCESS, "count", processes)
+    want = runtime.cpu_cores() if expected == "cores" else expected
+    assert runtime.cpu_devices(requested, parallel) == want
+
+
 def test_stimulus_edges_of_every_member_reach_the_controller():
     from neurocli.simulation.sweep import jump_times
 

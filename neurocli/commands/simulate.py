@@ -26,6 +26,12 @@ def resumable(cfg: SimulateConfig) -> bool:
     return cfg.sweep is not None and cfg.model.name not in PDE_MODELS
 
 
+def parallel_members(cfg: SimulateConfig) -> bool:
+    """Chunked sweeps run their members on every CPU core by default (one CPU device per core,
+    each looping over its share of a chunk)."""
+    return resumable(cfg)
+
+
 def restore(problem: Problem, cfg: SimulateConfig, run: RunDirectory) -> bool:
     """Check, before anything is written, that this sweep's progress record can be continued."""
     if not resumable(cfg):

@@ -33,6 +33,10 @@ class RuntimeConfig(Section):
     chunk_size: PositiveInt | None = Field(
         default=None, description="sweeps: members per chunk (None: as many as the memory budget allows)"
     )
+    cpu_devices: Annotated[int, Field(ge=1, le=1024)] | None = Field(
+        default=None, description="CPU devices JAX makes, each running its share of a sweep's members on its own "
+        "core (None: one per core for simulate's chunked sweeps, else 1); no effect on GPU or TPU runs"
+    )
 
 
 class SolverConfig(Section):
