@@ -114,6 +114,17 @@ def test_seed_sweep_writes_members_csv_and_per_member_outputs(seed_sweep):
     assert json.loads((run_dir / "run.json").read_text())["status"] == "completed"
 
 
+def test_every_members_evaluation_is_its_run_alones(seed_sweep, tmp_path):
+    """The sweep evaluates all members in one vmapped solve per protocol; member 1's metrics are
+    those of the config run alone with seed 1 (a separate single run, its own solves)."""
+    result, alone = invoke("--config", SMOKE, "--output-root", tmp_path, "--set", ADAM_SET, "--set", "runtime.seed=1")
+    assert result.exit_code == 0, result.output
+    single = json.loads((alone / "metrics.json").read_text())
+    member1 = json.loads((seed_sweep / "metrics.json").read_text())["members"][1]
+    for key in METRICS:
+        assert member1[key] == pytest.approx(single[key], rel=1e-9, abs=1e-12), key
+
+
 def test_a_sweeps_best_networks_are_no_warm_start(seed_sweep, tmp_path):
     result, _ = invoke("--config", SMOKE, "--output-root", tmp_path,
                        "--set", f"ude.network.init_from={seed_sweep / 'checkpoints' / 'best.eqx'}")

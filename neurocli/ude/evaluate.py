@@ -22,7 +22,7 @@ from neurocli.config.common import SolverConfig
 from neurocli.models.hh_membrane import AbstractHHMembrane
 from neurocli.models.stimulus import AbstractStimulus
 from neurocli.ude.model import AbstractUDE, TrueCurrent
-from neurocli.numerics.solve import Problem, SolveFailed, SolveSpec, run_solve
+from neurocli.numerics.solve import Problem, SolveFailed, SolveSpec, result_message, run_solve, solve_one
 from neurocli.ude.data import Recording
 
 GRID_POINTS = 401
@@ -88,6 +88,39 @@ def solve_on(model, stimulus: AbstractStimulus, y0: np.ndarray, t: np.ndarray, s
         return run_solve(problem, spec).ys, None
     except SolveFailed as exc:
         return np.full((len(t), len(y0)), np.nan), str(exc)
+
+
+def solve_members(model_of, params, stimulus: AbstractStimulus, y0: np.ndarray, t: np.ndarray,
+                  solver: SolverConfig, declare_edges: bool = True) -> tuple[np.ndarray, list[str | None]]:
+    """`solve_on` for every member at once: member i's model is `model_of(params_i)` (`params`
+    stacked on axis 0) and starts from y0[i]; one jitted, vmapped solve. Returns ys (members, nt,
+    state), NaN for a member whose solve failed, and per member None or why it failed."""
+    jumps = tuple(stimulus.jump_times()) if declare_edges else ()
+    spec = SolveSpec(solver, float(t[0]), float(t[-1]), np.asarray(t), jumps)
+    states = tuple(range(np.shape(y0)[1]))
+
+    def one(p, start):
+        return solve_one(Problem(model_of(p), stimulus, start, states), spec)
+
+    ys, _, _, result = jax.jit(jax.vmap(one))(params, jnp.asarray(y0))
+    ys, result = np.array(ys), np.asarray(result)
+    failed: list[str | None] = []
+    for i, code in enumerate(result.tolist()):  # the report, per member; the solve was one
+        why = f"solve failed: {result_message(code)}" if code else (None if np.isfinite(ys[i]).all() else "solve failed: values not finite")
+        if why is not None:
+            ys[i] = np.nan
+        failed.append(why)
+    return ys, failed
+
+
+def compare_members(model_of, params, recording: Recording) -> list[CurrentComparison]:
+    """`compare_current` for every member (`params` stacked on axis 0), on the points of
+    `recording` (the same for all); one vmapped evaluation of the networks."""
+    first = model_of(jax.tree.map(lambda x: x[0], params))
+    one = compare_current(first, recording)
+    x = jnp.asarray(one.inputs)
+    learned = np.asarray(jax.jit(jax.vmap(lambda p: jax.vmap(model_of(p).network)(x)))(params))
+    return [dataclasses.replace(one, learned=row) for row in learned]
 
 
 def currents_of(stimulus: AbstractStimulus, t: np.ndarray) -> np.ndarray:

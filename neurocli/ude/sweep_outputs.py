@@ -24,6 +24,7 @@ import jax
 import numpy as np
 
 from neurocli.config.ude import TrainUDEConfig
+from neurocli.numerics.solve import SolveFailed
 from neurocli.plotting import ude as plots
 from neurocli.plotting.ude import state_label
 from neurocli.run_dir import RunDirectory
@@ -43,18 +44,27 @@ def loss_figure(run: RunDirectory, cfg: TrainUDEConfig, history: History) -> Non
 
 
 def evaluate(cfg: TrainUDEConfig, prep, task: UdeSweepTask, cur: Cursor):
-    """(per-member metric rows, the current comparisons) of every member's best network."""
-    rows, currents = [], []
-    for m, recording in enumerate(task.recordings):
-        ude = task.loss_fn.model(member(cur.best, m))
-        fit = ude_evaluate.fit(ude, prep.stimulus, recording, cfg.solve.solver, cfg.solve.declare_stimulus_edges)
-        current = ude_evaluate.compare_current(ude, recording)
-        val = ude_evaluate.validate(ude, prep.truth, prep.validation_stimulus, recording, cfg.validation.solver)
+    """(per-member metric rows, the current comparisons) of every member's best network: each
+    evaluation is one vmapped solve or network pass over the members."""
+    recordings, model_of = task.recordings, task.loss_fn.model
+    y0 = np.stack([r.y0 for r in recordings])
+    t = recordings[0].t
+    fit, fit_failed = ude_evaluate.solve_members(model_of, cur.best, prep.stimulus, y0, t, cfg.solve.solver,
+                                                 cfg.solve.declare_stimulus_edges)
+    currents = ude_evaluate.compare_members(model_of, cur.best, recordings[0])
+    true, why = ude_evaluate.solve_on(prep.truth, prep.validation_stimulus, recordings[0].y0, t, cfg.validation.solver)
+    if why is not None:
+        raise SolveFailed(f"the true model under the validation stimulus: {why}")
+    val, val_failed = ude_evaluate.solve_members(model_of, cur.best, prep.validation_stimulus, y0, t,
+                                                 cfg.validation.solver)
+    rows = []
+    for m, recording in enumerate(recordings):
+        fit_sse = float(np.sum((fit[m] - recording.y) ** 2)) if fit_failed[m] is None else float("inf")
+        val_sse = float(np.sum((val[m] - true) ** 2)) if val_failed[m] is None else float("inf")
         rows.append({"best_loss": float(cur.best_loss[m]), "final_loss": float(cur.final_loss[m]),
-                     "current_rmse": current.rmse, "current_max_err": current.max_err, "validation_sse": val.sse,
-                     "best_iteration": int(cur.best_step[m]), "fit_sse": fit.sse,
-                     "validation_failed": val.failed})
-        currents.append(current)
+                     "current_rmse": currents[m].rmse, "current_max_err": currents[m].max_err,
+                     "validation_sse": val_sse, "best_iteration": int(cur.best_step[m]), "fit_sse": fit_sse,
+                     "validation_failed": val_failed[m]})
     return rows, currents
 
 
