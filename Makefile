@@ -37,7 +37,9 @@ demo: install  ## the shipped default configs
 	$(BIN)/neurocli simulate --config configs/hh_fi_map.yaml --output-root $(OUT)
 	$(BIN)/neurocli simulate --config configs/cable_velocity_map.yaml --output-root $(OUT)
 	$(BIN)/neurocli train-ude --config configs/ude_reduced_hh.yaml --output-root $(OUT)
+	$(BIN)/neurocli train-ude --config configs/ude_seeds.yaml --output-root $(OUT)
 	$(BIN)/neurocli train-pinn --config configs/a_sweep.yaml --output-root $(OUT)
+	$(BIN)/neurocli train-pinn --config configs/pinn_a_k_map.yaml --output-root $(OUT)
 
 bench: bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup  ## all benchmarks -> benchmarks/results/
 
@@ -53,7 +55,7 @@ bench-pinn: install
 bench-cable: install
 	$(BIN)/python benchmarks/bench_cable.py
 
-bench-sweeps: install  ## a 10^4-member f–I map: chunks, memory, one vs two processes
+bench-sweeps: install  ## a 10^5-member f–I map; 10^4: chunks, memory, one vs two processes; vs jaxley
 	$(BIN)/python benchmarks/bench_sweeps.py
 	$(BIN)/python benchmarks/bench_sweeps_jaxley.py   # needs JAXLEY_PYTHON (a venv with jaxley); skipped otherwise
 
