@@ -47,3 +47,23 @@ def test_version_names_package_jax_backend_and_devices():
 
     assert f"jax {jax.__version__}" in lines[1] and "diffrax" in lines[1] and "equinox" in lines[1]
     assert lines[2].startswith(f"backend {jax.default_backend()}: ") and str(jax.devices()[0]) in lines[2]
+
+
+def test_stimulus_trace_for_figures_is_the_solve_formula_in_numpy():
+    """The figure's I_ext(t) comes from `trace` (NumPy, no compile): the same values as the JAX
+    formula the solve uses, for every stimulus kind."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from neurocli.models.stimulus import NoStimulus, PulseStimulus, PulseTrainStimulus, StepStimulus
+
+    t = np.linspace(0.0, 100.0, 10001)
+    stimuli = [NoStimulus(), PulseStimulus(jnp.asarray(10.0), jnp.asarray(1.0), jnp.asarray(20.0)),
+               StepStimulus(5.0, 3.0), PulseTrainStimulus(jnp.asarray(10.0), jnp.asarray(7.0), jnp.asarray(1.0),
+                                                           jnp.asarray(20.0), 5)]
+    for stimulus in stimuli:
+        expected = np.asarray(jax.jit(jax.vmap(stimulus))(jnp.asarray(t)))
+        got = stimulus.trace(t)
+        assert isinstance(got, np.ndarray) and got.shape == t.shape
+        np.testing.assert_array_equal(got, expected)
