@@ -115,4 +115,14 @@ def train_pinn(config: Path = CONFIG, set: Optional[list[str]] = SET, output_roo
 
 
 def main() -> None:
+    if _draws_figures(sys.argv[1:]):
+        from neurocli.plotting import figure_worker
+
+        figure_worker.start()  # imports matplotlib on another core while this process imports JAX
     app()
+
+
+def _draws_figures(args: list[str]) -> bool:
+    """Whether this command line is a `simulate` run of this process that ends in figures: worth a
+    figure worker (neurocli.plotting.figure_worker). Not for --help, nor for many processes."""
+    return bool(args) and args[0] == "simulate" and not {"--help", "-h", "--coordinator"} & set(args)

@@ -62,3 +62,16 @@ def parameter_label(path: str, dimensionless: bool = False) -> str:
 def figure(*args, **kwargs):
     kwargs.setdefault("layout", "constrained")
     return pyplot().subplots(*args, **kwargs)
+
+
+def pdf_bytes(fig) -> bytes:
+    """The figure as PDF bytes; closes it. Every figure of a run is saved through here (in this
+    process or in the figure worker, neurocli.plotting.figure_worker)."""
+    import io
+
+    buf = io.BytesIO()
+    # a figure laid out by its layout engine (constrained) already fits its canvas; a tight
+    # bounding box would draw it twice (~40 % of the save)
+    fig.savefig(buf, format="pdf", bbox_inches=None if fig.get_layout_engine() is not None else "tight")
+    pyplot().close(fig)
+    return buf.getvalue()
