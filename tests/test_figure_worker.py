@@ -22,7 +22,7 @@ from conftest import CONFIGS, invoke, spawn
 @pytest.fixture(autouse=True)
 def _no_worker_left(monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")  # matplotlib: PDFs without a creation date, comparable
-    monkeypatch.delenv(figure_worker.ENV, raising=False)
+    monkeypatch.setenv(figure_worker.ENV, "1")  # whatever the machine's load
     yield
     figure_worker.abandon()
 
@@ -95,6 +95,17 @@ def test_figures_are_drawn_here_when_the_worker_cannot_start(tmp_path, monkeypat
 def test_disabled_by_the_environment(monkeypatch):
     monkeypatch.setenv(figure_worker.ENV, "0")
     assert not figure_worker.start() and not figure_worker.active()
+
+
+def test_by_default_only_when_a_core_idles(monkeypatch):
+    monkeypatch.delenv(figure_worker.ENV)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr("os.getloadavg", lambda: (4.5, 4.0, 3.0))
+    assert not figure_worker.enabled()
+    monkeypatch.setattr("os.getloadavg", lambda: (0.3, 0.5, 0.5))
+    assert figure_worker.enabled()
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0})  # one core: nothing to overlap with
+    assert not figure_worker.enabled()
 
 
 def test_a_figure_failure_in_the_worker_fails_the_run(tmp_path, monkeypatch):
