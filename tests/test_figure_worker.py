@@ -135,3 +135,35 @@ def test_the_cli_process_draws_its_figures_in_the_worker(tmp_path, monkeypatch):
         assert (dirs[0] / "figures" / f"{name}.pdf").read_bytes() == (dirs[1] / "figures" / f"{name}.pdf").read_bytes()
     assert yaml.safe_load((dirs[0] / "run.json").read_text())["status"] == "completed"
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+HH = {"model": {"name": "hh"}, "stimulus": {"kind": "pulse", "start": 1.0, "duration": 1.0, "amplitude": 20.0},
+      "time": {"t0": 0.0, "t1": 3.0, "save_every": 0.01}, "solver": {"name": "tsit5", "rtol": 1e-8, "atol": 1e-8}}
+
+
+@pytest.mark.parametrize("cfg, figures", [
+    ({**HH, "sweep": {"parameter": "stimulus.amplitude", "values": [2.0, 20.0]}}, {"voltage", "states", "rate_curve"}),
+    ({**HH, "model": {"name": "hh_reduced"}, "initial_state": {"V": -65.0, "n": 0.3177}},
+     {"voltage", "states", "phase_plane"}),
+    ({"model": {"name": "reaction_diffusion", "nx": 41, "boundary": "neumann"},
+      "time": {"t0": 0.0, "t1": 0.2, "save_every": 0.05}, "solver": {"name": "kencarp4", "rtol": 1e-6, "atol": 1e-6},
+      "sweep": {"parameter": "model.a", "values": [0.1, 0.3]}}, {"heatmap", "profiles"}),
+], ids=["neuron-sweep", "phase-plane", "pde-sweep"])
+def test_every_simulate_figure_goes_through_the_worker(tmp_path, monkeypatch, cfg, figures):
+    handed = []
+    original = figure_worker.wait
+
+    def wait():
+        worker = figure_worker._state["worker"]
+        handed.extend(job[1] for job in (worker.jobs if worker else []))
+        original()
+
+    monkeypatch.setattr(figure_worker, "wait", wait)
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert figure_worker.start()
+    result, run_dir = invoke("simulate", "--config", path, "--output-root", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert set(handed) == figures
+    for name in figures:
+        assert (run_dir / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")

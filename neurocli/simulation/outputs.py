@@ -98,10 +98,6 @@ def phase_plane_data(model, traj, names):
     return traj, gx, gy, dx, dy, list(names)
 
 
-def phase_plane(model, traj, names):
-    return neuron_plots.phase_plane(*phase_plane_data(model, traj, names), x_unit=model.voltage_unit)
-
-
 # -- PDE models ---------------------------------------------------------------------------------
 
 
@@ -117,9 +113,10 @@ def pde_outputs(cfg, problem, out: SolveOutput, values, run: RunDirectory) -> di
         titles = [", ".join(f"{k} = {v:.4g}" for k, v in zip(short, row)) for row in values]
     else:
         titles = [f"a = {cfg.model.a:g}, k = {cfg.model.k:g}, {cfg.model.boundary}"]
-    run.save_figure("heatmap", pde_plots.heatmap_grid(out.ts, x, fields, titles, label=label))
+    figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, out.ts, x, fields, titles, label=label)
     times = np.linspace(out.ts[0], out.ts[-1], 5)
-    run.save_figure("profiles", pde_plots.profiles(out.ts, x, fields[-1], times=times, title=titles[-1], label=label))
+    figure_worker.save(run, "profiles", pde_plots.profiles, out.ts, x, fields[-1], times=times, title=titles[-1],
+                       label=label)
     metrics = {
         "nx": int(x.size),
         "nt": int(out.ts.size),
