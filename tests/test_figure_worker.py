@@ -97,10 +97,17 @@ def test_disabled_by_the_environment(monkeypatch):
     assert not figure_worker.start() and not figure_worker.active()
 
 
-def test_by_default_only_when_a_core_idles(monkeypatch):
+def test_off_by_default(monkeypatch):
     monkeypatch.delenv(figure_worker.ENV)
+    assert not figure_worker.enabled() and not figure_worker.start() and not figure_worker.active()
+
+
+def test_auto_only_when_a_core_idles(monkeypatch):
+    monkeypatch.setenv(figure_worker.ENV, "auto")
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
     monkeypatch.setattr("os.getloadavg", lambda: (4.5, 4.0, 3.0))
+    assert not figure_worker.enabled()
+    monkeypatch.setattr("os.getloadavg", lambda: (1.2, 0.5, 0.5))  # one core busy: nothing to gain
     assert not figure_worker.enabled()
     monkeypatch.setattr("os.getloadavg", lambda: (0.3, 0.5, 0.5))
     assert figure_worker.enabled()

@@ -19,14 +19,16 @@ matplotlib and draws a throw-away figure (fonts, caches) on another core, then w
 - `abandon()` (a failed or interrupted run, and at exit) stops the worker without waiting.
 
 The worker pays only when a core would otherwise idle: it adds about 0.35 s of CPU (a second
-interpreter, NumPy imported twice, the throw-away figure) to save about a second of wall time.
-So by default (`NEUROCLI_FIGURE_WORKER` unset or `auto`) it starts only when the 1-minute load
-average is below the number of CPUs this process may use; on a machine busy with other work
-figures are drawn in this process (measured on a shared 2-core machine at load 4-5: the worker
-made a warm hh_pulse run 0.4 s slower). `NEUROCLI_FIGURE_WORKER=1` always starts it, `0` never.
+interpreter, NumPy imported twice, the throw-away figure) to take about 0.8 s of matplotlib off
+the run's critical path. On the 2-core machine this was measured on, shared with other work,
+there never was an idle core (two CPU-bound processes ran at about 1.4 cores together) and the
+worker made a warm hh_pulse run 0.25-0.4 s slower (benchmarks/results/startup.md). So it is off
+by default: `NEUROCLI_FIGURE_WORKER=1` starts it always, `auto` when the 1-minute load average
+is below the number of CPUs this process may use minus one (a core left idle), `0` or unset
+never. Measure (`make bench-startup`) before turning it on for a machine.
 
-Without a worker (turned off, a busy machine, it could not start, other commands, tests calling
-the CLI in this process) `save` draws in this process, as before. The worker ignores SIGINT
+Without a worker (off, a busy machine under `auto`, it could not start, other commands, tests
+calling the CLI in this process) `save` draws in this process, as before. The worker ignores SIGINT
 (the main process handles interruption and stops it) and exits when its stdin closes, so it
 never outlives the run.
 """
@@ -44,7 +46,7 @@ import tempfile
 from pathlib import Path
 
 ENV = "NEUROCLI_FIGURE_WORKER"
-"""1: always a worker; 0: every figure in the main process; auto (or unset): when a core is idle."""
+"""1: always a worker; auto: when a core idles; 0 or unset: every figure in the main process."""
 
 
 class FigureError(RuntimeError):
@@ -62,11 +64,11 @@ _state: dict = {"worker": None}
 
 
 def enabled() -> bool:
-    """Whether `start` starts a worker: NEUROCLI_FIGURE_WORKER, else whether a core idles."""
-    setting = os.environ.get(ENV, "auto").strip().lower()
-    if setting in ("0", "false", "no", "off"):
+    """Whether `start` starts a worker (NEUROCLI_FIGURE_WORKER; see the module doc)."""
+    setting = os.environ.get(ENV, "0").strip().lower()
+    if setting in ("", "0", "false", "no", "off"):
         return False
-    if setting not in ("", "auto"):
+    if setting != "auto":
         return True
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -76,7 +78,7 @@ def enabled() -> bool:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # no load average: assume a busy machine
         return False
-    return cpus >= 2 and load < cpus
+    return cpus >= 2 and load < cpus - 1
 
 
 def active() -> bool:
