@@ -313,7 +313,4 @@ class DetachedRun(RunDirectory):
         return None
 
     def save_figure(self, name: str, fig) -> Path:
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
         return self.file(f"figures/{name}.pdf")
