@@ -7,8 +7,8 @@ case alike), medians reported:
 - help:        neurocli --help     (no jax)
 - hh warm:     neurocli simulate configs/hh_pulse.yaml, compilation and program caches warm
 - hh warm, no program cache: the same with NEUROCLI_NO_PROGRAM_CACHE=1 (traces the solve again)
-- hh warm, figure worker on / auto: NEUROCLI_FIGURE_WORKER=1 / auto (the default is off: figures
-  drawn in the run's process; neurocli/plotting/figure_worker.py)
+- hh warm, figure worker on / off: NEUROCLI_FIGURE_WORKER=1 / 0 (the default, `auto`, starts it
+  only when a core idles; neurocli/plotting/figure_worker.py)
 - cable warm:  neurocli simulate configs/hh_cable.yaml, caches warm
 - hh cold:     hh_pulse with an empty cache directory (COLD_REPS times)
 The phase lines `simulate` prints on stderr split the warm hh run into start-up (imports, config,
@@ -105,7 +105,7 @@ def main() -> None:
         "hh_pulse warm": (sim("configs/hh_pulse.yaml"), base_env),
         "hh_pulse warm, no program cache": (sim("configs/hh_pulse.yaml"), {**base_env, "NEUROCLI_NO_PROGRAM_CACHE": "1"}),
         "hh_pulse warm, figure worker on": (sim("configs/hh_pulse.yaml"), {**base_env, "NEUROCLI_FIGURE_WORKER": "1"}),
-        "hh_pulse warm, figure worker auto": (sim("configs/hh_pulse.yaml"), {**base_env, "NEUROCLI_FIGURE_WORKER": "auto"}),
+        "hh_pulse warm, figure worker off": (sim("configs/hh_pulse.yaml"), {**base_env, "NEUROCLI_FIGURE_WORKER": "0"}),
         "hh_cable warm": (sim("configs/hh_cable.yaml"), base_env),
     }
     if NEURON_PYTHON:

@@ -97,22 +97,26 @@ def test_disabled_by_the_environment(monkeypatch):
     assert not figure_worker.start() and not figure_worker.active()
 
 
-def test_off_by_default(monkeypatch):
-    monkeypatch.delenv(figure_worker.ENV)
-    assert not figure_worker.enabled() and not figure_worker.start() and not figure_worker.active()
-
-
-def test_auto_only_when_a_core_idles(monkeypatch):
-    monkeypatch.setenv(figure_worker.ENV, "auto")
+@pytest.mark.parametrize("setting", [None, "auto"])
+def test_by_default_only_when_a_core_idles(monkeypatch, setting):
+    if setting is None:
+        monkeypatch.delenv(figure_worker.ENV)
+    else:
+        monkeypatch.setenv(figure_worker.ENV, setting)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
-    monkeypatch.setattr("os.getloadavg", lambda: (4.5, 4.0, 3.0))
+    monkeypatch.setattr(figure_worker, "_runnable_others", lambda: 0)
+    monkeypatch.setattr("os.getloadavg", lambda: (4.5, 4.0, 3.0))  # other work keeps both cores busy
     assert not figure_worker.enabled()
-    monkeypatch.setattr("os.getloadavg", lambda: (1.2, 0.5, 0.5))  # one core busy: nothing to gain
+    monkeypatch.setattr("os.getloadavg", lambda: (1.8, 0.5, 0.5))
     assert not figure_worker.enabled()
-    monkeypatch.setattr("os.getloadavg", lambda: (0.3, 0.5, 0.5))
+    monkeypatch.setattr("os.getloadavg", lambda: (1.1, 0.5, 0.5))  # this run's predecessors
     assert figure_worker.enabled()
+    monkeypatch.setattr(figure_worker, "_runnable_others", lambda: 1)  # another task running now
+    assert not figure_worker.enabled()
+    monkeypatch.setattr(figure_worker, "_runnable_others", lambda: 0)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0})  # one core: nothing to overlap with
     assert not figure_worker.enabled()
+    assert isinstance(figure_worker._runnable_others(), int)
 
 
 def test_a_figure_failure_in_the_worker_fails_the_run(tmp_path, monkeypatch):

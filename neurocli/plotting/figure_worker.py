@@ -20,15 +20,15 @@ matplotlib and draws a throw-away figure (fonts, caches) on another core, then w
 
 The worker pays only when a core would otherwise idle: it adds about 0.35 s of CPU (a second
 interpreter, NumPy imported twice, the throw-away figure) to take about 0.8 s of matplotlib off
-the run's critical path. On the 2-core machine this was measured on, shared with other work,
-there never was an idle core (two CPU-bound processes ran at about 1.4 cores together) and the
-worker made a warm hh_pulse run 0.25-0.4 s slower (benchmarks/results/startup.md). So it is off
-by default: `NEUROCLI_FIGURE_WORKER=1` starts it always, `auto` when the 1-minute load average
-is below the number of CPUs this process may use minus one (a core left idle), `0` or unset
-never. Measure (`make bench-startup`) before turning it on for a machine.
+the run's critical path. Measured on a 2-core machine (benchmarks/results/startup.md): quiet, a
+warm hh_pulse run took 1.60 s with the worker and 1.98 s without; busy with other people's test
+suites, 2.56 s with and 2.19 s without. So by default (`NEUROCLI_FIGURE_WORKER` unset or `auto`)
+it starts only when a core looks idle (`_core_idles`: the 1-minute load average is below the
+usable CPUs less a half, and no other task is runnable beyond what leaves a core free);
+`NEUROCLI_FIGURE_WORKER=1` starts it always, `0` never.
 
-Without a worker (off, a busy machine under `auto`, it could not start, other commands, tests
-calling the CLI in this process) `save` draws in this process, as before. The worker ignores SIGINT
+Without a worker (off, a busy machine, it could not start, other commands, tests calling the CLI
+in this process) `save` draws in this process, as before. The worker ignores SIGINT
 (the main process handles interruption and stops it) and exits when its stdin closes, so it
 never outlives the run.
 """
@@ -46,7 +46,7 @@ import tempfile
 from pathlib import Path
 
 ENV = "NEUROCLI_FIGURE_WORKER"
-"""1: always a worker; auto: when a core idles; 0 or unset: every figure in the main process."""
+"""1: always a worker; 0: every figure in the main process; auto or unset: when a core idles."""
 
 
 class FigureError(RuntimeError):
@@ -65,11 +65,18 @@ _state: dict = {"worker": None}
 
 def enabled() -> bool:
     """Whether `start` starts a worker (NEUROCLI_FIGURE_WORKER; see the module doc)."""
-    setting = os.environ.get(ENV, "0").strip().lower()
-    if setting in ("", "0", "false", "no", "off"):
+    setting = os.environ.get(ENV, "auto").strip().lower()
+    if setting in ("0", "false", "no", "off"):
         return False
-    if setting != "auto":
+    if setting not in ("", "auto"):
         return True
+    return _core_idles()
+
+
+def _core_idles() -> bool:
+    """Whether a second core is free for the worker: at least 2 usable CPUs, a 1-minute load
+    average below their number less a half (this run's own predecessors leave about 1), and, in
+    the /proc/loadavg snapshot, no more runnable tasks besides this one than CPUs less two."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -78,7 +85,17 @@ def enabled() -> bool:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # no load average: assume a busy machine
         return False
-    return cpus >= 2 and load < cpus - 1
+    return cpus >= 2 and load < cpus - 0.5 and _runnable_others() <= cpus - 2
+
+
+def _runnable_others() -> int:
+    """Tasks runnable right now besides this process (/proc/loadavg's `running/total`); 0 where
+    there is no such file."""
+    try:
+        with open("/proc/loadavg") as f:
+            return max(0, int(f.read().split()[3].split("/")[0]) - 1)
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def active() -> bool:
