@@ -47,8 +47,9 @@ def test_worker_draws_the_same_files_as_this_process(tmp_path):
     assert figure_worker.start() and figure_worker.active()
     for name, draw, args, kwargs in _figures(t):
         figure_worker.save(there, name, draw, *args, **kwargs)
+    tmp = Path(figure_worker._state["worker"].tmp)
     figure_worker.wait()
-    assert not figure_worker.active()
+    assert not figure_worker.active() and not tmp.exists()  # the hand-over files are gone
     for name in ("voltage", "states"):
         a, b = here.read_bytes(f"figures/{name}.pdf"), there.read_bytes(f"figures/{name}.pdf")
         assert a.startswith(b"%PDF") and a == b
@@ -90,6 +91,13 @@ def test_figures_are_drawn_here_when_the_worker_cannot_start(tmp_path, monkeypat
         figure_worker.save(run, name, draw, *args, **kwargs)
     figure_worker.wait()
     assert run.file("figures/voltage.pdf").is_file() and run.file("figures/states.pdf").is_file()
+
+
+def test_a_worker_given_no_figure_leaves_no_temporary_directory(tmp_path):
+    assert figure_worker.start()
+    assert figure_worker._state["worker"].tmp is None
+    figure_worker.wait()  # no figures: stopped, not waited for
+    assert not figure_worker.active()
 
 
 def test_disabled_by_the_environment(monkeypatch):
@@ -178,3 +186,24 @@ def test_every_simulate_figure_goes_through_the_worker(tmp_path, monkeypatch, cf
     assert set(handed) == figures
     for name in figures:
         assert (run_dir / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_a_signal_while_waiting_stops_the_worker_and_removes_its_files(tmp_path):
+    run = _run(tmp_path, "interrupted")
+    assert figure_worker.start()
+    for name, draw, args, kwargs in _figures(np.linspace(0.0, 1.0, 11)):
+        figure_worker.save(run, name, draw, *args, **kwargs)
+    worker = figure_worker._state["worker"]
+
+    class Interrupting:
+        def read(self):
+            raise KeyboardInterrupt
+
+        def close(self):
+            pass
+
+    real_stdout, worker.proc.stdout = worker.proc.stdout, Interrupting()
+    with pytest.raises(KeyboardInterrupt):
+        figure_worker.wait()
+    real_stdout.close()
+    assert not figure_worker.active() and worker.proc.poll() is not None and not Path(worker.tmp).exists()

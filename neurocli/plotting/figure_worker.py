@@ -54,8 +54,9 @@ class FigureError(RuntimeError):
 
 
 class _Worker:
-    def __init__(self, proc: subprocess.Popen, tmp: str):
-        self.proc, self.tmp = proc, tmp
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+        self.tmp: str | None = None  # made with the first figure: a run killed before leaves none
         self.jobs: list[tuple] = []  # (run, name, draw, args, kwargs) by job number
         self.sent = True  # False once the pipe broke: the rest is drawn here
 
@@ -109,7 +110,6 @@ def start() -> bool:
         return True
     if not enabled():
         return False
-    tmp = tempfile.mkdtemp(prefix="neurocli-figures-")
     root = str(Path(__file__).resolve().parents[2])  # the directory holding the neurocli package
     path = os.environ.get("PYTHONPATH")
     env = {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
@@ -117,10 +117,9 @@ def start() -> bool:
         proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 env=env, close_fds=True)
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
         print(f"note: no figure worker ({exc}); figures are drawn in this process", file=sys.stderr)
         return False
-    _state["worker"] = _Worker(proc, tmp)
+    _state["worker"] = _Worker(proc)
     atexit.register(abandon)
     return True
 
@@ -146,8 +145,9 @@ def save(run, name: str, draw, *args, **kwargs) -> Path:
     worker.jobs.append((run, name, draw, args, kwargs))
     target = run.file(f"figures/{name}.pdf")
     if worker.sent:
-        file = Path(worker.tmp) / f"{job}.pickle"
         try:
+            worker.tmp = worker.tmp or tempfile.mkdtemp(prefix="neurocli-figures-")
+            file = Path(worker.tmp) / f"{job}.pickle"
             file.write_bytes(pickle.dumps((draw.__module__, draw.__qualname__, args, kwargs, str(target)),
                                           protocol=pickle.HIGHEST_PROTOCOL))
             worker.proc.stdin.write(f"{job} {file}\n".encode())
@@ -165,15 +165,20 @@ def wait() -> None:
     if not worker.jobs:  # nothing to wait for: do not wait for its imports
         abandon()
         return
-    _state["worker"] = None
     try:
-        worker.proc.stdin.close()
-    except OSError:
-        pass
-    out = worker.proc.stdout.read()
-    worker.proc.stdout.close()
-    code = worker.proc.wait()
-    shutil.rmtree(worker.tmp, ignore_errors=True)
+        try:
+            worker.proc.stdin.close()
+        except OSError:
+            pass
+        out = worker.proc.stdout.read()
+        worker.proc.stdout.close()
+        code = worker.proc.wait()
+    except BaseException:  # a signal while waiting: stop the worker, remove its files
+        abandon()
+        raise
+    _state["worker"] = None
+    if worker.tmp:
+        shutil.rmtree(worker.tmp, ignore_errors=True)
     answers = {}
     for line in out.decode(errors="replace").splitlines():
         try:
@@ -207,7 +212,8 @@ def abandon() -> None:
     if worker.proc.poll() is None:
         worker.proc.kill()  # our own child, by its pid
     worker.proc.wait()
-    shutil.rmtree(worker.tmp, ignore_errors=True)
+    if worker.tmp:
+        shutil.rmtree(worker.tmp, ignore_errors=True)
 
 
 # -- the worker process -----------------------------------------------------------------------
