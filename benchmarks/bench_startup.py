@@ -7,11 +7,15 @@ case alike), medians reported:
 - help:        neurocli --help     (no jax)
 - hh warm:     neurocli simulate configs/hh_pulse.yaml, compilation and program caches warm
 - hh warm, no program cache: the same with NEUROCLI_NO_PROGRAM_CACHE=1 (traces the solve again)
+- hh warm, figure worker on / off: NEUROCLI_FIGURE_WORKER=1 / 0 (the default, `auto`, starts it
+  only when a core idles; neurocli/plotting/figure_worker.py)
 - cable warm:  neurocli simulate configs/hh_cable.yaml, caches warm
 - hh cold:     hh_pulse with an empty cache directory (COLD_REPS times)
 The phase lines `simulate` prints on stderr split the warm hh run into start-up (imports, config,
 run directory), compiling (trace or cached program, then XLA or its cache), solving, and writing
-(files and figures). Optionally NEURON (BENCH_NEURON_PYTHON: a python with `neuron` installed; never
+(files and figures). Besides wall time, the CPU seconds of each process and its children (user +
+system), which a busy machine disturbs far less than wall time, and the load average before and
+after (BENCH_NOTE: a line on the machine's state for the report). Optionally NEURON (BENCH_NEURON_PYTHON: a python with `neuron` installed; never
 a dependency of neurocli) runs the same 50 ms HH pulse, for the ratio of process times.
 """
 
@@ -21,6 +25,7 @@ import json
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -33,6 +38,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 REPS = int(os.environ.get("BENCH_REPS", "7"))
 COLD_REPS = int(os.environ.get("BENCH_COLD_REPS", "3"))
 NEURON_PYTHON = os.environ.get("BENCH_NEURON_PYTHON")
+NOTE = os.environ.get("BENCH_NOTE", "The machine may have been shared with other work: compare ratios within this table.")
 PY = sys.executable
 PHASES = ("building", "compiling", "solving", "writing")
 
@@ -54,10 +60,19 @@ print(max(v))
 """
 
 
+CPU = []  # CPU seconds of the latest `timed` command, children included
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(cmd: list[str], env: dict) -> tuple[float, str]:
-    start = time.perf_counter()
+    cpu0, start = _children_cpu(), time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     wall = time.perf_counter() - start
+    CPU[:] = [_children_cpu() - cpu0]
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: exit {proc.returncode}\n{proc.stderr[-3000:]}")
     return wall, proc.stderr
@@ -81,6 +96,7 @@ def main() -> None:
     base_env = {**os.environ, "NEUROCLI_CACHE_DIR": cache}
     base_env.pop("NEUROCLI_NO_COMPILATION_CACHE", None)
     base_env.pop("NEUROCLI_NO_PROGRAM_CACHE", None)
+    base_env.pop("NEUROCLI_FIGURE_WORKER", None)
     sim = lambda cfg: [PY, "-m", "neurocli", "simulate", "--config", str(ROOT / cfg), "--output-root", out]  # noqa: E731
     cases = {
         "bare import jax, diffrax, equinox": ([PY, "-c", "import jax, diffrax, equinox"], base_env),
@@ -88,11 +104,14 @@ def main() -> None:
         "neurocli --help": ([PY, "-m", "neurocli", "--help"], base_env),
         "hh_pulse warm": (sim("configs/hh_pulse.yaml"), base_env),
         "hh_pulse warm, no program cache": (sim("configs/hh_pulse.yaml"), {**base_env, "NEUROCLI_NO_PROGRAM_CACHE": "1"}),
+        "hh_pulse warm, figure worker on": (sim("configs/hh_pulse.yaml"), {**base_env, "NEUROCLI_FIGURE_WORKER": "1"}),
+        "hh_pulse warm, figure worker off": (sim("configs/hh_pulse.yaml"), {**base_env, "NEUROCLI_FIGURE_WORKER": "0"}),
         "hh_cable warm": (sim("configs/hh_cable.yaml"), base_env),
     }
     if NEURON_PYTHON:
         cases["NEURON, same 50 ms HH pulse (CVODE)"] = ([NEURON_PYTHON, "-c", NEURON_HH], base_env)
 
+    load_before = os.getloadavg()
     cold, cold_phases = [], []
     for i in range(COLD_REPS):
         env = {**base_env, "NEUROCLI_CACHE_DIR": tempfile.mkdtemp(prefix="bench_startup_cold_")}
@@ -102,12 +121,15 @@ def main() -> None:
     for cmd, env in cases.values():  # fill the caches
         timed(cmd, env)
     walls = {name: [] for name in cases}
+    cpus = {name: [] for name in cases}
     phases = {name: [] for name in cases}
     for _ in range(REPS):
         for name, (cmd, env) in cases.items():
             wall, err = timed(cmd, env)
             walls[name].append(wall)
+            cpus[name].append(CPU[0])
             phases[name].append(phase_times(err, wall))
+    load_after = os.getloadavg()
 
     med = {name: statistics.median(w) for name, w in walls.items()}
     med["hh_pulse cold"] = statistics.median(cold)
@@ -118,9 +140,11 @@ def main() -> None:
                  for name, rows in phases.items() if rows and any(len(d) > 1 for d in rows)}
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}",
-        "note": "process wall seconds, medians over alternating repetitions; the machine may be shared",
+        "note": NOTE,
+        "load_average_before": list(load_before), "load_average_after": list(load_after),
         "reps": REPS, "cold_reps": COLD_REPS,
         "median_s": med, "all_s": walls, "ratio_to_bare": {k: v / bare for k, v in med.items()},
+        "cpu_median_s": {k: statistics.median(v) for k, v in cpus.items()},
         "phases_median_s": phase_med,
     }
     if NEURON_PYTHON:
@@ -134,11 +158,18 @@ def main() -> None:
 def markdown(r: dict) -> str:
     lines = ["# Start-up: process wall time", "",
              f"{r['machine']}. Medians over {r['reps']} alternating repetitions ({r['cold_reps']} for cold). "
-             "The machine may have been shared with other work: compare ratios within this table.", "",
-             "| case | median (s) | × bare import | runs (s) |", "|---|---:|---:|---|"]
+             f"{r['note']} Load average (1, 5, 15 min) before: "
+             f"{', '.join(f'{x:.1f}' for x in r['load_average_before'])}; after: "
+             f"{', '.join(f'{x:.1f}' for x in r['load_average_after'])}.", "",
+             "| case | median (s) | × bare import | CPU s (median) | × bare CPU | runs (s) |",
+             "|---|---:|---:|---:|---:|---|"]
+    cpu = r.get("cpu_median_s", {})
+    bare_cpu = cpu.get("bare import jax, diffrax, equinox")
     for name, m in r["median_s"].items():
         runs = ", ".join(f"{w:.2f}" for w in r["all_s"][name])
-        lines.append(f"| {name} | {m:.2f} | {r['ratio_to_bare'][name]:.2f} | {runs} |")
+        c = cpu.get(name)
+        cpu_cells = f"{c:.2f} | {c / bare_cpu:.2f}" if c is not None and bare_cpu else " | "
+        lines.append(f"| {name} | {m:.2f} | {r['ratio_to_bare'][name]:.2f} | {cpu_cells} | {runs} |")
     lines += ["", "Phases (median seconds, from the `[t s] phase` lines on stderr; start-up = imports, config, "
               "run directory; compiling = trace or cached program, then XLA or its cache; writing = files and "
               "figures):", "", "| case | " + " | ".join(("start-up", *PHASES)) + " |",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import functools
 import io
 import json
 import math
@@ -15,7 +14,6 @@ import os
 import platform
 import re
 import subprocess
-import tempfile
 from collections.abc import Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -23,32 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from neurocli.atomic import atomic_write_bytes
 from neurocli.config.base import UsageError
 
 VERSIONED = ("jax", "jaxlib", "diffrax", "equinox", "optax", "numpy")
-
-
-@functools.cache
-def _file_mode() -> int:
-    """0666 less the umask, read on the first write (os.umask has no getter: it is set and put back)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, _file_mode())  # mkstemp makes 0600 files; outputs are ordinary files
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _json_default(obj: Any):
@@ -299,14 +275,9 @@ class RunDirectory:
         return self.write_bytes(relative, buf.getvalue())
 
     def save_figure(self, name: str, fig) -> Path:
-        import matplotlib.pyplot as plt
+        from neurocli.plotting.style import pdf_bytes
 
-        buf = io.BytesIO()
-        # a figure laid out by its layout engine (constrained) already fits its canvas; a tight
-        # bounding box would draw it twice (~40 % of the save)
-        fig.savefig(buf, format="pdf", bbox_inches=None if fig.get_layout_engine() is not None else "tight")
-        plt.close(fig)
-        return self.write_bytes(f"figures/{name}.pdf", buf.getvalue())
+        return self.write_bytes(f"figures/{name}.pdf", pdf_bytes(fig))
 
 
 def read_file(path: Path) -> bytes:
@@ -342,7 +313,4 @@ class DetachedRun(RunDirectory):
         return None
 
     def save_figure(self, name: str, fig) -> Path:
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
         return self.file(f"figures/{name}.pdf")

@@ -22,6 +22,7 @@ from types import ModuleType
 
 from neurocli import memory, runtime
 from neurocli.config.base import ConfigError, config_source, dump_config, load_config, read_yaml, validate
+from neurocli.plotting import figure_worker
 from neurocli.run_dir import DetachedRun, RunDirectory, check_name, check_output_root
 from neurocli.training import signals
 from neurocli.training.checkpoint import CheckpointError
@@ -142,6 +143,7 @@ def _execute(command: str, module: ModuleType, prepared, cfg, run: RunDirectory,
             run.mark("running")
             run.record_backend()
             metrics = module.execute(prepared, cfg, run, restored)
+            figure_worker.wait()  # every figure on disk (or its failure raised) before `completed`
             signals.current().check()  # a signal whose exception was swallowed (see signals._handle)
             run.write_json("metrics.json", metrics)
             run.mark("completed")
@@ -158,6 +160,8 @@ def _execute(command: str, module: ModuleType, prepared, cfg, run: RunDirectory,
             _error(f"run failed: {exc}")
             traceback.print_exc(file=sys.stderr) if _debug() else None
             code = EXIT_FAILED
+        finally:
+            figure_worker.abandon()  # a failed or interrupted run: stop it (no-op after wait())
     if not run.detached:
         print(run.path)
     return code

@@ -205,11 +205,12 @@ def test_a_non_finite_loss_fails_the_run(command, tmp_path):
 @pytest.mark.slow
 def test_an_interrupted_simulate_does_not_offer_resume(tmp_path):
     """Defect: an interrupted `simulate` told the user to --resume, which a single solve does not have."""
-    proc = spawn("simulate", "--config", CONFIGS / "hh_pulse.yaml", "--output-root", tmp_path)
+    # 2 s of model time: a warm hh_pulse run finishes within 0.5 s of making its run directory
+    proc = spawn("simulate", "--config", CONFIGS / "hh_pulse.yaml", "--output-root", tmp_path, "--set", "time.t1=2000")
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None and not list(tmp_path.glob("simulate/*/run.json")):
         time.sleep(0.05)
-    time.sleep(0.5)
+    time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 143, stderr[-2000:]

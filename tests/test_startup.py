@@ -18,7 +18,9 @@ HEAVY = ("jax", "matplotlib", "optax", "scipy", "diffrax", "equinox", "rich")
 
 
 def _modules_after(code: str) -> list[str]:
-    script = code + f"\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    # reported at exit: `neurocli.cli.main` ends the process with os._exit after the atexit handlers
+    script = (f"import atexit, json, sys\natexit.register(lambda: print(json.dumps([m for m in {HEAVY!r} "
+              f"if m in sys.modules])))\n" + code)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -47,3 +49,36 @@ def test_version_names_package_jax_backend_and_devices():
 
     assert f"jax {jax.__version__}" in lines[1] and "diffrax" in lines[1] and "equinox" in lines[1]
     assert lines[2].startswith(f"backend {jax.default_backend()}: ") and str(jax.devices()[0]) in lines[2]
+
+
+def test_stimulus_trace_for_figures_is_the_solve_formula_in_numpy():
+    """The figure's I_ext(t) comes from `trace` (NumPy, no compile): the same values as the JAX
+    formula the solve uses, for every stimulus kind."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from neurocli.models.stimulus import NoStimulus, PulseStimulus, PulseTrainStimulus, StepStimulus
+
+    t = np.linspace(0.0, 100.0, 10001)
+    stimuli = [NoStimulus(), PulseStimulus(jnp.asarray(10.0), jnp.asarray(1.0), jnp.asarray(20.0)),
+               StepStimulus(5.0, 3.0), PulseTrainStimulus(jnp.asarray(10.0), jnp.asarray(7.0), jnp.asarray(1.0),
+                                                           jnp.asarray(20.0), 5)]
+    for stimulus in stimuli:
+        expected = np.asarray(jax.jit(jax.vmap(stimulus))(jnp.asarray(t)))
+        got = stimulus.trace(t)
+        assert isinstance(got, np.ndarray) and got.shape == t.shape
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_the_process_exits_at_once_with_the_command_s_code(tmp_path):
+    """`main` ends with os._exit after flushing: exit codes and the last stdout line as before."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {name: nope}\n")
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "NEUROCLI_FIGURE_WORKER": "0"}
+    out = subprocess.run([sys.executable, "-m", "neurocli", "simulate", "--config", str(bad)], capture_output=True,
+                         text=True, cwd=ROOT, env=env, timeout=300)
+    assert out.returncode == 2 and "invalid config" in out.stderr, out.stderr
+    out = subprocess.run([sys.executable, "-m", "neurocli", "--version"], capture_output=True, text=True, cwd=ROOT,
+                         env=env, timeout=300)
+    assert out.returncode == 0 and out.stdout.startswith(f"neurocli {__version__}")

@@ -22,6 +22,7 @@ cache can only make a run faster, never different. It is off when the compilatio
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import functools
@@ -79,9 +80,11 @@ def compile_cached(fn: Callable, *args, key_parts: Any = (), then: str | None = 
     exported = None
     status, reason = "hit", None
     progress.phase("compiling", "cached program" if path.is_file() else "tracing (first run of this program)")
+    data = b""
     if path.is_file():
         try:
-            exported = jax.export.deserialize(bytearray(path.read_bytes()))
+            data = path.read_bytes()
+            exported = jax.export.deserialize(bytearray(data))
         except Exception as exc:  # a corrupt or incompatible file: trace again, overwrite it
             exported, reason = None, f"unreadable cached program ({type(exc).__name__})"
     if exported is None:
@@ -92,12 +95,14 @@ def compile_cached(fn: Callable, *args, key_parts: Any = (), then: str | None = 
 
         try:
             exported = jax.export.export(jax.jit(flat_fn))(*leaves)
-            _store(path, exported.serialize())
+            data = bytes(exported.serialize())
+            _store(path, data)
         except Exception as exc:  # host callbacks, custom pytrees in the output, a full disk...
             stats["fallbacks"] += 1
             return _announced(_plain(fn, args, "fallback", f"export failed: {type(exc).__name__}: {exc}"), then)
     try:
-        compiled = jax.jit(exported.call).lower(*leaves).compile()
+        with _lapack_when_called(data):
+            compiled = jax.jit(exported.call).lower(*leaves).compile()
     except Exception as exc:
         stats["fallbacks"] += 1
         return _announced(_plain(fn, args, "fallback", f"cached program did not compile: {type(exc).__name__}: {exc}"), then)
@@ -108,6 +113,28 @@ def compile_cached(fn: Callable, *args, key_parts: Any = (), then: str | None = 
         return compiled(*jax.tree_util.tree_leaves(call_args))
 
     return _announced(call, then)
+
+
+@contextlib.contextmanager
+def _lapack_when_called(serialized: bytes):
+    """Calling an exported program initialises JAX's LAPACK kernels on CPU, which imports
+    scipy.linalg (0.13-0.3 s), whether or not the program calls LAPACK; `jax.jit` does it only for
+    programs that do. Do as `jax.jit` does: skip it unless the program names a LAPACK kernel
+    (custom calls `lapack_*`, stored as plain strings in the serialized module)."""
+    try:
+        from jax._src.export import _export
+    except ImportError:  # another JAX layout: leave it be
+        yield
+        return
+    original = getattr(_export, "_ensure_backends_initialized", None)
+    if original is None or b"lapack" in serialized:
+        yield
+        return
+    _export._ensure_backends_initialized = lambda platforms: None
+    try:
+        yield
+    finally:
+        _export._ensure_backends_initialized = original
 
 
 def _announced(compiled: Callable, then: str | None) -> Callable:

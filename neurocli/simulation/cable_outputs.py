@@ -13,6 +13,7 @@ import numpy as np
 
 from neurocli.analysis import cable as cable_analysis
 from neurocli.plotting import cable as cable_plots
+from neurocli.plotting import figure_worker
 from neurocli.plotting import pde as pde_plots
 from neurocli.run_dir import RunDirectory
 from neurocli.numerics.solve import SolveOutput
@@ -62,18 +63,13 @@ def write(cfg, model, out: SolveOutput, run: RunDirectory) -> dict:
         f"d = {model_cfg.diameter_um:g} µm, R_i = {model_cfg.R_i_ohm_cm:g} Ω·cm, "
         f"T = {model_cfg.temperature_C:g} °C"
     )
-    run.save_figure(
-        "heatmap",
-        pde_plots.heatmap_grid(t, x, V[None], [title], cmap="viridis", label="V (mV)",
-                               x_label="x (cm)", t_label="t (ms)"),
-    )
+    figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, t, x, V[None], [title], cmap="viridis",
+                       label="V (mV)", x_label="x (cm)", t_label="t (ms)")
     sample_at = sorted({0.0, positions[0], site, positions[1], length})
-    run.save_figure(
-        "voltage_traces",
-        cable_plots.voltage_at_positions(t, x, V, sample_at, title=title, marked=positions),
-    )
+    figure_worker.save(run, "voltage_traces", cable_plots.voltage_at_positions, t, x, V, sample_at, title=title,
+                       marked=positions)
     times = _snapshot_times(t, x, result.arrival_ms)
-    run.save_figure("snapshots", cable_plots.snapshots(t, x, V, times, title=title))
+    figure_worker.save(run, "snapshots", cable_plots.snapshots, t, x, V, times, title=title)
 
     return {
         "conduction_velocity_m_per_s": float(result.velocity_m_per_s),

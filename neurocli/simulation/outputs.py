@@ -15,6 +15,7 @@ from neurocli.config.simulate import SimulateConfig
 from neurocli.members import MembersFile
 from neurocli.models import AbstractNeuronModel, build_model, build_stimulus
 from neurocli.numerics.solve import Problem, SolveOutput, SolveSpec
+from neurocli.plotting import figure_worker
 from neurocli.plotting import neuron as neuron_plots
 from neurocli.plotting import pde as pde_plots
 from neurocli.run_dir import RunDirectory
@@ -57,16 +58,18 @@ def neuron_outputs(cfg, problem, out: SolveOutput, run: RunDirectory) -> dict:
     t, ys = out.ts, out.ys
     thr = cfg.analysis.spike_threshold_mV
     window = sweep.rate_window(cfg)
+    # figures first: a figure worker (neurocli.plotting.figure_worker) draws them while this
+    # process writes the rest
+    current = problem.stimulus.trace(t)  # NumPy: the same formula, no compile
+    units = dict(v_unit=model.voltage_unit, t_unit=model.time_unit, i_unit=model.current_unit)
+    figure_worker.save(run, "voltage", neuron_plots.voltage_trace, t, ys[:, 0], current, **units)
+    if len(names) > 1:
+        figure_worker.save(run, "states", neuron_plots.state_variables, t, ys[:, 1:], names[1:], t_unit=model.time_unit)
+    if len(names) == 2:
+        figure_worker.save(run, "phase_plane", neuron_plots.phase_plane, *phase_plane_data(model, ys, names),
+                           x_unit=model.voltage_unit)
     spikes = spike_times(t, ys[:, 0], thr)
     run.write_csv("trajectory.csv", ["t", *names], np.column_stack([t, ys]).tolist())
-
-    current = np.asarray(jax.jit(jax.vmap(problem.stimulus))(jnp.asarray(t)))  # one compile, not one per operation
-    units = dict(v_unit=model.voltage_unit, t_unit=model.time_unit, i_unit=model.current_unit)
-    run.save_figure("voltage", neuron_plots.voltage_trace(t, ys[:, 0], current, **units))
-    if len(names) > 1:
-        run.save_figure("states", neuron_plots.state_variables(t, ys[:, 1:], names[1:], t_unit=model.time_unit))
-    if len(names) == 2:
-        run.save_figure("phase_plane", phase_plane(model, ys, names))
     rate = firing_rate_hz(spikes, window)
     return {
         "spike_count": int(spikes.size),
@@ -83,14 +86,16 @@ def neuron_outputs(cfg, problem, out: SolveOutput, run: RunDirectory) -> dict:
     }
 
 
-def phase_plane(model, traj, names):
+def phase_plane_data(model, traj, names):
+    """The arguments of neuron_plots.phase_plane (but x_unit): the trajectory, the grid, the field."""
+    traj = np.asarray(traj)
     lo, hi = traj.min(axis=0), traj.max(axis=0)
     pad = 0.15 * (hi - lo) + np.array([5.0 if model.voltage_unit == "mV" else 0.3, 0.05])
     gx, gy = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], 300), np.linspace(lo[1] - pad[1], hi[1] + pad[1], 300))
     pts = jnp.stack([jnp.asarray(gx.ravel()), jnp.asarray(gy.ravel())], axis=1)
     field = np.asarray(jax.vmap(lambda y: model.vector_field(0.0, y, 0.0))(pts))
     dx, dy = field[:, 0].reshape(gx.shape), field[:, 1].reshape(gx.shape)
-    return neuron_plots.phase_plane(traj, gx, gy, dx, dy, names, x_unit=model.voltage_unit)
+    return traj, gx, gy, dx, dy, list(names)
 
 
 # -- PDE models ---------------------------------------------------------------------------------
@@ -108,9 +113,10 @@ def pde_outputs(cfg, problem, out: SolveOutput, values, run: RunDirectory) -> di
         titles = [", ".join(f"{k} = {v:.4g}" for k, v in zip(short, row)) for row in values]
     else:
         titles = [f"a = {cfg.model.a:g}, k = {cfg.model.k:g}, {cfg.model.boundary}"]
-    run.save_figure("heatmap", pde_plots.heatmap_grid(out.ts, x, fields, titles, label=label))
+    figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, out.ts, x, fields, titles, label=label)
     times = np.linspace(out.ts[0], out.ts[-1], 5)
-    run.save_figure("profiles", pde_plots.profiles(out.ts, x, fields[-1], times=times, title=titles[-1], label=label))
+    figure_worker.save(run, "profiles", pde_plots.profiles, out.ts, x, fields[-1], times=times, title=titles[-1],
+                       label=label)
     metrics = {
         "nx": int(x.size),
         "nt": int(out.ts.size),

@@ -8,6 +8,7 @@ import numpy as np
 from neurocli.analysis import cable as cable_analysis
 from neurocli.simulation import cable_outputs
 from neurocli.plotting import cable as cable_plots
+from neurocli.plotting import figure_worker
 from neurocli.plotting import neuron as neuron_plots
 from neurocli.plotting import pde as pde_plots
 from neurocli.plotting import sweeps as sweep_plots
@@ -42,15 +43,15 @@ def maps(cfg, names, table, per_member: dict, metrics: list[str], run: RunDirect
         label = MAPPED[m] if not dimensionless else MAPPED[m].replace(" (mV)", "").replace(" (ms)", "")
         if sweep.is_grid and len(names) in (2, 3):
             logs = [a.logspace is not None for a in sweep.parameters]
-            fig = sweep_plots.metric_map(sweep.axes, names, values, label, log_axes=logs,
-                                         onset=m == "firing_rate_hz", dimensionless=dimensionless)
+            figure_worker.save(run, f"map_{m}", sweep_plots.metric_map, sweep.axes, names, values, label, log_axes=logs,
+                               onset=m == "firing_rate_hz", dimensionless=dimensionless)
         else:
-            fig = sweep_plots.metric_scatter(table, names, values, label, dimensionless=dimensionless)
-        run.save_figure(f"map_{m}", fig)
+            figure_worker.save(run, f"map_{m}", sweep_plots.metric_scatter, table, names, values, label,
+                               dimensionless=dimensionless)
 
 
 def neuron(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict, run: RunDirectory) -> dict:
-    from neurocli.simulation.outputs import phase_plane
+    from neurocli.simulation.outputs import phase_plane_data
     from neurocli.simulation.sweep import stimulus_currents
 
     model = problem.model
@@ -66,12 +67,13 @@ def neuron(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict
     units = dict(v_unit=model.voltage_unit, t_unit=model.time_unit, i_unit=model.current_unit)
     labels = [member_label(names, table[i]) for i in kept]
     currents = stimulus_currents(problem, t, names, table[kept])
-    run.save_figure("voltage", neuron_plots.voltage_traces_stacked(t, ys[:, :, 0], currents, labels, **units))
+    figure_worker.save(run, "voltage", neuron_plots.voltage_traces_stacked, t, ys[:, :, 0], currents, labels, **units)
     if len(states) > 1:
-        run.save_figure("states", neuron_plots.state_variables(t, ys[-1, :, 1:], states[1:], t_unit=model.time_unit,
-                                                               title=labels[-1]))
+        figure_worker.save(run, "states", neuron_plots.state_variables, t, ys[-1, :, 1:], states[1:],
+                           t_unit=model.time_unit, title=labels[-1])
     if len(states) == 2:
-        run.save_figure("phase_plane", phase_plane(model, ys[-1], states))
+        figure_worker.save(run, "phase_plane", neuron_plots.phase_plane, *phase_plane_data(model, ys[-1], states),
+                           x_unit=model.voltage_unit)
 
     extra = {}
     rates = per_member["firing_rate_hz"]
@@ -79,7 +81,8 @@ def neuron(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict
         values = table[:, 0]
         onset = _onset(values, rates)
         extra["onset_value"] = onset
-        run.save_figure("rate_curve", neuron_plots.rate_curve(values, rates, names[0], onset=onset, dimensionless=dimless))
+        figure_worker.save(run, "rate_curve", neuron_plots.rate_curve, values, rates, names[0], onset=onset,
+                           dimensionless=dimless)
     else:
         maps(cfg, names, table, per_member, ["firing_rate_hz", "spike_count", "peak_V_mV", "min_V_mV"], run,
              dimensionless=dimless)
@@ -104,14 +107,14 @@ def cable(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict,
     site = an.recording_point * length
     labels = [member_label(names, table[i]) for i in kept]
     titles = [member_label(names, table[i], sep="\n") for i in kept]
-    run.save_figure("heatmap", pde_plots.heatmap_grid(t, x, V, titles, cmap="viridis", label="V (mV)",
-                                                      x_label="x (cm)", t_label="t (ms)"))
+    figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, t, x, V, titles, cmap="viridis", label="V (mV)",
+                       x_label="x (cm)", t_label="t (ms)")
     last = V[-1]
-    run.save_figure("voltage_traces", cable_plots.voltage_at_positions(
-        t, x, last, sorted({0.0, positions[0], site, positions[1], length}), title=labels[-1], marked=positions))
+    figure_worker.save(run, "voltage_traces", cable_plots.voltage_at_positions, t, x, last,
+                       sorted({0.0, positions[0], site, positions[1], length}), title=labels[-1], marked=positions)
     arrival = cable_analysis.arrival_times(t, last, an.spike_threshold_mV)
-    run.save_figure("snapshots", cable_plots.snapshots(t, x, last, cable_outputs._snapshot_times(t, x, arrival),
-                                                       title=labels[-1]))
+    figure_worker.save(run, "snapshots", cable_plots.snapshots, t, x, last, cable_outputs._snapshot_times(t, x, arrival),
+                       title=labels[-1])
 
     extra = cable_outputs.grid_metrics(an, t, x, positions, site)
     velocities = per_member["conduction_velocity_m_per_s"]
@@ -125,8 +128,8 @@ def cable(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict,
         reference = None
         if parameter == "model.temperature_C" and cable_outputs._is_hh_1952_axon(cfg.model):
             reference = cable_outputs.HH_1952
-        run.save_figure("velocity", cable_plots.velocity_curve(values, velocities, parameter, exponent=exponent,
-                                                              log=exponent is not None, reference=reference))
+        figure_worker.save(run, "velocity", cable_plots.velocity_curve, values, velocities, parameter,
+                           exponent=exponent, log=exponent is not None, reference=reference)
     else:
         maps(cfg, names, table, per_member, ["conduction_velocity_m_per_s", "spike_half_width_ms", "peak_V_mV"], run)
     return extra

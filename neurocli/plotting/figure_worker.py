@@ -1,0 +1,261 @@
+"""Figures drawn in a second process while this one imports JAX, compiles and solves (issue 12).
+
+Importing matplotlib and its PDF backend and drawing a run's first figure cost about a second on
+the critical path of a short run. `neurocli simulate` therefore starts a figure worker first
+thing (`start()`, from `neurocli.cli.main`): a fresh interpreter (`python -m
+neurocli.plotting.figure_worker`; spawned, never forked: JAX runs threads) that imports
+matplotlib and draws a throw-away figure (fonts, caches) on another core, then waits for work.
+
+- `save(run, name, draw, *args, **kwargs)` hands it a figure: the arguments are pickled to a file
+  in a private temporary directory and the file's path is sent on the worker's stdin; the worker
+  calls `draw(*args, **kwargs)` (a module-level function of neurocli.plotting, found by name),
+  writes `run/figures/<name>.pdf` atomically, as `RunDirectory.save_figure` would, and answers
+  one JSON line on its stdout.
+- `wait()` (neurocli.runner, before metrics.json and the status `completed`) closes the worker's
+  stdin and waits for every answer, so every figure exists when the process exits. A figure the
+  worker failed to draw raises `FigureError` with the worker's message: the run fails (exit 1),
+  as a figure failure in this process would. A figure the worker never answered for (it died)
+  is drawn in this process.
+- `abandon()` (a failed or interrupted run, and at exit) stops the worker without waiting.
+
+The worker pays only when a core would otherwise idle: it adds about 0.35 s of CPU (a second
+interpreter, NumPy imported twice, the throw-away figure) to take about 0.8 s of matplotlib off
+the run's critical path. Measured on a 2-core machine (benchmarks/results/startup.md): quiet, a
+warm hh_pulse run took 1.60 s with the worker and 1.98 s without; busy with other people's test
+suites, 2.56 s with and 2.19 s without. So by default (`NEUROCLI_FIGURE_WORKER` unset or `auto`)
+it starts only when a core looks idle (`_core_idles`: the 1-minute load average is below the
+usable CPUs less a half, and no other task is runnable beyond what leaves a core free);
+`NEUROCLI_FIGURE_WORKER=1` starts it always, `0` never.
+
+Without a worker (off, a busy machine, it could not start, other commands, tests calling the CLI
+in this process) `save` draws in this process, as before. The worker ignores SIGINT
+(the main process handles interruption and stops it) and exits when its stdin closes, so it
+never outlives the run.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ENV = "NEUROCLI_FIGURE_WORKER"
+"""1: always a worker; 0: every figure in the main process; auto or unset: when a core idles."""
+
+
+class FigureError(RuntimeError):
+    """A figure the worker could not draw (its message names the figure and the exception)."""
+
+
+class _Worker:
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+        self.tmp: str | None = None  # made with the first figure: a run killed before leaves none
+        self.jobs: list[tuple] = []  # (run, name, draw, args, kwargs) by job number
+        self.sent = True  # False once the pipe broke: the rest is drawn here
+
+
+_state: dict = {"worker": None}
+
+
+def enabled() -> bool:
+    """Whether `start` starts a worker (NEUROCLI_FIGURE_WORKER; see the module doc)."""
+    setting = os.environ.get(ENV, "auto").strip().lower()
+    if setting in ("0", "false", "no", "off"):
+        return False
+    if setting not in ("", "auto"):
+        return True
+    return _core_idles()
+
+
+def _core_idles() -> bool:
+    """Whether a second core is free for the worker: at least 2 usable CPUs, a 1-minute load
+    average below their number less a half (this run's own predecessors leave about 1), and, in
+    the /proc/loadavg snapshot, no more runnable tasks besides this one than CPUs less two."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average: assume a busy machine
+        return False
+    return cpus >= 2 and load < cpus - 0.5 and _runnable_others() <= cpus - 2
+
+
+def _runnable_others() -> int:
+    """Tasks runnable right now besides this process (/proc/loadavg's `running/total`); 0 where
+    there is no such file."""
+    try:
+        with open("/proc/loadavg") as f:
+            return max(0, int(f.read().split()[3].split("/")[0]) - 1)
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def active() -> bool:
+    """Whether figures go to a worker now."""
+    return _state["worker"] is not None
+
+
+def start() -> bool:
+    """Start the worker (once per process) unless disabled; False when figures stay here."""
+    if _state["worker"] is not None:
+        return True
+    if not enabled():
+        return False
+    root = str(Path(__file__).resolve().parents[2])  # the directory holding the neurocli package
+    path = os.environ.get("PYTHONPATH")
+    env = {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                env=env, close_fds=True)
+    except OSError as exc:
+        print(f"note: no figure worker ({exc}); figures are drawn in this process", file=sys.stderr)
+        return False
+    _state["worker"] = _Worker(proc)
+    atexit.register(abandon)
+    return True
+
+
+def _plain(value):
+    """Arrays of other libraries (JAX) as NumPy arrays: the worker imports no JAX."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray) or not hasattr(value, "__array__"):
+        return value
+    return np.asarray(value)
+
+
+def save(run, name: str, draw, *args, **kwargs) -> Path:
+    """`run.save_figure(name, draw(*args, **kwargs))`, in the worker when one is running.
+    `draw` must be a module-level function (the worker imports it by name)."""
+    worker: _Worker | None = _state["worker"]
+    if worker is None or run.detached:
+        return run.save_figure(name, draw(*args, **kwargs))
+    args = tuple(_plain(a) for a in args)
+    kwargs = {k: _plain(v) for k, v in kwargs.items()}
+    job = len(worker.jobs)
+    worker.jobs.append((run, name, draw, args, kwargs))
+    target = run.file(f"figures/{name}.pdf")
+    if worker.sent:
+        try:
+            worker.tmp = worker.tmp or tempfile.mkdtemp(prefix="neurocli-figures-")
+            file = Path(worker.tmp) / f"{job}.pickle"
+            file.write_bytes(pickle.dumps((draw.__module__, draw.__qualname__, args, kwargs, str(target)),
+                                          protocol=pickle.HIGHEST_PROTOCOL))
+            worker.proc.stdin.write(f"{job} {file}\n".encode())
+            worker.proc.stdin.flush()
+        except OSError:  # the worker has gone (a broken pipe): wait() draws what it did not answer
+            worker.sent = False
+    return target
+
+
+def wait() -> None:
+    """Wait for every figure handed to the worker (see the module doc); then no worker runs."""
+    worker: _Worker | None = _state["worker"]
+    if worker is None:
+        return
+    if not worker.jobs:  # nothing to wait for: do not wait for its imports
+        abandon()
+        return
+    try:
+        try:
+            worker.proc.stdin.close()
+        except OSError:
+            pass
+        out = worker.proc.stdout.read()
+        worker.proc.stdout.close()
+        code = worker.proc.wait()
+    except BaseException:  # a signal while waiting: stop the worker, remove its files
+        abandon()
+        raise
+    _state["worker"] = None
+    if worker.tmp:
+        shutil.rmtree(worker.tmp, ignore_errors=True)
+    answers = {}
+    for line in out.decode(errors="replace").splitlines():
+        try:
+            answer = json.loads(line)
+            answers[int(answer["job"])] = answer["error"]
+        except (ValueError, KeyError, TypeError):
+            continue
+    errors = []
+    for job, (run, name, draw, args, kwargs) in enumerate(worker.jobs):
+        if job not in answers:
+            print(f"note: the figure worker stopped (exit {code}) before drawing {name}; drawing it here",
+                  file=sys.stderr)
+            run.save_figure(name, draw(*args, **kwargs))
+        elif answers[job] is not None:
+            errors.append(f"figure {name}: {answers[job]}")
+    if errors:
+        raise FigureError("; ".join(errors))
+
+
+def abandon() -> None:
+    """Stop the worker without waiting for its figures (a failed or interrupted run, exit)."""
+    worker: _Worker | None = _state["worker"]
+    _state["worker"] = None
+    if worker is None:
+        return
+    for stream in (worker.proc.stdin, worker.proc.stdout):
+        try:
+            stream.close()
+        except OSError:
+            pass
+    if worker.proc.poll() is None:
+        worker.proc.kill()  # our own child, by its pid
+    worker.proc.wait()
+    if worker.tmp:
+        shutil.rmtree(worker.tmp, ignore_errors=True)
+
+
+# -- the worker process -----------------------------------------------------------------------
+
+
+def _warm_up(style) -> None:
+    """Draw and save a throw-away figure: loads fonts, the PDF backend and matplotlib's caches."""
+    from neurocli.plotting import neuron
+
+    import numpy as np
+
+    t = np.linspace(0.0, 1.0, 50)
+    style.pdf_bytes(neuron.voltage_trace(t, np.sin(t), np.cos(t)))
+    style.pdf_bytes(neuron.state_variables(t, np.column_stack([t, t]), ["m", "h"]))
+
+
+def _serve() -> None:
+    import importlib
+    import signal
+
+    from neurocli.atomic import atomic_write_bytes
+    from neurocli.plotting import style
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C and stops us
+    try:
+        _warm_up(style)
+    except Exception:  # a real figure will report the problem
+        pass
+    for line in sys.stdin.buffer:
+        job, _, file = line.decode().rstrip("\n").partition(" ")
+        error = None
+        try:
+            module, qualname, args, kwargs, target = pickle.loads(Path(file).read_bytes())
+            draw = getattr(importlib.import_module(module), qualname)
+            atomic_write_bytes(Path(target), style.pdf_bytes(draw(*args, **kwargs)))
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            Path(file).unlink(missing_ok=True)
+        sys.stdout.write(json.dumps({"job": int(job), "error": error}) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    _serve()
