@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from neurocli.plotting.pde import draw_profiles
-from neurocli.plotting.style import figure, pyplot
+from neurocli.plotting.style import figure
 
 
 def profiles_grid(t, x, u, reference, *, times, titles, label="u", x_label="x"):
@@ -38,7 +38,12 @@ def loss_curves(steps, losses, labels, *, terms=None, phase_ends=()):
     with their names as a dict {name: array} are drawn thin and dotted when there are several."""
     fig, ax = figure(figsize=(7, 4))
     n = len(labels)
-    colours = [f"C{i}" for i in range(n)] if n <= 10 else [pyplot().cm.viridis(i / (n - 1)) for i in range(n)]
+    if n <= 10:
+        colours = [f"C{i}" for i in range(n)]
+    else:
+        from matplotlib import colormaps
+
+        colours = [colormaps["viridis"](i / (n - 1)) for i in range(n)]
     for i, lab in enumerate(labels):
         ax.semilogy(steps, losses[i], lw=1.2, color=colours[i], label=lab)
         for name, arr in (terms or {}).items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurocli.plotting.style import figure, pyplot
+from neurocli.plotting.style import figure
 
 PHASE_COLOURS = ("#e8eef7", "#f7efe3", "#e9f5e9", "#f5e6ef")
 
@@ -156,20 +156,21 @@ def member_losses(step, member, loss, phase, names, rejected, *, title=None):
 def member_currents(voltage, learned, true, values, value_label, *, replaced, along):
     """A sweep's learned currents (members, n), one line per member coloured by `values`, over the
     true current; their errors beneath. The spread across members shows how well-posed the fit is."""
-    plt = pyplot()
+    from matplotlib import cm, colormaps, colors
+
     learned, values = np.atleast_2d(learned), np.asarray(values, float)
     fig, (ax, ax_err) = figure(2, 1, sharex=True, figsize=(6.5, 5.4), gridspec_kw={"height_ratios": [3, 1.6]})
     style = "-" if along == "voltage grid" else "."
     ax.plot(voltage, true, style, color="0.6", lw=3.0, ms=3, label=f"true {replaced} current", zorder=1)
     span = (values.min(), values.max()) if values.max() > values.min() else (values.min() - 0.5, values.max() + 0.5)
-    norm = plt.Normalize(*span)
-    cmap = plt.get_cmap("viridis")
+    norm = colors.Normalize(*span)
+    cmap = colormaps["viridis"]
     for k, row in enumerate(learned):
         colour = cmap(norm(values[k]))
         ax.plot(voltage, row, style, color=colour, lw=0.8, ms=1.2, alpha=0.85, zorder=2,
                 label=f"learned, {len(learned)} members" if k == 0 else None)
         ax_err.plot(voltage, row - np.asarray(true), style, color=colour, lw=0.7, ms=1.0, alpha=0.85)
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=[ax, ax_err], label=value_label)
+    fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=[ax, ax_err], label=value_label)
     ax.set_ylabel("current (µA/cm², outward +)")
     ax.legend(loc="best", fontsize=8, frameon=True, framealpha=1.0, facecolor="white", edgecolor="0.8")
     rmse = np.sqrt(np.mean((learned - np.asarray(true)) ** 2, axis=1))
