@@ -20,6 +20,18 @@ runtime.configure("float64", compilation_cache=True)
 jax.devices()  # JAX starts here, with one CPU device: runs in this process keep it (subprocesses make their own)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop JAX's in-memory compiled programs after each test module. One process runs the whole
+    suite: without this, the executables of hundreds of tests stay mapped, and XLA aborted while
+    compiling the largest one (the direct adjoint's gradient) near the end of the suite."""
+    yield
+    import gc
+
+    jax.clear_caches()
+    gc.collect()
+
+
 @pytest.fixture(autouse=True)
 def _restore_precision():
     yield
