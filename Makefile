@@ -13,10 +13,10 @@ $(BIN)/neurocli: pyproject.toml
 
 install: $(BIN)/neurocli  ## create .venv and install neurocli with its test dependencies
 
-test: install  ## the whole test suite (CPU; about 8 minutes on 2 cores)
+test: install  ## the whole test suite (CPU; about 15 minutes on 2 cores from a cold cache)
 	$(BIN)/pytest -q
 
-test-fast: install  ## the suite without the tests marked slow (about 4 minutes on 2 cores)
+test-fast: install  ## the suite without the tests marked slow (about 4½ minutes on 2 cores)
 	$(BIN)/pytest -q -m "not slow"
 
 fuzz: install  ## the property-based fuzz test with many examples (minutes); `make test` runs a few
