@@ -84,10 +84,10 @@ def _everyone_started(failure: tuple[int, str] | None) -> bool:
     started (each calls this once, so one that failed alone does not leave the others waiting)."""
     if failure is not None:
         _error(failure[1])
-    if runtime.all_ok(failure is None) or failure is not None:
-        return failure is None
-    _error("another process could not start the run (its error is in its own output); stopping")
-    return False
+    everyone = runtime.all_ok(failure is None)
+    if failure is None and not everyone:
+        _error("another process could not start the run (its error is in its own output); stopping")
+    return everyone
 
 
 def resume(command: str, module: ModuleType, run_path: Path, argv: list[str]) -> int:

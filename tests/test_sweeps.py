@@ -187,6 +187,21 @@ def _run(tmp_path, cfg, *extra, code=0, name="cfg"):
     return Path(result.stdout.strip().splitlines()[-1])
 
 
+def _cut(tmp_path, monkeypatch, cfg, after_chunk: int, name="cut") -> Path:
+    """A run of cfg interrupted (exit 130) right after chunk `after_chunk` was written."""
+    append = MembersFile.append
+
+    def interrupt(self, index, rows):
+        append(self, index, rows)
+        if index == after_chunk:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(MembersFile, "append", interrupt)
+    run = _run(tmp_path, cfg, code=130, name=name)
+    monkeypatch.undo()
+    return run
+
+
 def test_two_parameter_grid_writes_members_csv_maps_and_kept_trajectories(tmp_path):
     cfg = {**HH, "sweep": GRID, "output": {"trajectory_members": 2}, "runtime": {"chunk_size": 4}}
     run = _run(tmp_path, cfg)
@@ -214,17 +229,7 @@ def test_two_parameter_grid_writes_members_csv_maps_and_kept_trajectories(tmp_pa
 def test_interrupted_sweep_resumes_skipping_finished_chunks(tmp_path, monkeypatch):
     cfg = {**HH, "sweep": GRID, "runtime": {"chunk_size": 2}}
     whole = _run(tmp_path, cfg, name="whole")
-
-    append = MembersFile.append
-
-    def interrupt_after_two(self, index, rows):
-        append(self, index, rows)
-        if index == 1:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(MembersFile, "append", interrupt_after_two)
-    cut = _run(tmp_path, cfg, code=130, name="cut")
-    monkeypatch.undo()
+    cut = _cut(tmp_path, monkeypatch, cfg, after_chunk=1)
     assert json.loads((cut / "run.json").read_text())["status"] == "interrupted"
     assert len((cut / "members.csv").read_text().splitlines()) == 1 + 4
     with open(cut / "members.csv", "a") as f:  # a crash in the middle of the next chunk's append
@@ -340,15 +345,7 @@ def test_a_process_that_cannot_start_stops_the_others(tmp_path):
 def test_two_processes_resume_a_sweep_one_process_began(tmp_path, monkeypatch):
     cfg = {**HH, "sweep": GRID, "runtime": {"chunk_size": 2}}
     whole = _run(tmp_path, cfg, name="whole")
-    append = MembersFile.append
-
-    def interrupt_after_one(self, index, rows):
-        append(self, index, rows)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(MembersFile, "append", interrupt_after_one)
-    cut = _run(tmp_path, cfg, code=130, name="cut")
-    monkeypatch.undo()
+    cut = _cut(tmp_path, monkeypatch, cfg, after_chunk=0)
     env = {**os.environ, "NEUROCLI_NO_COMPILATION_CACHE": "1"}
     (code0, out0, err0), (code1, out1, err1) = _two_processes(lambda i: ["simulate", "--resume", str(cut)], env)
     assert [code0, code1] == [0, 0], err0[-2000:] + err1[-2000:]
@@ -428,15 +425,7 @@ def test_a_refused_sweep_resume_leaves_the_run_untouched(tmp_path, monkeypatch, 
     """A resume whose progress record is another sweep's, or corrupt, is refused (exit 2) before
     anything is written: every file of the run stays byte-identical."""
     cfg = {**HH, "sweep": GRID, "runtime": {"chunk_size": 2}}
-    append = MembersFile.append
-
-    def interrupt_after_one(self, index, rows):
-        append(self, index, rows)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(MembersFile, "append", interrupt_after_one)
-    run = _run(tmp_path, cfg, code=130)
-    monkeypatch.setattr(MembersFile, "append", append)
+    run = _cut(tmp_path, monkeypatch, cfg, after_chunk=0)
     progress = run / "sweep_progress.json"
     record = json.loads(progress.read_text())
     if damage == "other members":

@@ -341,8 +341,8 @@ def run_chunks(
     def local(dynamic, rows):
         """One device's members. Under shard_map every device runs its own solver loop; a vmapped
         loop over a sharded axis agrees on `any member not done` across all devices, a collective
-        every step (across processes a network round trip per step: two local processes solved a
-        200-member chunk 20x slower that way)."""
+        every step (across processes a network round trip per step: two local processes solved
+        200 members in chunks of 50 20x slower that way: 24.7 s against 1.2 s)."""
         base = eqx.combine(dynamic, static)
 
         def member(row):

@@ -26,7 +26,6 @@ import numpy as np
 from neurocli.config.ude import TrainUDEConfig
 from neurocli.numerics.solve import SolveFailed
 from neurocli.plotting import ude as plots
-from neurocli.plotting.ude import state_label
 from neurocli.run_dir import RunDirectory
 from neurocli.training.engine import Cursor
 from neurocli.training.history import History
