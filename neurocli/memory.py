@@ -128,16 +128,15 @@ def sweep_members(cfg: SimulateConfig) -> int:
 
 
 def check_simulate(cfg: SimulateConfig, source: str) -> None:
-    """Neuron and cable sweeps run in chunks sized from the budget (neurocli/numerics/solve.py
-    `plan_chunks`), so one member is what must fit; a PDE sweep runs as one solve: all members."""
+    """Sweeps run in chunks sized from the budget (neurocli/numerics/solve.py `plan_chunks`), so
+    one member (or `runtime.chunk_size` members) and the kept trajectories are what must fit."""
     members = sweep_members(cfg)
     if members > MAX_MEMBERS:
         raise ConfigError(source, [("sweep", f"has {members} members; at most {MAX_MEMBERS}")])
     per_member = simulate_member_bytes(cfg)
-    at_once = members if cfg.model.name in PDE_MODELS else min(members, cfg.runtime.chunk_size or 1)
-    kept = 0 if cfg.sweep is None or cfg.model.name in PDE_MODELS else min(members, cfg.output.trajectory_members)
-    keys = (["runtime.chunk_size"] if cfg.runtime.chunk_size and at_once > 1 and cfg.model.name not in PDE_MODELS
-            else ["sweep"] if at_once > 1 else [])  # what multiplies everything else comes first
+    at_once = min(members, cfg.runtime.chunk_size or 1)
+    kept = 0 if cfg.sweep is None else min(members, cfg.output.trajectory_members)
+    keys = ["runtime.chunk_size"] if cfg.runtime.chunk_size and at_once > 1 else []  # it multiplies the rest
     keys += ["time.save_every", "time.t1"]
     if cfg.model.name in PDE_MODELS + CABLE_MODELS:
         keys.append("model.nx")

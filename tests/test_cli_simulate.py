@@ -93,8 +93,9 @@ def test_pde_run_writes_solution_npz(tmp_path):
     assert {"nx", "nt", "num_steps", "compile_s", "run_s", "u_min", "u_max"} <= set(metrics)
     assert metrics["u_max"] == float(sol["u"].max())
     members = np.loadtxt(run / "members.csv", delimiter=",", skiprows=1)
-    assert (run / "members.csv").read_text().startswith("model.a,u_min,u_max,num_steps,num_rejected_steps\n")
+    assert (run / "members.csv").read_text().startswith("model.a,u_min,u_max,front_speed,excited_fraction,num_steps,num_rejected_steps\n")
     np.testing.assert_array_equal(members[:, 2], sol["u"].max(axis=(1, 2)))
+    np.testing.assert_array_equal(sol["member"], [0, 1])
 
 
 def test_failed_solve_exits_1_with_the_reason(tmp_path):

@@ -166,7 +166,7 @@ HH = {"model": {"name": "hh"}, "stimulus": {"kind": "pulse", "start": 1.0, "dura
      {"voltage", "states", "phase_plane"}),
     ({"model": {"name": "reaction_diffusion", "nx": 41, "boundary": "neumann"},
       "time": {"t0": 0.0, "t1": 0.2, "save_every": 0.05}, "solver": {"name": "kencarp4", "rtol": 1e-6, "atol": 1e-6},
-      "sweep": {"parameter": "model.a", "values": [0.1, 0.3]}}, {"heatmap", "profiles"}),
+      "sweep": {"parameter": "model.a", "values": [0.1, 0.3]}}, {"heatmap", "profiles", "front_speed"}),
 ], ids=["neuron-sweep", "phase-plane", "pde-sweep"])
 def test_every_simulate_figure_goes_through_the_worker(tmp_path, monkeypatch, cfg, figures):
     handed = []

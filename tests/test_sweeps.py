@@ -247,6 +247,7 @@ def test_interrupted_sweep_resumes_skipping_finished_chunks(tmp_path, monkeypatc
 
 @pytest.mark.slow
 def test_cable_sweep_velocity_in_chunk_equals_numpy_analysis():
+    """Per member, on that member's own grid: a swept length moves the velocity points with it."""
     from neurocli.analysis import cable as cable_analysis
     from neurocli.simulation.sweep import chunk_analysis
     from neurocli.models import build_model
@@ -256,8 +257,10 @@ def test_cable_sweep_velocity_in_chunk_equals_numpy_analysis():
         "stimulus": {"kind": "pulse", "start": 0.5, "duration": 0.5, "amplitude": 300.0},
         "time": {"t0": 0.0, "t1": 5.0, "save_every": 0.02},
         "solver": {"name": "kencarp5", "rtol": 1e-6, "atol": 1e-6, "dtmax": 0.05},
-        "sweep": {"parameters": [{"parameter": "model.diameter_um", "values": [300.0, 600.0]},
-                                 {"parameter": "stimulus.amplitude", "values": [20.0, 300.0]}]},
+        "sweep": {"combine": "zip", "parameters": [
+            {"parameter": "model.diameter_um", "values": [300.0, 600.0, 300.0, 600.0]},
+            {"parameter": "model.length_cm", "values": [4.0, 4.0, 6.0, 6.0]},
+            {"parameter": "stimulus.amplitude", "values": [20.0, 300.0, 300.0, 300.0]}]},
     }, "cable.yaml")
     problem = solve.Problem(build_model(cfg.model), build_stimulus(cfg.stimulus))
     save, analyse, _ = chunk_analysis(cfg, problem)
@@ -269,17 +272,88 @@ def test_cable_sweep_velocity_in_chunk_equals_numpy_analysis():
     full = solve.run_solve(problem, solve.SolveSpec(cfg.solver, 0.0, 5.0, ts, (0.5, 1.0),
                                                     save=lambda t, y: problem.model.full_field(y)),
                            cfg.sweep.names, table)
-    x = np.asarray(problem.model.grid())
-    for i in range(4):
+    for i, (_, length, _) in enumerate(table):
+        x = np.linspace(0.0, length, 41)
         ref = cable_analysis.analyse(ts, x, full.ys[i], rest=float(full.ys[i, 0, 20]), threshold=0.0,
-                                     positions=(4 / 3, 8 / 3), site=2.0)
+                                     positions=(length / 3, 2 * length / 3), site=length / 2)
         assert got["reached_far_end"][i] == ref.reached_far_end
         assert got["spike_count"][i] == len(ref.spike_times_ms)
         np.testing.assert_allclose(got["conduction_velocity_m_per_s"][i], ref.velocity_m_per_s, rtol=1e-12)
         np.testing.assert_allclose(got["spike_half_width_ms"][i], ref.half_width_ms, rtol=1e-12)
         np.testing.assert_allclose(got["peak_V_mV"][i], ref.peak_V_mV, rtol=1e-12)
-    assert got["reached_far_end"].tolist() == [False, True, False, True]
-    assert got["conduction_velocity_m_per_s"][3] > got["conduction_velocity_m_per_s"][1] > 0
+    velocity = got["conduction_velocity_m_per_s"]
+    assert got["reached_far_end"].tolist() == [False, True, True, True]
+    assert velocity[3] > velocity[2] > 0  # c ∝ √d
+    np.testing.assert_allclose(velocity[3], velocity[1], rtol=0.02)  # a longer axon, the same speed
+
+
+# -- PDE sweeps ----------------------------------------------------------------------------------
+
+RD = {
+    "model": {"name": "reaction_diffusion", "nx": 41, "boundary": "neumann"},
+    "time": {"t0": 0.0, "t1": 0.2, "save_every": 0.05},
+    "solver": {"name": "kencarp4", "rtol": 1e-6, "atol": 1e-6},
+    "sweep": {"parameter": "model.a", "values": [0.1, 0.2, 0.3, 0.4]},
+    "output": {"trajectory_members": 3},
+}
+
+
+def test_interrupted_pde_sweep_resumes_to_the_files_of_one_run(tmp_path, monkeypatch):
+    """A PDE sweep runs in chunks like any other: a sweep cut after its second chunk resumes to the
+    files of an uncut run (the kept members' u too), and chunks of 1 agree with one chunk of 4."""
+    cfg = {**RD, "runtime": {"chunk_size": 1}}
+    whole = _run(tmp_path, cfg, name="whole")
+    cut = _cut(tmp_path, monkeypatch, cfg, after_chunk=1)
+    assert len((cut / "members.csv").read_text().splitlines()) == 1 + 2
+    result = CliRunner().invoke(app, ["simulate", "--resume", str(cut)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((cut / "metrics.json").read_text())
+    assert metrics["chunks"] == 4 and metrics["chunks_run"] == 2
+    assert (cut / "members.csv").read_text() == (whole / "members.csv").read_text()
+    assert (cut / "members.csv").read_text().startswith(
+        "model.a,u_min,u_max,front_speed,excited_fraction,num_steps,num_rejected_steps\n")
+    a, b = np.load(cut / "solution.npz"), np.load(whole / "solution.npz")
+    assert a["u"].shape == (3, 5, 41) and a["member"].tolist() == [0, 2, 3]  # output.trajectory_members
+    np.testing.assert_allclose(a["values"][:, 0], [0.1, 0.3, 0.4])
+    np.testing.assert_array_equal(a["u"], b["u"])
+    wide = _run(tmp_path, {**RD, "runtime": {"chunk_size": 4}}, name="wide")
+    np.testing.assert_allclose(np.load(wide / "solution.npz")["u"], a["u"], rtol=1e-12, atol=0)
+    members, members_wide = (np.genfromtxt(r / "members.csv", delimiter=",", skip_header=1) for r in (cut, wide))
+    np.testing.assert_allclose(members_wide, members, rtol=1e-12)
+    assert metrics["u_max"] == float(a["u"].max()) and metrics["front_speed"] == [None] * 4  # t1 = 0.2: no front yet
+    assert metrics["front_speed_note"].startswith("null for 4 of 4 members: u did not cross a")
+
+
+@pytest.mark.slow
+def test_front_speed_approaches_mckeans_speed_as_k_grows(tmp_path):
+    """The front speed measured inside the chunks against the travelling-wave speed of the step
+    H, c = (1 − 2a)/√(a(1 − a)) (McKean; H_k → H as k → ∞): within 2 % at k = 200 and at least
+    twice closer than at k = 50, for a = 0.15 and 0.3; a lone run measures what its member did."""
+    from neurocli.analysis.front import mckean_speed
+
+    cfg = {
+        "model": {"name": "reaction_diffusion", "nx": 401, "boundary": "neumann", "length": 10.0,
+                  "initial": {"kind": "sech", "centre": 1.5, "width": 0.5}},
+        "time": {"t0": 0.0, "t1": 10.0, "save_every": 0.01},
+        "solver": {"name": "kencarp4", "rtol": 1e-5, "atol": 1e-5},
+        "analysis": {"velocity_points": [0.5, 0.8]},
+    }
+    grid = {"parameters": [{"parameter": "model.a", "values": [0.15, 0.3]},
+                           {"parameter": "model.k", "values": [50.0, 200.0]}]}
+    run = _run(tmp_path, {**cfg, "sweep": grid, "output": {"trajectory_members": 1}}, name="grid")
+    metrics = json.loads((run / "metrics.json").read_text())
+    speed = np.array(metrics["front_speed"]).reshape(2, 2)  # (a, k)
+    error = np.abs(speed / mckean_speed(np.array([[0.15], [0.3]])) - 1)
+    assert np.all(error[:, 1] < 0.02), error
+    assert np.all(error[:, 1] < error[:, 0] / 2), error
+    assert metrics["front_points"] == [5.0, 8.0]
+    assert metrics["excited_fraction"][0] == 1.0  # a = 0.15, k = 50: the front has filled the line by t1
+    figures = {p.name for p in (run / "figures").glob("*.pdf")}
+    assert {"map_front_speed.pdf", "map_excited_fraction.pdf", "heatmap.pdf", "profiles.pdf"} <= figures
+
+    lone = _run(tmp_path, {**cfg, "model": {**cfg["model"], "a": 0.3, "k": 200.0}}, name="lone")
+    lone_metrics = json.loads((lone / "metrics.json").read_text())
+    np.testing.assert_allclose(lone_metrics["front_speed"], speed[1, 1], rtol=1e-6)
 
 
 # -- several processes --------------------------------------------------------------------------
@@ -405,8 +479,14 @@ def test_chunk_size_from_the_memory_budget():
     assert budget_bytes(cfg.runtime) == int(0.01 * GIB)
     # 40 ms at 0.1 ms, 4 states, float64: the trajectory dominates
     assert 3 * 401 * 4 * 8 < per_member < 10 * 401 * 4 * 8 * 2
+    fit = int(0.01 * GIB) // per_member
     plan = solve.plan_chunks(10_000, per_member, budget_bytes(cfg.runtime))
-    assert plan.chunk == int(0.01 * GIB) // per_member and plan.count == -(-10_000 // plan.chunk)
+    assert plan.count == -(-10_000 // fit) and plan.chunk <= fit  # the fewest chunks that fit …
+    assert plan.chunk * plan.count - 10_000 < plan.count  # … evened out: under one padded member each
+    # on 2 devices a chunk fills both: 35 members in one chunk of 36, not 34 + 34 (mostly padding)
+    assert (solve.plan_chunks(35, per_member, 10**12, devices=2).chunk, solve.plan_chunks(35, 1, 10**12, devices=2).count) == (36, 1)
+    assert solve.plan_chunks(35, per_member, 10**12, chunk_size=1000, devices=2).chunk == 36
+    assert solve.plan_chunks(35, per_member, 10**12, chunk_size=5, devices=2).chunk == 4
     assert solve.plan_chunks(6, per_member, budget_bytes(cfg.runtime)).chunk == 6  # never more than the members
     assert solve.plan_chunks(6, per_member, budget_bytes(cfg.runtime), chunk_size=4).count == 2
     unset = validate(SimulateConfig, HH, "x").runtime

@@ -10,16 +10,11 @@ import dataclasses
 
 import numpy as np
 
+from neurocli.analysis.front import first_crossing, front_speed, nearest_node, speed_between
 from neurocli.analysis.spikes import spike_times
 
 M_PER_S_PER_CM_PER_MS = 10.0
 """1 cm/ms = 1e-2 m / 1e-3 s = 10 m/s."""
-
-
-def first_crossing(t: np.ndarray, v: np.ndarray, threshold: float) -> float:
-    """The first upward crossing of `threshold` (linearly interpolated); NaN if there is none."""
-    times = spike_times(t, v, threshold)
-    return float(times[0]) if times.size else float("nan")
 
 
 def arrival_times(t: np.ndarray, V: np.ndarray, threshold: float) -> np.ndarray:
@@ -27,18 +22,10 @@ def arrival_times(t: np.ndarray, V: np.ndarray, threshold: float) -> np.ndarray:
     return np.array([first_crossing(t, V[:, i], threshold) for i in range(V.shape[1])])
 
 
-def nearest_node(x: np.ndarray, position: float) -> int:
-    return int(np.argmin(np.abs(x - position)))
-
-
 def conduction_velocity(t, x, V, threshold: float, positions: tuple[float, float]) -> float:
     """(x₂ − x₁) / (t₂ − t₁) in m/s from the first threshold crossings at the nodes nearest to
     `positions` (cm); NaN if the impulse did not cross at both."""
-    i, j = nearest_node(x, positions[0]), nearest_node(x, positions[1])
-    t_i, t_j = first_crossing(t, V[:, i], threshold), first_crossing(t, V[:, j], threshold)
-    if not (np.isfinite(t_i) and np.isfinite(t_j)) or t_j <= t_i:
-        return float("nan")
-    return float((x[j] - x[i]) / (t_j - t_i) * M_PER_S_PER_CM_PER_MS)
+    return front_speed(t, x, V, threshold, positions) * M_PER_S_PER_CM_PER_MS
 
 
 def half_width(t: np.ndarray, v: np.ndarray, rest: float) -> float:
@@ -111,15 +98,9 @@ def summary(t, V, *, distance_cm: float, threshold: float, max_times: int) -> di
     site at t0). `distance_cm`: between the two velocity nodes."""
     import jax.numpy as jnp
 
-    from neurocli.analysis.spikes import crossings, voltage_summary
+    from neurocli.analysis.spikes import voltage_summary
 
-    def first(v):
-        up, times = crossings(t, v, threshold)
-        return jnp.min(jnp.where(up, times, jnp.inf))
-
-    t_i, t_j = first(V[:, 0]), first(V[:, 1])
-    ok = jnp.isfinite(t_i) & jnp.isfinite(t_j) & (t_j > t_i)
-    velocity = jnp.where(ok, distance_cm / jnp.where(ok, t_j - t_i, 1.0) * M_PER_S_PER_CM_PER_MS, jnp.nan)
+    velocity = speed_between(t, V[:, 0], V[:, 1], distance_cm, threshold) * M_PER_S_PER_CM_PER_MS
 
     v = V[:, 2]
     site = voltage_summary(t, v, threshold, (t[0], t[-1]), max_times)

@@ -22,8 +22,8 @@ def prepare(cfg: SimulateConfig, source: str) -> Problem:
 
 
 def resumable(cfg: SimulateConfig) -> bool:
-    """Sweeps of neuron and cable models run in chunks, and resume; a single solve just reruns."""
-    return cfg.sweep is not None and cfg.model.name not in PDE_MODELS
+    """Sweeps run in chunks, and resume; a single solve just reruns."""
+    return cfg.sweep is not None
 
 
 def parallel_members(cfg: SimulateConfig) -> bool:
@@ -35,8 +35,8 @@ def parallel_members(cfg: SimulateConfig) -> bool:
 def restore(problem: Problem, cfg: SimulateConfig, run: RunDirectory) -> bool:
     """Check, before anything is written, that this sweep's progress record can be continued."""
     if not resumable(cfg):
-        raise ConfigError(str(run.path), [("--resume", "only sweeps of neuron and cable models resume "
-                                                       "(chunk by chunk); run this config again instead")])
+        raise ConfigError(str(run.path), [("--resume", "only sweeps resume (chunk by chunk); a single solve "
+                                                       "has nothing to continue: run this config again instead")])
     try:
         MembersFile.progress(run, sweep.members_header(cfg), cfg.sweep.member_count)
     except ValueError as exc:
@@ -47,13 +47,11 @@ def restore(problem: Problem, cfg: SimulateConfig, run: RunDirectory) -> bool:
 def execute(problem: Problem, cfg: SimulateConfig, run: RunDirectory, restored: bool | None = None) -> dict:
     if resumable(cfg):
         return sweep.run(problem, cfg, run, resume=bool(restored))
-    names = cfg.sweep.names if cfg.sweep else None
-    table = cfg.sweep.table() if cfg.sweep else None
-    progress.phase("building", f"{cfg.model.name}, {len(table)} members" if cfg.sweep else cfg.model.name)
-    out = run_solve(problem, outputs.make_spec(cfg, problem), names, table)
+    progress.phase("building", cfg.model.name)
+    out = run_solve(problem, outputs.make_spec(cfg, problem))
     progress.phase("writing", f"solved in {out.run_s:.2f} s")
     if cfg.model.name in CABLE_MODELS:
         return cable_outputs.write(cfg, problem.model, out, run)
     if cfg.model.name in PDE_MODELS:
-        return outputs.pde_outputs(cfg, problem, out, table, run)
+        return outputs.pde_outputs(cfg, problem, out, run)
     return outputs.neuron_outputs(cfg, problem, out, run)

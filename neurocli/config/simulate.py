@@ -20,6 +20,11 @@ from neurocli.config.common import (
 from neurocli.config.models import CABLE_MODELS, PDE_MODELS, ModelConfig
 
 
+PDE_FRONT_POINTS = (0.7, 0.9)
+"""Where a PDE run times its rightward front unless told: clear of the paper's pulse at the middle
+(u(0) < 0.004 at 0.7 of the length) and short of the end."""
+
+
 class AnalysisConfig(Section):
     """How spikes are found in V(t): upward crossings of a threshold."""
 
@@ -29,7 +34,8 @@ class AnalysisConfig(Section):
     )
     velocity_points: tuple[float, float] = Field(
         default=(1 / 3, 2 / 3),
-        description="cable models: conduction velocity between these two points (fractions of the length)",
+        description="cable models: conduction velocity between these two points (fractions of the length); "
+                    f"PDE models: the speed of the rightward front (where u crosses a), by default {PDE_FRONT_POINTS}",
     )
     max_spike_times: PositiveInt = Field(
         default=10, description="sweeps: spike times kept per member (the first ones) in members.csv and metrics.json"
@@ -70,6 +76,18 @@ class SimulateConfig(Section):
     output: OutputConfig = OutputConfig()
     runtime: RuntimeConfig = RuntimeConfig()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _front_points(cls, data):
+        """PDE models time their front at PDE_FRONT_POINTS unless the config says where (the
+        resolved config spells the points out)."""
+        model = data.get("model") if isinstance(data, dict) else None
+        if isinstance(model, dict) and model.get("name") in PDE_MODELS:
+            analysis = data.get("analysis", {})
+            if isinstance(analysis, dict) and "velocity_points" not in analysis:
+                return {**data, "analysis": {**analysis, "velocity_points": PDE_FRONT_POINTS}}
+        return data
+
     @model_validator(mode="after")
     def _check(self):
         is_pde = self.model.name in PDE_MODELS
@@ -100,11 +118,13 @@ class SimulateConfig(Section):
             )
         check_sweep_path(self.sweep, {"model": self.model, "stimulus": self.stimulus})
         cable = f"only cable models measure along the axon (model {self.model.name})"
-        ignored_unless(self.analysis, "velocity_points", is_cable, cable, prefix="analysis.")
+        along = f"only cable and PDE models measure a speed along x (model {self.model.name})"
+        ignored_unless(self.analysis, "velocity_points", is_cable or is_pde, along, prefix="analysis.")
         ignored_unless(self.analysis, "recording_point", is_cable, cable, prefix="analysis.")
         no_spikes = f"model {self.model.name} has no membrane potential to find spikes in"
         ignored_unless(self.analysis, "spike_threshold_mV", not is_pde, no_spikes, prefix="analysis.")
         ignored_unless(self.analysis, "rate_window_ms", not is_pde, no_spikes, prefix="analysis.")
+        ignored_unless(self.analysis, "max_spike_times", not is_pde, no_spikes, prefix="analysis.")
         ignored_unless(self.output, "trajectory_members", self.sweep is not None,
                        "trajectory_members picks the sweep members that keep traces; there is no sweep",
                        prefix="output.")

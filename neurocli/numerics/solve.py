@@ -281,13 +281,17 @@ class ChunkPlan:
         return index * self.chunk, min(self.members, (index + 1) * self.chunk)
 
 
-def plan_chunks(members: int, member_bytes: int, budget_bytes: int, chunk_size: int | None = None) -> ChunkPlan:
-    """Chunks as large as the budget allows (or `chunk_size`), rounded to fill every device."""
-    ndev = jax.device_count()
-    chunk = chunk_size if chunk_size is not None else max(1, budget_bytes // max(1, member_bytes))
-    chunk = min(chunk, members)
-    chunk = max(ndev, chunk // ndev * ndev) if chunk >= ndev else ndev
-    return ChunkPlan(members, chunk)
+def plan_chunks(members: int, member_bytes: int, budget_bytes: int, chunk_size: int | None = None,
+                devices: int | None = None) -> ChunkPlan:
+    """Chunks that fill every device (a multiple of the device count): `chunk_size`, or as few as
+    the budget allows, evened out so that the last is not mostly padding (35 members on 2 devices:
+    one chunk of 36, not chunks of 34 and 34)."""
+    ndev = devices or jax.device_count()
+    cap = chunk_size if chunk_size is not None else max(1, budget_bytes // max(1, member_bytes))
+    cap = max(ndev, cap // ndev * ndev)
+    if chunk_size is None:
+        cap = -(-members // -(-members // cap))  # the members spread evenly over the fewest chunks
+    return ChunkPlan(members, min(-(-cap // ndev) * ndev, -(-members // ndev) * ndev))
 
 
 def global_mesh() -> Mesh:
@@ -321,7 +325,8 @@ def run_chunks(
 ) -> ChunkTimes:
     """Solve the members (rows of `table`, one column per dotted path in `paths`) of chunks
     `plan.first` … in order. Each chunk is one jitted, vmapped solve, sharded over the global
-    device mesh (each device loops over its own members, shard_map), that returns per member `analyse(ts, saved)` (a dict of small arrays) plus
+    device mesh (each device loops over its own members, shard_map), that returns per member
+    `analyse(ts, saved, member_problem)` (a dict of small arrays) plus
     `num_steps`, `num_rejected_steps`; `on_chunk(index, start, stop, results)` gets them as NumPy
     arrays (real members only), on every process. A failed member raises SolveFailed.
 
@@ -346,8 +351,9 @@ def run_chunks(
         base = eqx.combine(dynamic, static)
 
         def member(row):
-            saved, steps, rejected, result = solve_one(set_fields(base, paths, row), spec)
-            out = dict(analyse(ts, saved))
+            problem = set_fields(base, paths, row)
+            saved, steps, rejected, result = solve_one(problem, spec)
+            out = dict(analyse(ts, saved, problem))
             finite = jnp.all(jnp.isfinite(saved))
             out.update(num_steps=steps, num_rejected_steps=rejected, _result=result, _finite=finite)
             return out, saved

@@ -106,3 +106,24 @@ def profiles(t, x, u, *, times, reference=None, title=None, label="u", x_label="
     if title:
         ax.set_title(title)
     return fig
+
+
+def front_speed_curve(values, speeds, parameter, *, theory=None):
+    """The front speed against a swept parameter; members whose front did not pass both timing
+    points are crossed on the x axis. `theory`: (values, speeds, label) drawn dashed."""
+    from neurocli.plotting.style import parameter_label
+
+    values, speeds = np.asarray(values, float), np.asarray(speeds, float)
+    ok = np.isfinite(speeds)
+    fig, ax = figure(figsize=(6, 4))
+    ax.plot(values[ok], speeds[ok], "o-", ms=4, lw=1.2, label="simulated (u crosses a)")
+    if theory is not None:
+        ax.plot(theory[0], theory[1], "--", color="0.3", lw=1.2, label=theory[2])
+    if (~ok).any():
+        ax.plot(values[~ok], np.full((~ok).sum(), 0.03), "x", color="tab:red", ms=7, clip_on=False,
+                transform=ax.get_xaxis_transform(), label="front did not pass both points")
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(parameter_label(parameter))
+    ax.set_ylabel("front speed (dimensionless: x per unit t)")
+    ax.legend(loc="best", fontsize=8)
+    return fig

@@ -1,6 +1,6 @@
 """`neurocli simulate` for one solve: the problem and solve settings from a config, and the run's
-outputs (trajectory.csv or solution.npz, figures, metrics) for neuron and PDE models. Sweeps of
-neuron and cable models: `neurocli.simulation.sweep`; a single cable run: `cable_outputs`."""
+outputs (trajectory.csv or solution.npz, figures, metrics) for neuron and PDE models. Sweeps:
+`neurocli.simulation.sweep`; a single cable run: `cable_outputs`."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from neurocli.analysis.front import front_speed
 from neurocli.analysis.spikes import RATE_UNDEFINED, firing_rate_hz, spike_times
 from neurocli.config.base import ConfigError
 from neurocli.config.models import CABLE_MODELS
 from neurocli.config.simulate import SimulateConfig
-from neurocli.members import MembersFile
 from neurocli.models import AbstractNeuronModel, build_model, build_stimulus
 from neurocli.numerics.solve import Problem, SolveOutput, SolveSpec
 from neurocli.plotting import figure_worker
@@ -101,36 +101,30 @@ def phase_plane_data(model, traj, names):
 # -- PDE models ---------------------------------------------------------------------------------
 
 
-def pde_outputs(cfg, problem, out: SolveOutput, values, run: RunDirectory) -> dict:
+def pde_outputs(cfg, problem, out: SolveOutput, run: RunDirectory) -> dict:
+    """One PDE run (sweeps: neurocli/simulation/sweep.py): solution.npz, figures, metrics."""
     model = problem.model
     x = np.asarray(model.grid())
     u = np.asarray(model.full_field(jnp.asarray(out.ys)))
     run.write_npz("solution.npz", t=out.ts, x=x, u=u)
-    fields = u if values is not None else u[None]
     label = "u (dimensionless)"
-    if values is not None:
-        short = [p.split(".")[-1] for p in cfg.sweep.names]
-        titles = [", ".join(f"{k} = {v:.4g}" for k, v in zip(short, row)) for row in values]
-    else:
-        titles = [f"a = {cfg.model.a:g}, k = {cfg.model.k:g}, {cfg.model.boundary}"]
-    figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, out.ts, x, fields, titles, label=label)
+    title = f"a = {cfg.model.a:g}, k = {cfg.model.k:g}, {cfg.model.boundary}"
+    figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, out.ts, x, u[None], [title], label=label)
     times = np.linspace(out.ts[0], out.ts[-1], 5)
-    figure_worker.save(run, "profiles", pde_plots.profiles, out.ts, x, fields[-1], times=times, title=titles[-1],
-                       label=label)
-    metrics = {
+    figure_worker.save(run, "profiles", pde_plots.profiles, out.ts, x, u, times=times, title=title, label=label)
+    i, j = sweep.front_nodes(cfg, x)
+    speed = front_speed(out.ts, x, u, cfg.model.a, (x[i], x[j]))
+    return {
         "nx": int(x.size),
         "nt": int(out.ts.size),
-        "num_steps": out.num_steps.tolist(),
-        "num_rejected_steps": out.num_rejected_steps.tolist(),
+        "num_steps": int(out.num_steps),
+        "num_rejected_steps": int(out.num_rejected_steps),
         "u_min": float(u.min()),
         "u_max": float(u.max()),
+        "front_speed": speed,
+        **({"front_speed_note": sweep.FRONT_UNDEFINED} if not np.isfinite(speed) else {}),
+        "excited_fraction": float(np.mean(u[-1] >= cfg.model.a)),
+        "front_points": [float(x[i]), float(x[j])],
         "compile_s": out.compile_s,
         "run_s": out.run_s,
     }
-    if values is not None:
-        metrics.update(sweep.swept_metrics(cfg.sweep, values))
-        per_member = np.column_stack([values, u.min(axis=(1, 2)), u.max(axis=(1, 2)), out.num_steps, out.num_rejected_steps])
-        header = [*cfg.sweep.names, "u_min", "u_max", "num_steps", "num_rejected_steps"]
-        store = MembersFile.start(run, header, len(values), len(values), {"num_steps", "num_rejected_steps"})
-        store.append(0, per_member)
-    return metrics

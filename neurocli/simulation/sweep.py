@@ -1,12 +1,14 @@
-"""`simulate` sweeps of neuron and cable models: chunked solves with the per-member analysis
+"""`simulate` sweeps (neuron, cable and PDE models): chunked solves with the per-member analysis
 inside them, members.csv streamed and resumable, trajectories for `output.trajectory_members`
 only, figures and metrics.
 
-Inside a chunk each member's trajectory (every state of a neuron, V on every node of a cable)
-lives only as long as the compiled solve: the chunk returns the analysis (spike count, the
-first `analysis.max_spike_times` spike times, rate, peak, velocity …: V at the output times for
-a neuron; V at four nodes for a cable: the two velocity points, the recording site, the far end)
-and the trajectories of the kept members alone, gathered in the same executable.
+Inside a chunk each member's trajectory (every state of a neuron, V on every node of a cable, u
+on every node of a PDE) lives only as long as the compiled solve: the chunk returns the analysis
+(spike count, the first `analysis.max_spike_times` spike times, rate, peak, velocity …: V at the
+output times for a neuron; V at four nodes for a cable: the two velocity points, the recording
+site, the far end; u's extremes, its front speed and the share of the line excited at t1 for a
+PDE) and the trajectories of the kept
+members alone, gathered in the same executable.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from neurocli.analysis import cable as cable_analysis
-from neurocli.config.models import CABLE_MODELS
+from neurocli.analysis.front import nearest_node, speed_between
+from neurocli.config.models import CABLE_MODELS, PDE_MODELS
 from neurocli.members import MembersFile
 from neurocli.memory import budget_bytes, simulate_member_bytes
 from neurocli.models import build_stimulus
@@ -29,6 +32,8 @@ from neurocli.analysis.spikes import RATE_UNDEFINED, voltage_summary
 NEURON_METRICS = ("spike_count", "firing_rate_hz", "peak_V_mV", "min_V_mV")
 CABLE_METRICS = ("conduction_velocity_m_per_s", "reached_far_end", "spike_count", "peak_V_mV", "min_V_mV",
                  "spike_half_width_ms")
+FRONT_UNDEFINED = "u did not cross a first at one front point, then at the other, by t1"
+PDE_METRICS = ("u_min", "u_max", "front_speed", "excited_fraction")
 STEP_METRICS = ("num_steps", "num_rejected_steps")
 INTEGERS = {"spike_count", "num_steps", "num_rejected_steps"}
 FLAGS = {"reached_far_end"}
@@ -57,28 +62,46 @@ def _cable_points(cfg, x: np.ndarray):
     return (an.velocity_points[0] * length, an.velocity_points[1] * length), an.recording_point * length
 
 
+def front_nodes(cfg, x: np.ndarray) -> tuple[int, int]:
+    """The grid nodes between which a PDE run times its front (`analysis.velocity_points`)."""
+    length = float(x[-1])
+    i, j = (nearest_node(x, p * length) for p in cfg.analysis.velocity_points)
+    return i, j
+
+
 def chunk_analysis(cfg, problem: Problem):
-    """(save, analyse, metric names): what a chunk keeps per output time, and its analysis."""
+    """(save, analyse, metric names): what a chunk keeps per output time, and its analysis
+    `analyse(ts, saved, member)` (member: that member's Problem)."""
     an = cfg.analysis
     thr, k = an.spike_threshold_mV, an.max_spike_times
+    model = problem.model
+    if cfg.model.name in CABLE_MODELS + PDE_MODELS:
+        def save(t, y):  # full_field depends on the static grid only: the base model serves all
+            return model.full_field(y)
+    if cfg.model.name in PDE_MODELS:
+        i, j = front_nodes(cfg, np.asarray(model.grid()))
+
+        def analyse(ts, u, member):  # a swept length or a moves the front's ruler or its level
+            speed = speed_between(ts, u[:, i], u[:, j], (j - i) * member.model.spacing(), member.model.a)
+            excited = jnp.mean(u[-1] >= member.model.a)
+            return {"u_min": jnp.min(u), "u_max": jnp.max(u), "front_speed": speed, "excited_fraction": excited}
+
+        return save, analyse, PDE_METRICS
     if cfg.model.name in CABLE_MODELS:
-        model = problem.model
         x = np.asarray(model.grid())
         positions, site = _cable_points(cfg, x)
         nodes = cable_analysis.recorded_nodes(x, positions, site)
         index = jnp.asarray(nodes)
-        distance = float(x[nodes[1]] - x[nodes[0]])
+        steps = nodes[1] - nodes[0]
 
-        def save(t, y):  # full_field depends on the static grid only: the base model serves all
-            return model.full_field(y)
-
-        def analyse(ts, V):
+        def analyse(ts, V, member):  # nodes are fractions of the length: a swept length_cm keeps them
+            distance = steps * member.model.spacing()
             return cable_analysis.summary(ts, V[:, index], distance_cm=distance, threshold=thr, max_times=k)
 
         return save, analyse, CABLE_METRICS
     window = rate_window(cfg)
 
-    def analyse(ts, ys):
+    def analyse(ts, ys, member):
         return voltage_summary(ts, ys[:, 0], thr, window, k)
 
     return None, analyse, NEURON_METRICS
@@ -114,7 +137,10 @@ def _agree(plan: ChunkPlan) -> ChunkPlan:
 
 
 def members_header(cfg) -> list[str]:
-    """members.csv's columns: the swept parameters, the per-member metrics, the first spike times."""
+    """members.csv's columns: the swept parameters, the per-member metrics, (neuron and cable
+    models) the first spike times."""
+    if cfg.model.name in PDE_MODELS:
+        return [*cfg.sweep.names, *PDE_METRICS, *STEP_METRICS]
     metrics = CABLE_METRICS if cfg.model.name in CABLE_MODELS else NEURON_METRICS
     spikes = (f"spike_{i + 1}_ms" for i in range(cfg.analysis.max_spike_times))
     return [*cfg.sweep.names, *metrics, *STEP_METRICS, *spikes]
@@ -128,7 +154,8 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
     tc = cfg.time
     jumps = jump_times(cfg)
     spec = SolveSpec(cfg.solver, tc.t0, tc.t1, tc.grid, jumps, save=save)
-    k = cfg.analysis.max_spike_times
+    pde = cfg.model.name in PDE_MODELS
+    k = 0 if pde else cfg.analysis.max_spike_times
     header = members_header(cfg)
 
     integers = INTEGERS | FLAGS
@@ -145,7 +172,9 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
         _say(f"sweep: resuming at chunk {plan.first + 1}/{plan.count} ({plan.first * plan.chunk} members done)")
 
     def on_chunk(index, start, stop, out):
-        columns = [table[start:stop], *(out[m][:, None] for m in (*metric_names, *STEP_METRICS)), out["spike_times_ms"]]
+        columns = [table[start:stop], *(out[m][:, None] for m in (*metric_names, *STEP_METRICS))]
+        if k:
+            columns.append(out["spike_times_ms"])
         store.append(index, np.concatenate([np.asarray(c, dtype=float) for c in columns], axis=1))
         _say(f"sweep: chunk {index + 1}/{plan.count} done (members {start}–{stop - 1} of {n})")
 
@@ -160,15 +189,22 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
     for m in (*metric_names, *STEP_METRICS):
         col = data[m]
         per_member[m] = col.astype(int).tolist() if m in INTEGERS else (col > 0.5).tolist() if m in FLAGS else col.tolist()
-    spikes = np.stack([data[f"spike_{i + 1}_ms"] for i in range(k)], axis=1) if k else np.zeros((n, 0))
-    per_member["spike_times_ms"] = [row[np.isfinite(row)].tolist() for row in spikes]
+    if k:
+        spikes = np.stack([data[f"spike_{i + 1}_ms"] for i in range(k)], axis=1)
+        per_member["spike_times_ms"] = [row[np.isfinite(row)].tolist() for row in spikes]
 
     traj = SolveOutput(tc.grid, times.kept, np.zeros(0), np.zeros(0), 0.0, 0.0)
 
     from neurocli.simulation import sweep_figures
 
     metrics = dict(per_member)
-    if cfg.model.name in CABLE_MODELS:
+    if pde:  # u's extremes over every member (RUNS.md); each member's are in members.csv
+        metrics.update(u_min=float(np.nanmin(data["u_min"])), u_max=float(np.nanmax(data["u_max"])))
+        metrics.update(sweep_figures.pde(cfg, problem, traj, names, table, kept, per_member, run_dir))
+        undefined = int(np.sum(~np.isfinite(data["front_speed"])))
+        if undefined:
+            metrics["front_speed_note"] = f"null for {undefined} of {n} members: {FRONT_UNDEFINED}"
+    elif cfg.model.name in CABLE_MODELS:
         metrics.update(sweep_figures.cable(cfg, problem, traj, names, table, kept, per_member, run_dir))
     else:
         metrics.update(sweep_figures.neuron(cfg, problem, traj, names, table, kept, per_member, run_dir))

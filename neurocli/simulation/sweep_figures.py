@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurocli.analysis import cable as cable_analysis
+from neurocli.analysis.front import mckean_speed
 from neurocli.simulation import cable_outputs
 from neurocli.plotting import cable as cable_plots
 from neurocli.plotting import figure_worker
@@ -23,6 +24,8 @@ MAPPED = {
     "min_V_mV": "minimum V (mV)",
     "conduction_velocity_m_per_s": "conduction velocity (m/s)",
     "spike_half_width_ms": "spike half-amplitude width (ms)",
+    "front_speed": "front speed (x per unit t)",
+    "excited_fraction": "share of the line with u ≥ a at t1",
 }
 
 
@@ -133,3 +136,33 @@ def cable(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict,
     else:
         maps(cfg, names, table, per_member, ["conduction_velocity_m_per_s", "spike_half_width_ms", "peak_V_mV"], run)
     return extra
+
+
+def pde(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict, run: RunDirectory) -> dict:
+    """solution.npz and heat maps of the kept members; the front speed against one swept
+    parameter (with McKean's k → ∞ speed where a is swept or fixed below 1/2), or maps of it."""
+    from neurocli.simulation.sweep import front_nodes
+
+    x = np.asarray(problem.model.grid())
+    t, u = traj.ts, traj.ys  # (k, nt, nx)
+    run.write_npz("solution.npz", t=t, x=x, u=u, member=np.asarray(kept), values=table[kept])
+    label = "u (dimensionless)"
+    titles = [member_label(names, table[i]) for i in kept]
+    figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, t, x, u, titles, label=label)
+    figure_worker.save(run, "profiles", pde_plots.profiles, t, x, u[-1], times=np.linspace(t[0], t[-1], 5),
+                       title=titles[-1], label=label)
+    i, j = front_nodes(cfg, x)
+    if len(names) == 1:
+        values = table[:, 0]
+        theory = None
+        step = "step H (k → ∞): (1 − 2a)/√(a(1 − a))"
+        if names[0] == "model.a" and values.min() < 0.49:
+            grid = np.linspace(values.min(), min(values.max(), 0.49), 200)
+            theory = (grid, mckean_speed(grid), step)
+        elif names[0] == "model.k" and 0 < cfg.model.a < 0.5:
+            theory = (values, np.full(values.shape, float(mckean_speed(cfg.model.a))), f"{step}, a = {cfg.model.a:g}")
+        figure_worker.save(run, "front_speed", pde_plots.front_speed_curve, values, per_member["front_speed"],
+                           names[0], theory=theory)
+    else:
+        maps(cfg, names, table, per_member, ["front_speed", "excited_fraction"], run, dimensionless=True)
+    return {"nx": int(x.size), "nt": int(t.size), "front_points": [float(x[i]), float(x[j])]}
