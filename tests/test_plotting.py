@@ -58,3 +58,20 @@ def test_loss_figure_best_line_ends_at_the_reported_best_loss():
     worse = ude.loss_curve(step, loss, phase, ["adam"], rejected, final_loss=9.0)
     (best,) = [line for line in worse.axes[0].get_lines() if line.get_label() == "best so far"]
     assert best.get_ydata()[-1] == 3.0
+
+
+def test_heat_map_cells_on_a_log_axis_stay_positive_and_centred():
+    """Cells of a log-spaced parameter are centred in log space: the first cell of k = 5, 50, 500
+    spans 1.58–15.8 (a linear midpoint rule would reach below zero and clip it on the log axis)."""
+    from neurocli.plotting.sweeps import cell_edges, metric_map
+
+    edges = cell_edges(np.array([5.0, 50.0, 500.0]), log=True)
+    np.testing.assert_allclose(edges, [5 / 10**0.5, 5 * 10**0.5, 50 * 10**0.5, 500 * 10**0.5])
+    np.testing.assert_allclose(cell_edges(np.array([0.1, 0.2, 0.4])), [0.05, 0.15, 0.3, 0.5])
+    fig = metric_map([np.array([0.1, 0.2]), np.array([5.0, 50.0, 500.0])], ["model.a", "model.k"],
+                     np.array([1.0, 2.0, np.nan, 0.5, 1.0, 1.5]), "front speed", log_axes=[False, True],
+                     dimensionless=True)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    np.testing.assert_allclose(ax.get_xlim(), [edges[0], edges[-1]], rtol=1e-9)
+    assert [t.get_text() for t in ax.texts].count("–") == 1  # the undefined member's cell is blank

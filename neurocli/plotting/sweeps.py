@@ -18,6 +18,19 @@ def onset_curve(x: np.ndarray, z: np.ndarray) -> np.ndarray:
     return np.where(firing.any(axis=1), x[first], np.nan)
 
 
+def cell_edges(centres: np.ndarray, log: bool = False) -> np.ndarray:
+    """Edges of the heat-map cells around grid values: halfway between neighbours (in log space on
+    a log axis, so that no cell reaches zero), the outer cells as wide as their neighbours."""
+    v = np.asarray(centres, dtype=float)
+    v = np.log(v) if log else v
+    if v.size == 1:
+        edges = np.array([v[0] - 0.5, v[0] + 0.5]) if log else v[0] + np.array([-0.5, 0.5]) * max(abs(v[0]), 1.0)
+    else:
+        mid = (v[1:] + v[:-1]) / 2
+        edges = np.concatenate([[2 * v[0] - mid[0]], mid, [2 * v[-1] - mid[-1]]])
+    return np.exp(edges) if log else edges
+
+
 def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, label: str, *,
                log_axes=None, onset: bool = False, dimensionless: bool = False, cmap: str = "viridis",
                log_colour: bool = False):
@@ -46,8 +59,8 @@ def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, lab
         if i >= len(panels):
             ax.axis("off")
             continue
-        mesh = ax.pcolormesh(x, y, panels[i], shading="nearest", cmap=cmap, norm=norm,
-                             edgecolors="face", linewidth=0, rasterized=True)  # no seams between cells
+        mesh = ax.pcolormesh(cell_edges(x, log_axes[-1]), cell_edges(y, log_axes[-2]), panels[i], shading="flat",
+                             cmap=cmap, norm=norm, edgecolors="face", linewidth=0, rasterized=True)  # no seams
         if onset:
             xs = onset_curve(x, panels[i])
             ok = np.isfinite(xs)
@@ -57,9 +70,9 @@ def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, lab
                         label=f"onset: smallest {parameter_label(names[-1], dimensionless).split(' (')[0]} with {label.split(' (')[0]} > 0")
 
         if len(x) <= 8 and len(y) <= 12:  # a small grid: write the values in the cells
-            for (r, c), value in np.ndenumerate(panels[i]):
-                ax.text(x[c], y[r], f"{value:.3g}", ha="center", va="center", fontsize=7,
-                        color="w" if norm(value) < 0.5 else "k")
+            for (r, c), value in np.ndenumerate(panels[i]):  # an undefined value leaves its cell blank
+                ax.text(x[c], y[r], f"{value:.3g}" if np.isfinite(value) else "–", ha="center", va="center",
+                        fontsize=7, color="w" if np.isfinite(value) and norm(value) < 0.5 else "k")
         for axis, values, log in ((ax.xaxis, x, log_axes[-1]), (ax.yaxis, y, log_axes[-2])):
             if log:
                 (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
