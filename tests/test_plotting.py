@@ -75,3 +75,13 @@ def test_heat_map_cells_on_a_log_axis_stay_positive_and_centred():
     assert ax.get_xscale() == "log"
     np.testing.assert_allclose(ax.get_xlim(), [edges[0], edges[-1]], rtol=1e-9)
     assert [t.get_text() for t in ax.texts].count("–") == 1  # the undefined member's cell is blank
+
+
+def test_axis_labels_state_a_unit_once():
+    from neurocli.plotting.style import parameter_label
+
+    assert parameter_label("model.diameter_um") == "model diameter (µm)"
+    assert parameter_label("model.temperature_C") == "model temperature (°C)"
+    assert parameter_label("model.R_i_ohm_cm") == "model R_i (Ω·cm)"
+    assert parameter_label("stimulus.amplitude") == "stimulus amplitude (µA/cm²)"
+    assert parameter_label("model.temperature_C", dimensionless=True) == "model temperature C"

@@ -52,11 +52,21 @@ def _figure_class():
     return Figure
 
 
+UNIT_SUFFIXES = ("_ohm_cm", "_um", "_cm", "_C")
+"""Units spelled in a field's name; the label states the unit once, in brackets."""
+SYMBOLS = {"R_i", "C_m", "g_Na", "g_K", "g_L", "E_Na", "E_K", "E_L"}
+"""Field names that are symbols with a subscript: labelled as written."""
+
+
 def parameter_label(path: str, dimensionless: bool = False) -> str:
-    """`stimulus.amplitude` -> 'stimulus amplitude (µA/cm²)'."""
+    """`stimulus.amplitude` -> 'stimulus amplitude (µA/cm²)'; `model.diameter_um` -> 'model
+    diameter (µm)'."""
     root, _, field = path.partition(".")
     unit = None if dimensionless else PARAMETER_UNITS.get(field)
-    text = f"{root} {field}".replace("_", " ")
+    name = field
+    if unit:
+        name = next((field[: -len(s)] for s in UNIT_SUFFIXES if field.endswith(s)), field)
+    text = f"{root} {name if name in SYMBOLS else name.replace('_', ' ')}"
     return f"{text} ({unit})" if unit else text
 
 
