@@ -7,8 +7,7 @@ on every node of a PDE) lives only as long as the compiled solve: the chunk retu
 (spike count, the first `analysis.max_spike_times` spike times, rate, peak, velocity …: V at the
 output times for a neuron; V at four nodes for a cable: the two velocity points, the recording
 site, the far end; u's extremes, its front speed and the share of the line excited at t1 for a
-PDE) and the trajectories of the kept
-members alone, gathered in the same executable.
+PDE) and the trajectories of the kept members alone, gathered in the same executable.
 """
 
 from __future__ import annotations
