@@ -424,6 +424,14 @@ def test_a_field_the_mode_ignores_is_rejected_with_why(path, overrides, key, exp
     assert got_key == key and "is not used" in message and expected in message, err.value.problems
 
 
+def test_speed_points_on_one_grid_node_are_refused():
+    """Two velocity points nearest to one node would time nothing (the speed always null)."""
+    with pytest.raises(ConfigError) as err:
+        load_config(SimulateConfig, CONFIGS / "reaction_diffusion.yaml", ["analysis.velocity_points=[0.7, 0.701]"])
+    (key, message), = err.value.problems
+    assert key == "analysis.velocity_points" and "both points fall on grid node 140 of model.nx = 201" in message
+
+
 def test_an_ignored_field_at_its_default_is_fine():
     # a resolved config.yaml spells out every default, including fields its mode does not use
     cfg, _ = load_config(TrainPinnConfig, PINN, ["collocation.points=2000", "weighting.alpha=0.1"])

@@ -322,6 +322,22 @@ def test_interrupted_pde_sweep_resumes_to_the_files_of_one_run(tmp_path, monkeyp
     np.testing.assert_allclose(members_wide, members, rtol=1e-12)
     assert metrics["u_max"] == float(a["u"].max()) and metrics["front_speed"] == [None] * 4  # t1 = 0.2: no front yet
     assert metrics["front_speed_note"].startswith("null for 4 of 4 members: u did not cross a")
+    excited = members[:, 4] * 41  # a share of the 41 nodes, counted in float64
+    np.testing.assert_allclose(excited, np.round(excited), rtol=0, atol=1e-12)
+
+
+def test_a_swept_length_gives_each_member_its_grid(tmp_path):
+    """solution.npz's x is each kept member's grid when the length is swept, and a PDE sweep keeps
+    up to 12 fields unless told (every member of a small sweep, u (members, nt, nx))."""
+    cfg = {**RD, "sweep": {"parameter": "model.length", "values": [2.0, 3.0, 4.0]}}
+    del cfg["output"]
+    run = _run(tmp_path, cfg, name="lengths")
+    sol = np.load(run / "solution.npz")
+    assert sol["x"].shape == (3, 41) and sol["u"].shape == (3, 5, 41)
+    np.testing.assert_allclose(sol["x"][:, -1], [2.0, 3.0, 4.0])
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["front_point_fractions"] == [0.7, 0.9] and "front_points" not in metrics
+    assert yaml.safe_load((run / "config.yaml").read_text())["output"]["trajectory_members"] == 12
 
 
 @pytest.mark.slow

@@ -22,7 +22,10 @@ from neurocli.config.models import CABLE_MODELS, PDE_MODELS, ModelConfig
 
 PDE_FRONT_POINTS = (0.7, 0.9)
 """Where a PDE run times its rightward front unless told: clear of the paper's pulse at the middle
-(u(0) < 0.004 at 0.7 of the length) and short of the end."""
+(u(0) < 0.008 at 0.7 of the length) and short of the end."""
+PDE_KEPT_FIELDS = 12
+"""A PDE sweep keeps this many members' fields unless told (neuron and cable sweeps: 5), so that a
+small sweep (the paper's six values of a) keeps every field: u (members, nt, nx) as RUNS.md has it."""
 
 
 class AnalysisConfig(Section):
@@ -79,13 +82,16 @@ class SimulateConfig(Section):
     @model_validator(mode="before")
     @classmethod
     def _front_points(cls, data):
-        """PDE models time their front at PDE_FRONT_POINTS unless the config says where (the
-        resolved config spells the points out)."""
+        """PDE models time their front at PDE_FRONT_POINTS, and their sweeps keep PDE_KEPT_FIELDS
+        fields, unless the config says otherwise (the resolved config spells both out)."""
         model = data.get("model") if isinstance(data, dict) else None
         if isinstance(model, dict) and model.get("name") in PDE_MODELS:
             analysis = data.get("analysis", {})
             if isinstance(analysis, dict) and "velocity_points" not in analysis:
-                return {**data, "analysis": {**analysis, "velocity_points": PDE_FRONT_POINTS}}
+                data = {**data, "analysis": {**analysis, "velocity_points": PDE_FRONT_POINTS}}
+            output = data.get("output", {})
+            if data.get("sweep") is not None and isinstance(output, dict) and "trajectory_members" not in output:
+                data = {**data, "output": {**output, "trajectory_members": PDE_KEPT_FIELDS}}
         return data
 
     @model_validator(mode="after")
@@ -117,6 +123,11 @@ class SimulateConfig(Section):
                 "solver.name", f"{self.solver.name!r}: IMEX solvers need a split model (PDE and cable models)"
             )
         check_sweep_path(self.sweep, {"model": self.model, "stimulus": self.stimulus})
+        if is_pde or is_cable:
+            nodes = [round(p * (self.model.nx - 1)) for p in self.analysis.velocity_points]
+            if nodes[0] == nodes[1]:
+                raise KeyedError("analysis.velocity_points", f"both points fall on grid node {nodes[0]} of "
+                                 f"model.nx = {self.model.nx}: move them apart or refine the grid")
         cable = f"only cable models measure along the axon (model {self.model.name})"
         along = f"only cable and PDE models measure a speed along x (model {self.model.name})"
         ignored_unless(self.analysis, "velocity_points", is_cable or is_pde, along, prefix="analysis.")

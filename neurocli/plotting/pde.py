@@ -50,7 +50,8 @@ def colour_scale(t, *field_sets, clip: bool = True) -> ColourScale:
 
 def heatmap_grid(t, x, fields, titles, *, cmap="plasma", label="u", vmin=None, vmax=None, suptitle=None,
                  x_label="x (dimensionless)", t_label="t (dimensionless)", scale: ColourScale | None = None):
-    """One heatmap per field (fields: (n, nt, nx)) with one shared colour scale and colorbar.
+    """One heatmap per field (fields: (n, nt, nx); x: (nx,), or (n, nx) for a grid per field) with
+    one shared colour scale and colorbar.
 
     `scale`: the colour scale (share one between figures to compare them); by default
     `colour_scale` of these fields, which clips an early pulse that would hide the later front
@@ -65,11 +66,12 @@ def heatmap_grid(t, x, fields, titles, *, cmap="plasma", label="u", vmin=None, v
     vmax = scale.vmax if vmax is None else vmax
     fig, axes = figure(rows, cols, figsize=(3.6 * cols + 0.8, 2.9 * rows), squeeze=False,
                        sharex=True, sharey=True)
-    extent = (float(x[0]), float(x[-1]), float(t[0]), float(t[-1]))
+    xs = np.broadcast_to(np.asarray(x, dtype=float), (n, fields.shape[-1]))
     for i, ax in enumerate(axes.flat):
         if i >= n:
             ax.axis("off")
             continue
+        extent = (float(xs[i, 0]), float(xs[i, -1]), float(t[0]), float(t[-1]))
         im = ax.imshow(fields[i], origin="lower", aspect="auto", extent=extent, cmap=cmap,
                        vmin=vmin, vmax=vmax, interpolation="nearest")
         ax.set_title(titles[i], fontsize=10)
@@ -77,6 +79,7 @@ def heatmap_grid(t, x, fields, titles, *, cmap="plasma", label="u", vmin=None, v
             ax.set_ylabel(t_label)
         if i // cols == rows - 1 or i + cols >= n:
             ax.set_xlabel(x_label)
+    axes.flat[0].set_xlim(float(xs[:, 0].min()), float(xs[:, -1].max()))  # shared: every member's line whole
     clipped = scale.clipped_from is not None and vmax == scale.vmax
     fig.colorbar(im, ax=axes, label=scale.label(label) if clipped else label, shrink=0.9,
                  extend="max" if clipped else "neither")

@@ -82,7 +82,7 @@ def chunk_analysis(cfg, problem: Problem):
 
         def analyse(ts, u, member):  # a swept length or a moves the front's ruler or its level
             speed = speed_between(ts, u[:, i], u[:, j], (j - i) * member.model.spacing(), member.model.a)
-            excited = jnp.mean(u[-1] >= member.model.a)
+            excited = jnp.mean((u[-1] >= member.model.a).astype(u.dtype))  # in the run's precision
             return {"u_min": jnp.min(u), "u_max": jnp.max(u), "front_speed": speed, "excited_fraction": excited}
 
         return save, analyse, PDE_METRICS

@@ -99,18 +99,39 @@ def _onset(values, rates) -> float | None:
     return float(firing.min()) if firing.size else None
 
 
+LENGTHS = ("model.length", "model.length_cm")
+"""Swept parameters that stretch the grid: each member has its own x."""
+
+
+def kept_grids(problem, names, rows) -> np.ndarray | None:
+    """x of each kept member, (k, nx), where a swept length gives each its own grid; else None."""
+    from neurocli.numerics.solve import set_fields
+
+    if not any(name in LENGTHS for name in names):
+        return None
+    return np.stack([np.asarray(set_fields(problem, names, row).model.grid()) for row in rows])
+
+
+def write_fields(run: RunDirectory, problem, names, table, kept, t, fields) -> np.ndarray:
+    """solution.npz of the kept members: t, x (nx,), or (k, nx) when the length is swept, u
+    (k, nt, nx), member (k,) and values (k, parameters). Returns x."""
+    grids = kept_grids(problem, names, table[kept])
+    x = np.asarray(problem.model.grid()) if grids is None else grids
+    run.write_npz("solution.npz", t=t, x=x, u=fields, member=np.asarray(kept), values=table[kept])
+    return x
+
+
 def cable(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict, run: RunDirectory) -> dict:
-    model = problem.model
-    x = np.asarray(model.grid())
     t, V = traj.ts, traj.ys  # (k, nt, nx)
-    run.write_npz("solution.npz", t=t, x=x, u=V, member=np.asarray(kept), values=table[kept])
+    xs = write_fields(run, problem, names, table, kept, t, V)
+    x = xs if xs.ndim == 1 else xs[-1]  # the last kept member's grid, for its traces
     an = cfg.analysis
     length = float(x[-1])
     positions = (an.velocity_points[0] * length, an.velocity_points[1] * length)
     site = an.recording_point * length
     labels = [member_label(names, table[i]) for i in kept]
     titles = [member_label(names, table[i], sep="\n") for i in kept]
-    figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, t, x, V, titles, cmap="viridis", label="V (mV)",
+    figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, t, xs, V, titles, cmap="viridis", label="V (mV)",
                        x_label="x (cm)", t_label="t (ms)")
     last = V[-1]
     figure_worker.save(run, "voltage_traces", cable_plots.voltage_at_positions, t, x, last,
@@ -120,6 +141,8 @@ def cable(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict,
                        title=labels[-1])
 
     extra = cable_outputs.grid_metrics(an, t, x, positions, site)
+    if xs.ndim == 2:  # the points move with each member's length: as fractions, not cm
+        extra = {k: v for k, v in extra.items() if not k.endswith("_cm")}
     velocities = per_member["conduction_velocity_m_per_s"]
     if len(names) == 1:
         parameter, values = names[0], table[:, 0]
@@ -143,14 +166,14 @@ def pde(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict, r
     parameter (with McKean's k → ∞ speed where a is swept or fixed below 1/2), or maps of it."""
     from neurocli.simulation.sweep import front_nodes
 
-    x = np.asarray(problem.model.grid())
     t, u = traj.ts, traj.ys  # (k, nt, nx)
-    run.write_npz("solution.npz", t=t, x=x, u=u, member=np.asarray(kept), values=table[kept])
+    xs = write_fields(run, problem, names, table, kept, t, u)
     label = "u (dimensionless)"
     titles = [member_label(names, table[i]) for i in kept]
-    figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, t, x, u, titles, label=label)
-    figure_worker.save(run, "profiles", pde_plots.profiles, t, x, u[-1], times=np.linspace(t[0], t[-1], 5),
-                       title=titles[-1], label=label)
+    figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, t, xs, u, titles, label=label)
+    figure_worker.save(run, "profiles", pde_plots.profiles, t, xs if xs.ndim == 1 else xs[-1], u[-1],
+                       times=np.linspace(t[0], t[-1], 5), title=titles[-1], label=label)
+    x = np.asarray(problem.model.grid())
     i, j = front_nodes(cfg, x)
     if len(names) == 1:
         values = table[:, 0]
@@ -165,4 +188,6 @@ def pde(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict, r
                            names[0], theory=theory)
     else:
         maps(cfg, names, table, per_member, ["front_speed", "excited_fraction"], run, dimensionless=True)
-    return {"nx": int(x.size), "nt": int(t.size), "front_points": [float(x[i]), float(x[j])]}
+    points = {"front_points": [float(x[i]), float(x[j])]} if xs.ndim == 1 else {  # fractions of each length
+        "front_point_fractions": [i / (x.size - 1), j / (x.size - 1)]}
+    return {"nx": int(x.size), "nt": int(t.size), **points}
