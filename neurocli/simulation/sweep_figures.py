@@ -15,7 +15,7 @@ from neurocli.plotting import pde as pde_plots
 from neurocli.plotting import sweeps as sweep_plots
 from neurocli.plotting.style import PARAMETER_UNITS
 from neurocli.run_dir import RunDirectory
-from neurocli.numerics.solve import SolveOutput
+from neurocli.numerics.solve import SolveOutput, set_fields
 
 MAPPED = {
     "firing_rate_hz": "steady firing rate (Hz)",
@@ -105,8 +105,6 @@ LENGTHS = ("model.length", "model.length_cm")
 
 def kept_grids(problem, names, rows) -> np.ndarray | None:
     """x of each kept member, (k, nx), where a swept length gives each its own grid; else None."""
-    from neurocli.numerics.solve import set_fields
-
     if not any(name in LENGTHS for name in names):
         return None
     return np.stack([np.asarray(set_fields(problem, names, row).model.grid()) for row in rows])
