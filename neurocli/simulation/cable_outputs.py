@@ -43,6 +43,13 @@ def _snapshot_times(t, x, arrival, n=5):
     return np.linspace(t[0], t[-1], n)
 
 
+def measuring_points(an, x: np.ndarray) -> tuple[tuple[float, float], float]:
+    """(velocity points, recording site) in cm on the grid x: `analysis.velocity_points` and
+    `analysis.recording_point` are fractions of the length."""
+    length = float(x[-1])
+    return (an.velocity_points[0] * length, an.velocity_points[1] * length), an.recording_point * length
+
+
 def write(cfg, model, out: SolveOutput, run: RunDirectory) -> dict:
     """One cable run (sweeps: neurocli/simulation/sweep.py and sweep_figures.py)."""
     x = np.asarray(model.grid())
@@ -51,8 +58,7 @@ def write(cfg, model, out: SolveOutput, run: RunDirectory) -> dict:
 
     an = cfg.analysis
     length = float(x[-1])
-    positions = (an.velocity_points[0] * length, an.velocity_points[1] * length)
-    site = an.recording_point * length
+    positions, site = measuring_points(an, x)
     result = cable_analysis.analyse(
         t, x, V, rest=float(V[0, cable_analysis.nearest_node(x, site)]),
         threshold=an.spike_threshold_mV, positions=positions, site=site,

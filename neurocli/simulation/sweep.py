@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from neurocli.analysis import cable as cable_analysis
+from neurocli.simulation import cable_outputs
 from neurocli.analysis.front import nearest_node, speed_between
 from neurocli.config.models import CABLE_MODELS, PDE_MODELS
 from neurocli.members import MembersFile
@@ -55,12 +56,6 @@ def rate_window(cfg) -> tuple[float, float]:
     return (max(cfg.time.t0, cfg.time.t1 - cfg.analysis.rate_window_ms), cfg.time.t1)
 
 
-def _cable_points(cfg, x: np.ndarray):
-    length = float(x[-1])
-    an = cfg.analysis
-    return (an.velocity_points[0] * length, an.velocity_points[1] * length), an.recording_point * length
-
-
 def front_nodes(cfg, x: np.ndarray) -> tuple[int, int]:
     """The grid nodes between which a PDE run times its front (`analysis.velocity_points`)."""
     length = float(x[-1])
@@ -88,7 +83,7 @@ def chunk_analysis(cfg, problem: Problem):
         return save, analyse, PDE_METRICS
     if cfg.model.name in CABLE_MODELS:
         x = np.asarray(model.grid())
-        positions, site = _cable_points(cfg, x)
+        positions, site = cable_outputs.measuring_points(an, x)
         nodes = cable_analysis.recorded_nodes(x, positions, site)
         index = jnp.asarray(nodes)
         steps = nodes[1] - nodes[0]

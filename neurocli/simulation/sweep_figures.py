@@ -125,8 +125,7 @@ def cable(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict,
     x = xs if xs.ndim == 1 else xs[-1]  # the last kept member's grid, for its traces
     an = cfg.analysis
     length = float(x[-1])
-    positions = (an.velocity_points[0] * length, an.velocity_points[1] * length)
-    site = an.recording_point * length
+    positions, site = cable_outputs.measuring_points(an, x)
     labels = [member_label(names, table[i]) for i in kept]
     titles = [member_label(names, table[i], sep="\n") for i in kept]
     figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, t, xs, V, titles, cmap="viridis", label="V (mV)",
