@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import types
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -23,7 +24,7 @@ class AbstractStimulus(eqx.Module):
         """I_ext on the grid `t` with NumPy: the same formula as `__call__`, but no JAX dispatch
         or compile (the run's figure wants it after the solve; a jit of it cost ~0.14 s)."""
         t = np.asarray(t, dtype=float)
-        fields = _Fields({f.name: np.asarray(getattr(self, f.name)) for f in dataclasses.fields(self)})
+        fields = types.SimpleNamespace(**{f.name: np.asarray(getattr(self, f.name)) for f in dataclasses.fields(self)})
         return np.broadcast_to(np.asarray(self._value(t, np, fields), dtype=float), t.shape).copy()
 
     @abc.abstractmethod
@@ -33,13 +34,6 @@ class AbstractStimulus(eqx.Module):
     @abc.abstractmethod
     def jump_times(self) -> list[float]:
         """Times where I_ext jumps: declared to the step-size controller (Python floats)."""
-
-
-class _Fields:
-    """A stimulus's fields as NumPy values, for `_value(t, np, p)`."""
-
-    def __init__(self, fields: dict):
-        self.__dict__.update(fields)
 
 
 class NoStimulus(AbstractStimulus):

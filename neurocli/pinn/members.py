@@ -17,6 +17,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from neurocli.config.pinn import TrainPinnConfig
+from neurocli.plotting.style import member_label
 
 
 class PdeParams(eqx.Module):
@@ -47,7 +48,7 @@ class Members:
 
     def label(self, i: int, sep: str = ", ") -> str:
         """Member i by its swept values: 'a = 0.1, k = 5'."""
-        return sep.join(f"{p.split('.')[-1]} = {v:.4g}" for p, v in zip(self.names, self.table[i]))
+        return member_label(self.names, self.table[i], sep)
 
 
 def members_of(cfg: TrainPinnConfig) -> Members:

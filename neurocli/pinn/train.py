@@ -67,7 +67,6 @@ class Trainer:
         self.member_table = members
         self.n = members.n
         self.sharding, self.padded = member_sharding(self.n)
-        self.a_values = members.a
         self.pde = self.place(members.params(setup.dtype))
         self.keys = self.place(keys)
         init_keys = jax.vmap(lambda k: jax.random.fold_in(k, INIT))(keys)

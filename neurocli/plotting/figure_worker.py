@@ -45,6 +45,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from neurocli import runtime
+
 ENV = "NEUROCLI_FIGURE_WORKER"
 """1: always a worker; 0: every figure in the main process; auto or unset: when a core idles."""
 
@@ -78,10 +80,7 @@ def _core_idles() -> bool:
     """Whether a second core is free for the worker: at least 2 usable CPUs, a 1-minute load
     average below their number less a half (this run's own predecessors leave about 1), and, in
     the /proc/loadavg snapshot, no more runnable tasks besides this one than CPUs less two."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
+    cpus = runtime.cpu_cores()
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # no load average: assume a busy machine

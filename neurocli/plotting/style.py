@@ -70,6 +70,16 @@ def parameter_label(path: str, dimensionless: bool = False) -> str:
     return f"{text} ({unit})" if unit else text
 
 
+def member_label(names, row, sep: str = ", ") -> str:
+    """A sweep member by its swept values: 'amplitude = 10 µA/cm², temperature_C = 6.3 °C'."""
+    parts = []
+    for path, value in zip(names, row):
+        field = path.split(".")[-1]
+        unit = PARAMETER_UNITS.get(field)
+        parts.append(f"{field} = {value:.4g}" + (f" {unit}" if unit else ""))
+    return sep.join(parts)
+
+
 FIGURE_KEYWORDS = ("figsize", "dpi", "facecolor", "edgecolor", "layout")
 
 

@@ -13,7 +13,7 @@ from neurocli.plotting import figure_worker
 from neurocli.plotting import neuron as neuron_plots
 from neurocli.plotting import pde as pde_plots
 from neurocli.plotting import sweeps as sweep_plots
-from neurocli.plotting.style import PARAMETER_UNITS
+from neurocli.plotting.style import member_label
 from neurocli.run_dir import RunDirectory
 from neurocli.numerics.solve import SolveOutput, set_fields
 
@@ -27,15 +27,6 @@ MAPPED = {
     "front_speed": "front speed (x per unit t)",
     "excited_fraction": "share of the line with u ≥ a at t1",
 }
-
-
-def member_label(names, row, sep=", ") -> str:
-    parts = []
-    for path, value in zip(names, row):
-        field = path.split(".")[-1]
-        unit = PARAMETER_UNITS.get(field)
-        parts.append(f"{field} = {value:.4g}" + (f" {unit}" if unit else ""))
-    return sep.join(parts)
 
 
 def maps(cfg, names, table, per_member: dict, metrics: list[str], run: RunDirectory, *, dimensionless=False) -> None:
