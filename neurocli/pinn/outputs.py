@@ -122,16 +122,7 @@ def figures(run: RunDirectory, cfg: TrainPinnConfig, members: Members, ref: Refe
 
 
 def maps(run: RunDirectory, cfg: TrainPinnConfig, members: Members, errors) -> None:
-    """Each member's error over the swept values: heat maps (a grid of 2 or 3 parameters, log
-    colour scale), a scatter otherwise (zip, samples, more parameters)."""
-    sweep = cfg.sweep
-    names = list(members.names)
-    for key, label in MAPPED.items():
-        values = np.asarray(errors[key], dtype=float)
-        if sweep.is_grid and len(names) in (2, 3):
-            logs = [a.logspace is not None for a in sweep.parameters]
-            fig = sweep_plots.metric_map(sweep.axes, names, values, label, log_axes=logs, dimensionless=True,
-                                         log_colour=True)
-        else:
-            fig = sweep_plots.metric_scatter(members.table, names, values, label, dimensionless=True, log_colour=True)
-        run.save_figure(f"map_{key}", fig)
+    """Each member's error over the swept values (log colour scale): heat maps over a grid of 2 or
+    3 parameters, a scatter otherwise (zip, samples, more parameters)."""
+    sweep_plots.save_maps(run, cfg.sweep, list(members.names), members.table, errors, MAPPED, dimensionless=True,
+                          log_colour=True)

@@ -31,6 +31,24 @@ def cell_edges(centres: np.ndarray, log: bool = False) -> np.ndarray:
     return np.exp(edges) if log else edges
 
 
+def save_maps(run, sweep, names, table, per_member: dict, labels: dict, *, dimensionless=False,
+              log_colour=False) -> None:
+    """figures/map_<metric>.pdf for each metric in `labels` (metric -> colour-bar label): heat maps
+    over a grid of 2 or 3 parameters (the firing rate with its onset curve), a scatter otherwise
+    (zip, samples, more parameters)."""
+    from neurocli.plotting import figure_worker
+
+    for m, label in labels.items():
+        values = np.asarray(per_member[m], dtype=float)
+        if sweep.is_grid and len(names) in (2, 3):
+            logs = [a.logspace is not None for a in sweep.parameters]
+            figure_worker.save(run, f"map_{m}", metric_map, sweep.axes, names, values, label, log_axes=logs,
+                               onset=m == "firing_rate_hz", dimensionless=dimensionless, log_colour=log_colour)
+        else:
+            figure_worker.save(run, f"map_{m}", metric_scatter, table, names, values, label,
+                               dimensionless=dimensionless, log_colour=log_colour)
+
+
 def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, label: str, *,
                log_axes=None, onset: bool = False, dimensionless: bool = False, cmap: str = "viridis",
                log_colour: bool = False):

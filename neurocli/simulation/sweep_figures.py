@@ -31,17 +31,9 @@ MAPPED = {
 
 def maps(cfg, names, table, per_member: dict, metrics: list[str], run: RunDirectory, *, dimensionless=False) -> None:
     """One figure per metric: heat maps over a grid of 2 or 3 parameters, a scatter otherwise."""
-    sweep = cfg.sweep
-    for m in metrics:
-        values = np.asarray(per_member[m], dtype=float)
-        label = MAPPED[m] if not dimensionless else MAPPED[m].replace(" (mV)", "").replace(" (ms)", "")
-        if sweep.is_grid and len(names) in (2, 3):
-            logs = [a.logspace is not None for a in sweep.parameters]
-            figure_worker.save(run, f"map_{m}", sweep_plots.metric_map, sweep.axes, names, values, label, log_axes=logs,
-                               onset=m == "firing_rate_hz", dimensionless=dimensionless)
-        else:
-            figure_worker.save(run, f"map_{m}", sweep_plots.metric_scatter, table, names, values, label,
-                               dimensionless=dimensionless)
+    labels = {m: MAPPED[m] if not dimensionless else MAPPED[m].replace(" (mV)", "").replace(" (ms)", "")
+              for m in metrics}
+    sweep_plots.save_maps(run, cfg.sweep, names, table, per_member, labels, dimensionless=dimensionless)
 
 
 def neuron(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict, run: RunDirectory) -> dict:
