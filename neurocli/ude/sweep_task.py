@@ -28,7 +28,6 @@ import numpy as np
 from jaxtyping import PyTree
 
 from neurocli.training.engine import Cursor, Record
-from neurocli.training.history import History
 from neurocli.ude.data import Recording
 from neurocli.ude.objective import TrajectoryLoss
 from neurocli.ude.sweep import Members
@@ -63,6 +62,7 @@ class UdeSweepTask(UdeTask):
     data are swept; otherwise every member trains on `loss_fn.data`)."""
 
     columns = SWEEP_HISTORY_COLUMNS
+    loss_columns = SWEEP_LOSS_COLUMNS
 
     def __init__(self, loss_fn: TrajectoryLoss, params: PyTree, members: Members, recordings: list[Recording],
                  phases, max_consecutive_failures: int = 20, checkpoint_every: int = 100,
@@ -76,11 +76,8 @@ class UdeSweepTask(UdeTask):
     def describe(self, m: int) -> str:
         return f"member {m} (" + ", ".join(f"{k} = {v:g}" for k, v in self.sweep.values(m).items()) + ")"
 
-    def initial_state(self) -> TrainState:
-        return member_state(self.params0, self.phases[0])
-
-    def enter_phase(self, phase: int, state: TrainState, best: PyTree) -> TrainState:
-        return member_state(best, self.phases[phase])
+    def phase_state(self, params: PyTree, phase: int) -> TrainState:
+        return member_state(params, self.phases[phase])
 
     def compile(self, phase: int, state: TrainState) -> Callable:
         if phase not in self._compiled:
@@ -110,11 +107,6 @@ class UdeSweepTask(UdeTask):
         keep = jnp.asarray(np.asarray(mask, bool))
         return jax.tree.map(lambda p, b: jnp.where(keep.reshape((-1,) + (1,) * (p.ndim - 1)), p, b), params, best)
 
-    def final_loss(self, cur: Cursor) -> np.ndarray:
-        """Each member's loss at its final parameters: one more (discarded) step of the last phase."""
-        _, stats = self.compile(cur.phase, cur.state)(cur.state, cur.step)
-        return np.asarray(stats.loss, float)
-
     def failure(self, cur: Cursor, rec: Record) -> str:
         p = cur.phase
         bad = [self.describe(int(m)) for m in np.flatnonzero(~np.asarray(rec.accepted, bool))]
@@ -123,18 +115,8 @@ class UdeSweepTask(UdeTask):
                 "Lower the learning rate, clip gradients, or check the network's input/output scaling and "
                 "the solver's max_steps.")
 
-    def skeleton(self, phase: int):
-        return sweep_skeleton(self.params0, self.phases, phase)
-
     def best_artefact(self, cur: Cursor):
         """best.eqx of a sweep: every member's best network, stacked on axis 0."""
         header = {"best_loss": cur.best_loss.tolist(), "best_iteration": cur.best_step.tolist(),
                   "members": self.members}
         return header, self.loss_fn.network(cur.best)
-
-    def loss_csv(self, history: History):
-        formats = {"step": lambda r: int(r["step"]), "member": lambda r: int(r["member"]),
-                   "phase": lambda r: int(r["phase"]),
-                   "optimizer": lambda r: self.phases[int(r["phase"])].optimizer,
-                   "wall_s": lambda r: f"{r['wall_s']:.4f}", "rejected": lambda r: int(r["rejected"])}
-        return history.csv(formats, SWEEP_LOSS_COLUMNS)

@@ -176,6 +176,7 @@ class UdeTask:
 
     members = 1
     columns = HISTORY_COLUMNS
+    loss_columns = LOSS_COLUMNS
 
     def __init__(self, loss_fn: TrajectoryLoss, params: PyTree, phases, max_consecutive_failures: int = 20,
                  checkpoint_every: int = 100, identity: dict | None = None):
@@ -190,14 +191,18 @@ class UdeTask:
                            for p, ph in enumerate(self.phases)]
         self._compiled: dict[int, Callable] = {}
 
+    def phase_state(self, params: PyTree, phase: int) -> TrainState:
+        """The state a phase starts from at `params` (its optimiser's fresh state)."""
+        return init_state(params, optimizer(self.phases[phase]))
+
     def initial_state(self) -> TrainState:
-        return init_state(self.params0, optimizer(self.phases[0]))
+        return self.phase_state(self.params0, 0)
 
     def params(self, state: TrainState) -> PyTree:
         return state.params
 
     def enter_phase(self, phase: int, state: TrainState, best: PyTree) -> TrainState:
-        return init_state(best, optimizer(self.phases[phase]))
+        return self.phase_state(best, phase)
 
     def compile(self, phase: int, state: TrainState) -> Callable:
         if phase not in self._compiled:
@@ -218,7 +223,7 @@ class UdeTask:
     def final_loss(self, cur: Cursor) -> np.ndarray:
         """The loss at the final parameters: one more (discarded) step of the last phase."""
         _, stats = self.compile(cur.phase, cur.state)(cur.state, cur.step)
-        return np.array([float(stats.loss)])
+        return np.asarray(stats.loss, float).reshape(-1)  # one per member
 
     def failure(self, cur: Cursor, rec: Record) -> str:
         p = cur.phase
@@ -234,14 +239,15 @@ class UdeTask:
         return tree
 
     def skeleton(self, phase: int):
-        return skeleton(self.params0, self.phases, phase)
+        return self.phase_state(self.params0, phase), self.params0
 
     def best_artefact(self, cur: Cursor):
         header = {"best_loss": float(cur.best_loss[0]), "best_iteration": int(cur.best_step[0])}
         return header, self.loss_fn.network(cur.best)
 
     def loss_csv(self, history: History):
-        formats = {"step": lambda r: int(r["step"]), "phase": lambda r: int(r["phase"]),
+        formats = {"step": lambda r: int(r["step"]), "member": lambda r: int(r["member"]),
+                   "phase": lambda r: int(r["phase"]),
                    "optimizer": lambda r: self.phases[int(r["phase"])].optimizer,
                    "wall_s": lambda r: f"{r['wall_s']:.4f}", "rejected": lambda r: int(r["rejected"])}
-        return history.csv(formats, LOSS_COLUMNS)
+        return history.csv(formats, self.loss_columns)
