@@ -16,7 +16,7 @@ from neurocli.run_dir import RunDirectory
 from neurocli.training import CheckpointMismatch, Engine, TrainingFailed, engine
 from neurocli.training.engine import Record, Settings
 from neurocli.ude import setup as ude_setup
-from neurocli.ude.sweep_task import member
+from neurocli.ude.sweep import member
 from neurocli.training.optim import make_optimizer
 from neurocli.ude.task import init_state, raw_step
 from ude_helpers import smoke_config

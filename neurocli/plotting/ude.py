@@ -153,9 +153,10 @@ def member_losses(step, member, loss, phase, names, rejected, *, title=None):
     return fig
 
 
-def member_currents(voltage, learned, true, values, value_label, *, replaced, along):
+def member_currents(voltage, learned, true, values, value_label, *, replaced, along, rmse):
     """A sweep's learned currents (members, n), one line per member coloured by `values`, over the
-    true current; their errors beneath. The spread across members shows how well-posed the fit is."""
+    true current; their errors beneath, and their RMSEs (members,) in the title. The spread across
+    members shows how well-posed the fit is."""
     from matplotlib import cm, colormaps, colors
 
     learned, values = np.atleast_2d(learned), np.asarray(values, float)
@@ -173,7 +174,7 @@ def member_currents(voltage, learned, true, values, value_label, *, replaced, al
     fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=[ax, ax_err], label=value_label)
     ax.set_ylabel("current (µA/cm², outward +)")
     ax.legend(loc="best", fontsize=8, frameon=True, framealpha=1.0, facecolor="white", edgecolor="0.8")
-    rmse = np.sqrt(np.mean((learned - np.asarray(true)) ** 2, axis=1))
+    rmse = np.asarray(rmse, float)
     ax.set_title(f"{replaced} current along the {along}: RMSE median {np.median(rmse):.3g}, "
                  f"range {rmse.min():.3g}–{rmse.max():.3g} µA/cm²", fontsize=9)
     ax_err.axhline(0.0, color="0.5", lw=0.8)

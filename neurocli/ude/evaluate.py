@@ -24,6 +24,7 @@ from neurocli.models.stimulus import AbstractStimulus
 from neurocli.ude.model import AbstractUDE, TrueCurrent
 from neurocli.numerics.solve import Problem, SolveFailed, SolveSpec, result_message, run_solve, solve_one
 from neurocli.ude.data import Recording
+from neurocli.ude.sweep import member
 
 GRID_POINTS = 401
 
@@ -78,14 +79,18 @@ def compare_current(ude: AbstractUDE, recording: Recording) -> CurrentComparison
     return CurrentComparison(inputs, v, learned, true, along)
 
 
+def _spec(stimulus: AbstractStimulus, t: np.ndarray, solver: SolverConfig, declare_edges: bool) -> SolveSpec:
+    """A solve over the grid t, the stimulus's edges declared to the controller unless told not to."""
+    jumps = tuple(stimulus.jump_times()) if declare_edges else ()
+    return SolveSpec(solver, float(t[0]), float(t[-1]), np.asarray(t), jumps)
+
+
 def solve_on(model, stimulus: AbstractStimulus, y0: np.ndarray, t: np.ndarray, solver: SolverConfig,
              declare_edges: bool = True) -> tuple[np.ndarray, str | None]:
     """The model's trajectory from y0 on the grid t; (NaN, reason) if the solve fails."""
     problem = Problem(model, stimulus, jnp.asarray(y0), tuple(range(len(y0))))
-    jumps = tuple(stimulus.jump_times()) if declare_edges else ()
-    spec = SolveSpec(solver, float(t[0]), float(t[-1]), np.asarray(t), jumps)
     try:
-        return run_solve(problem, spec).ys, None
+        return run_solve(problem, _spec(stimulus, t, solver, declare_edges)).ys, None
     except SolveFailed as exc:
         return np.full((len(t), len(y0)), np.nan), str(exc)
 
@@ -95,8 +100,7 @@ def solve_members(model_of, params, stimulus: AbstractStimulus, y0: np.ndarray, 
     """`solve_on` for every member at once: member i's model is `model_of(params_i)` (`params`
     stacked on axis 0) and starts from y0[i]; one jitted, vmapped solve. Returns ys (members, nt,
     state), NaN for a member whose solve failed, and per member None or why it failed."""
-    jumps = tuple(stimulus.jump_times()) if declare_edges else ()
-    spec = SolveSpec(solver, float(t[0]), float(t[-1]), np.asarray(t), jumps)
+    spec = _spec(stimulus, t, solver, declare_edges)
     states = tuple(range(np.shape(y0)[1]))
 
     def one(p, start):
@@ -116,7 +120,7 @@ def solve_members(model_of, params, stimulus: AbstractStimulus, y0: np.ndarray, 
 def compare_members(model_of, params, recording: Recording) -> list[CurrentComparison]:
     """`compare_current` for every member (`params` stacked on axis 0), on the points of
     `recording` (the same for all); one vmapped evaluation of the networks."""
-    first = model_of(jax.tree.map(lambda x: x[0], params))
+    first = model_of(member(params, 0))
     one = compare_current(first, recording)
     x = jnp.asarray(one.inputs)
     learned = np.asarray(jax.jit(jax.vmap(lambda p: jax.vmap(model_of(p).network)(x)))(params))

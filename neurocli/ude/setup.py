@@ -25,7 +25,8 @@ from neurocli.ude import data as ude_data
 from neurocli.ude.task import HISTORY_COLUMNS, UdeTask, skeleton
 from neurocli.ude.data import Recording
 from neurocli.ude.sweep import Members
-from neurocli.ude.sweep_task import SWEEP_HISTORY_COLUMNS, UdeSweepTask, stack, sweep_skeleton
+from neurocli.ude.sweep import stack
+from neurocli.ude.sweep_task import SWEEP_HISTORY_COLUMNS, UdeSweepTask, sweep_skeleton
 from neurocli.ude.objective import TrajectoryLoss, split_network
 from neurocli.training import checkpoint, engine
 

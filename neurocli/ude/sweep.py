@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from jaxtyping import PyTree
 
 from neurocli.config.ude import TrainUDEConfig
 from neurocli.ude.data import Recording, with_noise
@@ -81,3 +84,13 @@ class Members:
             data = self.config(cfg, i).data
             out.append(with_noise(base, data.noise, data.seed))
         return out
+
+
+def stack(trees: list[PyTree]) -> PyTree:
+    """Members' pytrees stacked on a leading member axis."""
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def member(tree: PyTree, i: int) -> PyTree:
+    """Member i of a pytree stacked on axis 0."""
+    return jax.tree.map(lambda x: x[i], tree)

@@ -31,7 +31,8 @@ from neurocli.training.engine import Cursor
 from neurocli.training.history import History
 from neurocli.ude import evaluate as ude_evaluate
 from neurocli.ude.outputs import phase_names
-from neurocli.ude.sweep_task import UdeSweepTask, member
+from neurocli.ude.sweep import member
+from neurocli.ude.sweep_task import UdeSweepTask
 
 METRICS = ("best_loss", "final_loss", "current_rmse", "current_max_err", "validation_sse")
 
@@ -71,6 +72,7 @@ def write(run: RunDirectory, cfg: TrainUDEConfig, prep, task: UdeSweepTask, cur:
     sweep = task.sweep
     rows, currents = evaluate(cfg, prep, task, cur)
     values = [sweep.values(m) for m in range(len(sweep))]
+    table = {k: np.array([r[k] for r in rows], float) for k in METRICS}
 
     run.write_csv("members.csv", [*sweep.names, *METRICS],
                   [[*(values[m][n] for n in sweep.names), *(_cell(rows[m][k]) for k in METRICS)]
@@ -87,19 +89,20 @@ def write(run: RunDirectory, cfg: TrainUDEConfig, prep, task: UdeSweepTask, cur:
     colour_by = sweep.names[0]
     run.save_figure("current", plots.member_currents(
         first.voltage, learned, first.true, sweep.column(colour_by), _label(colour_by),
-        replaced=cfg.ude.replaced, along=first.along))
+        replaced=cfg.ude.replaced, along=first.along, rmse=table["current_rmse"]))
     if sweep.noise_swept:
         noise = sweep.noise_swept[0]
         others = [n for n in sweep.names if n != noise]
         run.save_figure("metrics_vs_noise", plots.metrics_vs_noise(
             sweep.column(noise), _label(noise),
-            {"current_rmse": (np.array([r["current_rmse"] for r in rows]), "current RMSE (µA/cm²)"),
-             "validation_sse": (np.array([r["validation_sse"] for r in rows]), "validation SSE (summed over states; mV² for V)")},
+            {"current_rmse": (table["current_rmse"], "current RMSE (µA/cm²)"),
+             "validation_sse": (table["validation_sse"], "validation SSE (summed over states; mV² for V)")},
             colour=sweep.column(others[0]) if others else None, colour_label=_label(others[0]) if others else None))
 
     timings = cur.timings.totals
-    table = {k: np.array([r[k] for r in rows], float) for k in METRICS}
-    metrics = {k: _stat(np.median, table[k]) for k in METRICS}
+    stats = {f"{k}_{name}": _stat(fn, table[k]) for k in METRICS
+             for name, fn in (("median", np.median), ("min", np.min), ("max", np.max))}
+    metrics = {k: stats[f"{k}_median"] for k in METRICS}
     metrics.update({
         "iterations": cur.step,
         "failed_solves": cur.failed,
@@ -109,8 +112,7 @@ def write(run: RunDirectory, cfg: TrainUDEConfig, prep, task: UdeSweepTask, cur:
         "top_level_metrics_are": "median over members",
         "swept": list(sweep.names),
         "member_count": len(sweep),
-        **{f"{k}_{name}": _stat(fn, table[k]) for k in METRICS
-           for name, fn in (("median", np.median), ("min", np.min), ("max", np.max))},
+        **stats,
         "members": [{**values[m], **rows[m]} for m in range(len(sweep))],
         "phases": [p.optimizer for p in cfg.train.phases],
         "s_per_iter_by_phase": cur.timings.per_phase(),

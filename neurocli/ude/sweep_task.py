@@ -48,14 +48,6 @@ def sweep_skeleton(params: PyTree, phases, phase: int) -> tuple[TrainState, PyTr
     return member_state(params, phases[phase]), params
 
 
-def stack(trees: list[PyTree]) -> PyTree:
-    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
-
-
-def member(tree: PyTree, i: int) -> PyTree:
-    return jax.tree.map(lambda x: x[i], tree)
-
-
 class UdeSweepTask(UdeTask):
     """The `members` of a sweep trained at once. `params`: their network parameters stacked on
     axis 0; `recordings`: each member's data (stacked into a batched argument of the step when the
