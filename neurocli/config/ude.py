@@ -46,6 +46,8 @@ DEFAULT_INPUTS = {
     ("hh", "potassium"): ("V", "n"),
 }
 
+NOISE = "data.noise."
+"""Swept noise levels are named data.noise.<state>."""
 MAX_SWEEP_MEMBERS = 100_000  # members of a train-ude sweep (each a network trained at once)
 
 UDEModelConfig = Annotated[Union[HHConfig, HHReducedConfig], Field(discriminator="name")]
@@ -211,7 +213,7 @@ class TrainUDEConfig(Section):
                     raise KeyedError(f"ude.network.{key}.{state}",
                                      f"is not used here: {state} is not a network input (inputs: {', '.join(inputs)}); remove it")
         if isinstance(self.data, SimulatedData):
-            swept_noise = self.sweep is not None and any(n.startswith("data.noise.") for n in self.sweep.names)
+            swept_noise = self.sweep is not None and any(n.startswith(NOISE) for n in self.sweep.names)
             ignored_unless(self.data, "seed", swept_noise or any(v > 0 for v in self.data.noise.values()),
                            "data.seed seeds the noise, and data.noise adds none", prefix="data.")
         check_names("loss.weights", self.loss.weights)
@@ -255,7 +257,7 @@ class TrainUDEConfig(Section):
         if sweep.member_count > MAX_SWEEP_MEMBERS:
             raise KeyedError("sweep", f"has {sweep.member_count} members; at most {MAX_SWEEP_MEMBERS} "
                                       "(every member trains at once)")
-        allowed = ["runtime.seed", "data.seed", *(f"data.noise.{s}" for s in self.state_names)]
+        allowed = ["runtime.seed", "data.seed", *(f"{NOISE}{s}" for s in self.state_names)]
         table = sweep.table()
         for i, path in enumerate(sweep.names):
             key = "sweep.parameter" if sweep.parameter is not None else f"sweep.parameters[{i}].parameter"
@@ -274,6 +276,6 @@ class TrainUDEConfig(Section):
             raise KeyedError("sweep", "runtime.seed is swept but ude.network.init_from gives every member the same "
                                       "starting network; remove one of them")
         noisy = any(v > 0 for v in getattr(self.data, "noise", {}).values()) or any(
-            n.startswith("data.noise.") and (table[:, j] > 0).any() for j, n in enumerate(sweep.names))
+            n.startswith(NOISE) and (table[:, j] > 0).any() for j, n in enumerate(sweep.names))
         if "data.seed" in sweep.names and not noisy:
             raise KeyedError("sweep", "data.seed is swept but no noise is added (data.noise, or a swept data.noise.<state>)")

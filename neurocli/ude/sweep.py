@@ -18,11 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PyTree
 
-from neurocli.config.ude import TrainUDEConfig
+from neurocli.config.ude import NOISE, TrainUDEConfig
 from neurocli.ude.data import Recording, with_noise
-
-NOISE = "data.noise."
-
 
 @dataclasses.dataclass(frozen=True)
 class Members:

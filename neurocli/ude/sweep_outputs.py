@@ -23,7 +23,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from neurocli.config.ude import TrainUDEConfig
+from neurocli.config.ude import NOISE, TrainUDEConfig
 from neurocli.numerics.solve import SolveFailed
 from neurocli.plotting import ude as plots
 from neurocli.run_dir import RunDirectory
@@ -136,7 +136,7 @@ def _cell(value: float) -> str:
 
 
 def _label(path: str) -> str:
-    if path.startswith("data.noise."):
+    if path.startswith(NOISE):
         state = path.rsplit(".", 1)[1]
         unit = "mV" if state == "V" else "dimensionless"
         return f"noise standard deviation of {state} ({unit})"
