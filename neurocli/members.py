@@ -58,7 +58,13 @@ class MembersFile:
         ValueError, saying why, when the record is corrupt or belongs to another sweep."""
         import json
 
-        text = run.read_text(PROGRESS)
+        try:
+            text = run.read_text(PROGRESS)
+            run.read_text(FILE)  # a link planted for members.csv (or its record) is refused here
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{getattr(exc, 'filename', None) or FILE} cannot be read safely "
+                             f"({exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}: "
+                             "a symbolic link, or not a regular file)") from None
         if text is None:
             return None
         try:
