@@ -1,6 +1,8 @@
-"""The run directory: the only module that writes to the filesystem (see shared RUNS.md).
+"""The run directory: the one module that writes a run's files (the layout the README states).
 
-Every file is written atomically (temporary file in the same directory, then `os.replace`).
+Every file is written atomically (temporary file in the same directory, fsync, then
+`os.replace`), relative to the run directory's descriptor and never through a symbolic link
+(neurocli.atomic). The figure worker writes figures the same way from its own process.
 """
 
 from __future__ import annotations
@@ -217,17 +219,14 @@ class RunDirectory:
         run = cls(path, {}, fd)
         try:
             data = read_at(fd, "run.json")
-            if data is None:
-                raise ValueError(f"{path}: not a run directory (no run.json)")
-            info = json.loads(data.decode())
+            info = None if data is None else json.loads(data.decode())
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             run.close()
-            if isinstance(exc, ValueError) and str(exc).startswith(str(path)):
-                raise
             raise ValueError(f"{path / 'run.json'}: unreadable ({exc})") from None
         if not isinstance(info, dict):
             run.close()
-            raise ValueError(f"{path / 'run.json'}: not a run record")
+            raise ValueError(f"{path}: not a run directory (no run.json)" if data is None
+                             else f"{path / 'run.json'}: not a run record")
         run.info = info
         return run
 
@@ -337,12 +336,6 @@ class RunDirectory:
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(self.file(relative)))
         return data
 
-    def exists(self, relative: str) -> bool:
-        try:
-            return read_at(self._dir(), relative) is not None
-        except OSError:
-            return False
-
     def write_text(self, relative: str, text: str) -> Path:
         return self._write(relative, text.encode())
 
@@ -396,7 +389,7 @@ def read_file(path: Path) -> bytes:
 
 class DetachedRun(RunDirectory):
     """What processes other than 0 of a multi-process run get: the same interface, no files
-    (shared RUNS.md: process 0 alone writes the run directory)."""
+    (the run contract: process 0 alone writes the run directory)."""
 
     detached = True
 

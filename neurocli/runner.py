@@ -1,6 +1,6 @@
 """The life of a run: config -> prepare (model, no compile) -> run directory -> execute -> status.
 
-Exit codes (shared RUNS.md): 0 done, 2 bad usage or config, 1 run failed, 130 interrupted
+Exit codes (the run contract, README "Command line"): 0 done, 2 bad usage or config, 1 run failed, 130 interrupted
 (SIGINT), 143 terminated (SIGTERM). A command module provides SCHEMA, prepare(cfg, source) and
 execute(prepared, cfg, run, restored) and resumable(cfg) (whether an interrupted run of this
 config can be continued); a command with --resume (RESUMABLE = True) also
