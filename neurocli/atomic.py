@@ -10,6 +10,7 @@ which names the file and the reason in one line; its temporary file is removed.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
@@ -155,66 +156,54 @@ def write_at(dir_fd: int, relative: str, data: bytes, shown: str | os.PathLike) 
             os.close(parent)
 
 
-def _open_regular(dir_fd: int, relative: str, flags: int, shown) -> int:
-    """Open a regular file below `dir_fd` without following links (a FIFO or a device is refused)."""
-    parent, name = _parent(dir_fd, relative, create=bool(flags & os.O_CREAT))
+@contextlib.contextmanager
+def _regular(dir_fd: int, relative: str, flags: int, shown):
+    """An open regular file below `dir_fd`, never through a link (a FIFO or a device is refused);
+    any OSError while it is used becomes a FileWriteError naming `shown`."""
     try:
-        fd = os.open(name, flags | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0), _file_mode(), dir_fd=parent)
+        parent, name = _parent(dir_fd, relative, create=bool(flags & os.O_CREAT))
+        try:
+            fd = os.open(name, flags | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0), _file_mode(),
+                         dir_fd=parent)
+        finally:
+            if parent != dir_fd:
+                os.close(parent)
+    except OSError as exc:
+        raise FileWriteError(shown, exc) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise FileWriteError(shown, "it is not a regular file")
+        yield fd
+    except FileWriteError:
+        raise
+    except OSError as exc:
+        raise FileWriteError(shown, exc) from None
     finally:
-        if parent != dir_fd:
-            os.close(parent)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise FileWriteError(shown, "it is not a regular file")
-    return fd
 
 
 def append_at(dir_fd: int, relative: str, data: bytes, shown) -> int:
     """Append `data` and fsync; returns the file's size after."""
-    try:
-        fd = _open_regular(dir_fd, relative, os.O_WRONLY | os.O_APPEND | os.O_CREAT, shown)
-        try:
-            os.write(fd, data)  # regular files: written whole (or an OSError)
-            os.fsync(fd)
-            return os.fstat(fd).st_size
-        finally:
-            os.close(fd)
-    except FileWriteError:
-        raise
-    except OSError as exc:
-        raise FileWriteError(shown, exc) from None
+    with _regular(dir_fd, relative, os.O_WRONLY | os.O_APPEND | os.O_CREAT, shown) as fd:
+        os.write(fd, data)  # regular files: written whole (or an OSError)
+        os.fsync(fd)
+        return os.fstat(fd).st_size
 
 
 def truncate_at(dir_fd: int, relative: str, size: int, shown) -> None:
-    try:
-        fd = _open_regular(dir_fd, relative, os.O_RDWR, shown)
-        try:
-            os.ftruncate(fd, size)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except FileWriteError:
-        raise
-    except OSError as exc:
-        raise FileWriteError(shown, exc) from None
+    with _regular(dir_fd, relative, os.O_RDWR, shown) as fd:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
 
 
 def overwrite_at(dir_fd: int, relative: str, data: bytes, shown) -> None:
     """Rewrite an existing small file in place: the last resort of a full disk, where the atomic
     write's temporary file finds no room but the file's own block still has it (run.json's final
     status). Not atomic: used only after `write_at` failed for want of space."""
-    try:
-        fd = _open_regular(dir_fd, relative, os.O_WRONLY, shown)
-        try:
-            os.pwrite(fd, data, 0)
-            os.ftruncate(fd, len(data))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except FileWriteError:
-        raise
-    except OSError as exc:
-        raise FileWriteError(shown, exc) from None
+    with _regular(dir_fd, relative, os.O_WRONLY, shown) as fd:
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
 
 
 def read_at(dir_fd: int, relative: str) -> bytes | None:
