@@ -11,6 +11,11 @@ case alike), medians reported:
   only when a core idles; neurocli/plotting/figure_worker.py)
 - cable warm:  neurocli simulate configs/hh_cable.yaml, caches warm
 - hh cold:     hh_pulse with an empty cache directory (COLD_REPS times)
+- train-ude / train-pinn warm: the smoke configs with warm caches, and the same with
+  NEUROCLI_NO_PROGRAM_CACHE=1 (every phase's training step traced again, as before issue 23)
+BENCH_ONLY (a regular expression) keeps the cases whose names match it (the bare import always
+stays, as the ratios' base); BENCH_COLD_REPS=0 skips the cold runs; BENCH_OUT names the result
+files (default startup: benchmarks/results/startup.{json,md}).
 The phase lines `simulate` prints on stderr split the warm hh run into start-up (imports, config,
 run directory), compiling (trace or cached program, then XLA or its cache), solving, and writing
 (files and figures). Besides wall time, the CPU seconds of each process and its children (user +
@@ -108,6 +113,14 @@ def main() -> None:
         "hh_pulse warm, figure worker off": (sim("configs/hh_pulse.yaml"), {**base_env, "NEUROCLI_FIGURE_WORKER": "0"}),
         "hh_cable warm": (sim("configs/hh_cable.yaml"), base_env),
     }
+    no_programs = {**base_env, "NEUROCLI_NO_PROGRAM_CACHE": "1"}
+    for command, cfg in (("train-ude", "configs/ude_smoke.yaml"), ("train-pinn", "configs/pinn_smoke.yaml")):
+        cmd = [PY, "-m", "neurocli", command, "--config", str(ROOT / cfg), "--output-root", out]
+        cases[f"{command} {Path(cfg).stem} warm"] = (cmd, base_env)
+        cases[f"{command} {Path(cfg).stem} warm, no program cache"] = (cmd, no_programs)
+    only = os.environ.get("BENCH_ONLY")
+    if only:
+        cases = {k: v for k, v in cases.items() if k.startswith("bare") or re.search(only, k)}
     if NEURON_PYTHON:
         cases["NEURON, same 50 ms HH pulse (CVODE)"] = ([NEURON_PYTHON, "-c", NEURON_HH], base_env)
 
@@ -132,9 +145,10 @@ def main() -> None:
     load_after = os.getloadavg()
 
     med = {name: statistics.median(w) for name, w in walls.items()}
-    med["hh_pulse cold"] = statistics.median(cold)
-    walls["hh_pulse cold"] = cold
-    phases["hh_pulse cold"] = cold_phases
+    if cold:
+        med["hh_pulse cold"] = statistics.median(cold)
+        walls["hh_pulse cold"] = cold
+        phases["hh_pulse cold"] = cold_phases
     bare = med["bare import jax, diffrax, equinox"]
     phase_med = {name: {p: statistics.median(d.get(p, 0.0) for d in rows) for p in ("start-up", *PHASES)}
                  for name, rows in phases.items() if rows and any(len(d) > 1 for d in rows)}
@@ -150,8 +164,9 @@ def main() -> None:
     if NEURON_PYTHON:
         result["ratio_to_neuron"] = {k: v / med["NEURON, same 50 ms HH pulse (CVODE)"] for k, v in med.items()}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "startup.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "startup.md").write_text(markdown(result))
+    stem = os.environ.get("BENCH_OUT", "startup")
+    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"{stem}.md").write_text(markdown(result))
     print(markdown(result))
 
 

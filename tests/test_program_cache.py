@@ -201,3 +201,75 @@ def test_cached_programs_initialise_lapack_only_when_they_call_it(tmp_path):
         assert not r["scipy_after_sine"]
         np.testing.assert_allclose(r["sine"], 2.0 * np.sin([1.0, 2.0]))
         np.testing.assert_allclose(r["solve"], np.linalg.solve([[4.0, 1.0], [1.0, 3.0]], [1.0, 2.0]))
+
+
+def _mlp_step_setup():
+    import equinox as eqx
+    import optax
+
+    from neurocli.ude.task import StepStats
+
+    net = eqx.nn.MLP(2, 1, 8, 2, activation=jax.nn.tanh, key=jax.random.PRNGKey(0))
+    params, static = eqx.partition(net, eqx.is_inexact_array)
+    opt = optax.adam(1e-2)
+    x = jnp.linspace(-1.0, 1.0, 32).reshape(16, 2)
+
+    def step(state, data, scale):
+        params, opt_state = state
+
+        def loss(p):
+            model = eqx.combine(p, static)
+            return jnp.mean((jax.vmap(model)(data)[:, 0] - jnp.sin(scale * data[:, 0])) ** 2)
+
+        value, grads = jax.value_and_grad(loss)(params)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        stats = StepStats(value, optax.tree.norm(grads), jnp.asarray(1e-2), jnp.isfinite(value))
+        return (optax.apply_updates(params, updates), opt_state), stats
+
+    return step, (params, opt.init(params)), x, StepStats
+
+
+def test_a_training_step_is_cached_and_runs_as_plain_jit(cache):
+    """An equinox/optax train state through `compile_cached_step`: the second compile hits, the
+    state comes back with its structure (static fields included), bit for bit plain jit's."""
+    import equinox as eqx
+
+    step, state, x, StepStats = _mlp_step_setup()
+    scale = jnp.asarray(3.0)
+    stats = lambda leaves: StepStats(*leaves)  # noqa: E731
+    program_cache.compile_cached_step(step, state, x, scale, stats=stats)
+    assert program_cache.last["status"] == "miss"
+    cached = program_cache.compile_cached_step(step, state, x, scale, stats=stats)
+    assert program_cache.last["status"] == "hit"
+    plain = eqx.filter_jit(step)
+    a, b = state, state
+    for _ in range(3):
+        (a, sa), (b, sb) = cached(a, x, scale), plain(b, x, scale)
+        assert isinstance(sa, StepStats) and float(sa.loss) == float(sb.loss)
+    assert jax.tree_util.tree_structure(a) == jax.tree_util.tree_structure(b)
+    for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+
+
+def test_a_warm_train_ude_run_traces_no_step(tmp_path, cache, cli):
+    """The second train-ude run of a config finds every phase's step in the program cache, and
+    its loss.csv equals the first run's (the wall-clock column aside)."""
+    import csv
+
+    root = tmp_path / "out"
+    args = ["train-ude", "--config", ROOT / "configs" / "ude_smoke.yaml", "--output-root", root,
+            "--set", "train.phases[0].iterations=2", "--set", "train.phases[1].iterations=2",
+            "--set", "train.phases[2].iterations=2"]
+    runs = []
+    for _ in range(2):
+        before = dict(program_cache.stats)
+        result, run = cli(*args)
+        assert result.exit_code == 0, result.output
+        runs.append((run, {k: program_cache.stats[k] - before[k] for k in before}))
+    (first, cold), (second, warm) = runs
+    assert cold["misses"] >= 3 and warm["misses"] == 0 and warm["hits"] >= 3 and warm["uncached"] == 0, (cold, warm)
+
+    def rows(run):
+        return [{k: v for k, v in r.items() if k != "wall_s"} for r in csv.DictReader((run / "loss.csv").open())]
+
+    assert rows(first) == rows(second) and len(rows(first)) == 6

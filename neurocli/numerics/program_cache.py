@@ -123,6 +123,40 @@ def compile_cached(fn: Callable, *args, key_parts: Any = (), then: str | None = 
     return _announced(call, then)
 
 
+def compile_cached_step(step: Callable, state, *rest, stats: Callable[[list], Any]) -> Callable:
+    """A training step `step(state, *rest) -> (new_state, stats)` compiled through the program cache.
+
+    Equinox pytrees hold non-array leaves (activations, static fields): those stay in the traced
+    function's closure, and so in its key; the arrays are the program's inputs. The new state has
+    the structure of `state` (checked when traced) and is rebuilt from it; `stats(leaves)` rebuilds
+    the statistics from their leaves (checked likewise). Returns call(state, *rest) -> (new_state,
+    stats) for arguments shaped as these."""
+    import equinox as eqx
+    import jax
+
+    dynamic, static = eqx.partition((state, *rest), eqx.is_array)
+    state_dynamic, state_static = eqx.partition(state, eqx.is_array)
+    state_def = jax.tree_util.tree_structure(state_dynamic)
+
+    def fn(dynamic):
+        new, out = step(*eqx.combine(dynamic, static))
+        new_dynamic, _ = eqx.partition(new, eqx.is_array)
+        new_leaves, new_def = jax.tree_util.tree_flatten(new_dynamic)
+        out_leaves = jax.tree_util.tree_leaves(out)
+        if new_def != jax.tree_util.tree_structure(dynamic[0]) or jax.tree_util.tree_structure(stats(out_leaves)) != jax.tree_util.tree_structure(out):
+            raise TypeError("a training step must return a state shaped as its input and statistics that "
+                            "`stats` rebuilds")
+        return new_leaves, out_leaves
+
+    compiled = compile_cached(fn, dynamic)
+
+    def call(state, *rest):
+        new_leaves, out_leaves = compiled(eqx.partition((state, *rest), eqx.is_array)[0])
+        return eqx.combine(jax.tree_util.tree_unflatten(state_def, new_leaves), state_static), stats(out_leaves)
+
+    return call
+
+
 @contextlib.contextmanager
 def _lapack_when_called(serialized: bytes):
     """Calling an exported program initialises JAX's LAPACK kernels on CPU, which imports

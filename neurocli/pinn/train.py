@@ -28,6 +28,7 @@ from neurocli.pinn import collocation
 from neurocli.pinn.members import Members, a_members, members_of
 from neurocli.pinn.setup import PinnSetup
 from neurocli.pinn.steps import INIT, LBFGS, POOL, TrainState, make_first_order_step, make_lbfgs_step
+from neurocli.numerics.program_cache import compile_cached_step
 from neurocli.numerics.solve import member_sharding, pad_members
 from neurocli.training.engine import Cursor, Record, Settings
 from neurocli.training.history import History
@@ -139,15 +140,19 @@ class Trainer:
         opt = self.optimizer(phase)
         shard = self.sharding
         out_shardings = None if shard is None else (jax.tree_util.tree_map(lambda _: shard, state), shard)
+        def compile_step(fn, *args):
+            if shard is None:  # one device: through the program cache (a warm run does not trace)
+                return compile_cached_step(fn, *args, stats=lambda leaves: leaves[0])
+            return jax.jit(fn, out_shardings=out_shardings).lower(*args).compile()
+
         if is_lbfgs(phase_cfg):
             fn = make_lbfgs_step(self.setup.numerics, self.static, opt)
             pts = self.lbfgs_points(state, phase)
-            compiled = jax.jit(fn, out_shardings=out_shardings).lower(state, self.pde, *pts).compile()
+            compiled = compile_step(fn, state, self.pde, *pts)
             call = lambda st, step: compiled(st, self.pde, *pts)  # noqa: E731
         else:
             fn = make_first_order_step(self.setup.numerics, self.static, opt)
-            step0 = jnp.asarray(0, jnp.int32)
-            compiled = jax.jit(fn, out_shardings=out_shardings).lower(state, self.pde, self.keys, step0).compile()
+            compiled = compile_step(fn, state, self.pde, self.keys, jnp.asarray(0, jnp.int32))
             call = lambda st, step: compiled(st, self.pde, self.keys, jnp.asarray(step, jnp.int32))  # noqa: E731
         self._compiled[phase] = call
         return call

@@ -31,7 +31,8 @@ from neurocli.training.engine import Cursor, Record
 from neurocli.ude.data import Recording
 from neurocli.ude.objective import TrajectoryLoss
 from neurocli.ude.sweep import Members
-from neurocli.ude.task import LOSS_COLUMNS, TrainState, UdeTask, _iteration, init_state, optimizer, raw_step
+from neurocli.numerics.program_cache import compile_cached_step
+from neurocli.ude.task import LOSS_COLUMNS, StepStats, TrainState, UdeTask, _iteration, init_state, optimizer, raw_step
 
 SWEEP_LOSS_COLUMNS = ("step", "member", *LOSS_COLUMNS[1:])
 SWEEP_HISTORY_COLUMNS = tuple(c for c in SWEEP_LOSS_COLUMNS if c != "optimizer")
@@ -84,7 +85,8 @@ class UdeSweepTask(UdeTask):
 
                 return jax.vmap(step, in_axes=(0, axis))(state, data)
 
-            compiled = eqx.filter_jit(batched).lower(state, objective, data, _iteration(0)).compile()
+            compiled = compile_cached_step(batched, state, objective, data, _iteration(0),
+                                           stats=lambda leaves: StepStats(*leaves))
             self._compiled[phase] = lambda st, i: compiled(st, objective, data, _iteration(i))
         return self._compiled[phase]
 

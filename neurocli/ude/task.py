@@ -28,6 +28,7 @@ import optax
 from jaxtyping import Array, Bool, Float, Int, PyTree
 
 from neurocli.config.optim import PhaseConfig
+from neurocli.numerics.program_cache import compile_cached_step
 from neurocli.training.optim import is_lbfgs, learning_rate, make_optimizer
 from neurocli.training.levenberg_marquardt import LevenbergMarquardt
 from neurocli.ude.objective import TrajectoryLoss
@@ -207,7 +208,8 @@ class UdeTask:
     def compile(self, phase: int, state: TrainState) -> Callable:
         if phase not in self._compiled:
             objective = self.objectives[phase]
-            compiled = make_step(self.phases[phase]).lower(state, objective, _iteration(0)).compile()
+            compiled = compile_cached_step(raw_step(self.phases[phase]), state, objective, _iteration(0),
+                                           stats=lambda leaves: StepStats(*leaves))
             self._compiled[phase] = lambda st, i: compiled(st, objective, _iteration(i))
         return self._compiled[phase]
 
