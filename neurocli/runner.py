@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from neurocli import memory, runtime
+from neurocli import memory, runtime, tracking
 from neurocli.config.base import ConfigError, config_source, dump_config, load_config, read_yaml, validate
 from neurocli.plotting import figure_worker
 from neurocli.run_dir import DetachedRun, RunDirectory, check_name, check_output_root
@@ -138,6 +138,7 @@ def _interrupted(command: str, module: ModuleType, cfg, run: RunDirectory, exc: 
 
 
 def _execute(command: str, module: ModuleType, prepared, cfg, run: RunDirectory, restored) -> int:
+    tracker = tracking.start(command, cfg, run)  # runtime.tracking (off by default); warns, never raises
     with signals.guarding():
         try:
             run.mark("running")
@@ -162,6 +163,7 @@ def _execute(command: str, module: ModuleType, prepared, cfg, run: RunDirectory,
             code = EXIT_FAILED
         finally:
             figure_worker.abandon()  # a failed or interrupted run: stop it (no-op after wait())
+    tracker.finish(run)  # the status is final: mirror the run directory (a failure is a warning)
     if not run.detached:
         print(run.path)
     return code
