@@ -47,6 +47,9 @@ def optimisation_history(numbers: Sequence[int], values: Sequence[float], failed
     if len(failed):
         ax.plot(failed, np.zeros(len(failed)), "x", color="tab:red", transform=ax.get_xaxis_transform(),
                 clip_on=False, label=f"failed trial ({len(failed)})")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial number")
     ax.set_ylabel(f"objective: {objective}")
     ax.set_title("optimisation history", fontsize=10)
