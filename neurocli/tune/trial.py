@@ -1,8 +1,8 @@
 """One trial: a normal `neurocli <command>` run in a child process, its overrides as `--set`.
 
 The child runs in its own session, so a Ctrl-C reaches tune alone, and tune forwards it (or a
-SIGTERM): the trial saves and stops as any run does (status `interrupted`). On Linux the child
-gets SIGTERM if tune itself dies (PR_SET_PDEATHSIG), so a killed tune leaves no trial running.
+SIGTERM) once: the trial saves and stops as any run does (status `interrupted`). A tune killed
+outright (SIGKILL) leaves its trial to finish on its own; the next tune re-runs that trial.
 """
 
 from __future__ import annotations
@@ -24,23 +24,14 @@ class Outcome:
     signal: int | None  # the signal tune received while the trial ran (forwarded), if any
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def run_trial(command: str, config: Path, overrides: list[str], output_root: str, name: str) -> Outcome:
     argv = [sys.executable, "-m", "neurocli", command, "--config", str(config), "--output-root", str(output_root),
             "--name", name]
     for o in overrides:
         argv += ["--set", o]
     received: list[int] = []
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, start_new_session=True,
-                             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+    # no preexec_fn: the parent has JAX's threads, and only a plain fork + exec is safe then
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, start_new_session=True)
 
     def forward(signum, frame):
         received.append(signum)
