@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import math
-import statistics
 from typing import Any
 
 SUMMARIES = ("min", "median", "max")
@@ -26,12 +25,13 @@ def _number(v: Any) -> bool:
 
 
 def _summarise(key: str, values: list, out: dict[str, float]) -> None:
-    finite = [float(v) for v in values if _number(v)]
+    finite = sorted(float(v) for v in values if _number(v))
     if not finite:
         return
-    out.setdefault(f"{key}_min", min(finite))
-    out.setdefault(f"{key}_median", float(statistics.median(finite)))
-    out.setdefault(f"{key}_max", max(finite))
+    n = len(finite)
+    out.setdefault(f"{key}_min", finite[0])
+    out.setdefault(f"{key}_median", finite[n // 2] if n % 2 else (finite[n // 2 - 1] + finite[n // 2]) / 2)
+    out.setdefault(f"{key}_max", finite[-1])
 
 
 def flat_metrics(metrics: Any) -> dict[str, float]:

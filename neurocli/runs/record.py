@@ -47,7 +47,7 @@ def _seconds(started: Any, finished: Any) -> float | None:
         return None
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: str) -> Any:
     try:
         with open(path, "rb") as f:
             return json.loads(f.read())
@@ -55,13 +55,14 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def read_run(path: Path) -> RunRecord | None:
+def read_run(path: str | os.PathLike) -> RunRecord | None:
     """The run in `path`, or None when it has no readable run.json."""
-    info = _read_json(path / "run.json")
+    info = _read_json(os.path.join(path, "run.json"))
     if not isinstance(info, dict):
         return None
+    path = Path(path)
     match = STAMPED.match(path.name)
-    metrics = _read_json(path / "metrics.json")
+    metrics = _read_json(os.path.join(path, "metrics.json"))
     return RunRecord(
         path=path,
         command=str(info.get("command") or path.parent.name),
@@ -84,10 +85,11 @@ def scan(root: str | os.PathLike, command: str | None = None) -> tuple[list[RunR
     with os.scandir(root) as parents:
         commands = sorted(e.name for e in parents if e.is_dir() and (command is None or e.name == command))
     for name in commands:
-        with os.scandir(root / name) as entries:
+        parent = os.path.join(root, name)
+        with os.scandir(parent) as entries:
             dirs = sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
         for d in dirs:
-            record = read_run(root / name / d)
+            record = read_run(os.path.join(parent, d))
             if record is None:
                 unreadable += 1
             elif command is None or record.command == command:
