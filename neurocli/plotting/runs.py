@@ -27,7 +27,7 @@ def loss_overlay(names: Sequence[str], curves: Sequence[dict[str, list[tuple[flo
             ax.plot(step, loss, color=colour, lw=0.8 if many else 1.2, alpha=0.8 if many else 1.0, label=label)
     ax.set_yscale("log")
     ax.set_xlabel("training step (loss.csv `step`)")
-    ax.set_ylabel("training loss (loss.csv `loss`; each run's own objective)")
+    ax.set_ylabel("training loss (loss.csv `loss`)")
     ax.set_title("loss curves of the compared runs", fontsize=10)
     ax.legend(loc="best", fontsize=7, frameon=True, framealpha=1.0, facecolor="white", edgecolor="0.8")
     return fig

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import signal
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from neurocli.config.base import ConfigError, UsageError, apply_override, config_source, load_config, parse_override, read_yaml
+from neurocli.config.base import ConfigError, UsageError, load_config, read_yaml
 from neurocli.run_dir import NAME_PATTERN, NAME_RULE, RunDirectory, check_output_root
 from neurocli.runs.keys import KEYS
 from neurocli.runs.record import read_run
@@ -90,10 +89,7 @@ def _check(config, space, trials, objective, direction, storage, study_name, com
         raise UsageError("--objective", f"{objective!r} is not a metric key of `neurocli {command}`; expected one of "
                          f"{', '.join(KEYS[command])} (README: 'Metric keys')")
     schema = _schema(command)
-    load_config(schema, Path(config), sets)  # the base config, its --set applied
-    for text in sets:
-        keys, value = parse_override(text)
-        apply_override(data, keys, value, config_source(Path(config), sets))
+    _, data = load_config(schema, Path(config), sets)  # the base config with its --set applied, checked
     params = load_space(space)
     check_space(params, schema, data, str(space))
     root = check_output_root(output_root)
@@ -153,7 +149,6 @@ def counted(study) -> int:
 
 def _search(config, space, params, trials, objective, direction, storage, study, command, sets, root, argv) -> int:
     import optuna
-    from optuna.trial import TrialState
 
     try:
         requeued = _recover(study)
@@ -180,7 +175,7 @@ def _search(config, space, params, trials, objective, direction, storage, study,
                 break
     except (KeyboardInterrupt, _Stopped) as exc:
         code = exc.code if isinstance(exc, _Stopped) else 130
-        status, error = "interrupted", f"interrupted between trials; run the same command again to continue"
+        status, error = "interrupted", "interrupted between trials; run the same command again to continue"
     finally:
         signal.signal(signal.SIGTERM, previous)
     _summarise(study, params, objective, direction, storage, run)
