@@ -205,9 +205,8 @@ def _one_trial(study, params: list[Param], config, sets, command, root, objectiv
     out = run_trial(command, Path(config), [*sets, *(override(k, v) for k, v in values.items())], str(root), name)
     if out.run_dir is not None:
         trial.set_user_attr("run_dir", str(out.run_dir))
-        RunDirectory(out.run_dir, {}).write_json("tune_trial.json", {
-            "study": study.study_name, "storage": storage, "trial": trial.number, "params": values,
-            "tune_dir": str(run.path)})
+        _link(out.run_dir, {"study": study.study_name, "storage": storage, "trial": trial.number, "params": values,
+                            "tune_dir": str(run.path)})
     trial.set_user_attr("exit_code", out.code)
     if out.signal is not None or out.code in (130, 143, -signal.SIGINT, -signal.SIGTERM):
         trial.set_user_attr("interrupted", f"the run stopped (exit {out.code})")
@@ -230,6 +229,22 @@ def _one_trial(study, params: list[Param], config, sets, command, root, objectiv
     study.tell(trial, value)
     print(f"tune: trial {trial.number}: {objective} = {value:.6g}  ({out.run_dir})", file=sys.stderr)
     return EXIT_OK, None
+
+
+def _link(run_dir: Path, trial: dict) -> None:
+    """tune_trial.json in the trial's run directory (a problem writing it is a warning: the study
+    holds the link too, as the trial's `run_dir`)."""
+    try:
+        trial_run = RunDirectory.open(run_dir)
+    except ValueError as exc:
+        print(f"warning: tune: {exc}; tune_trial.json not written", file=sys.stderr)
+        return
+    try:
+        trial_run.write_json("tune_trial.json", trial)
+    except OSError as exc:
+        print(f"warning: tune: {exc}; tune_trial.json not written", file=sys.stderr)
+    finally:
+        trial_run.close()
 
 
 def _summarise(study, params, objective, direction, storage, run) -> None:
