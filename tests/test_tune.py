@@ -132,3 +132,10 @@ def test_a_study_is_not_continued_with_another_objective(files, tmp_path):
     result, _ = invoke("tune", "--config", config, "--space", space, "--trials", 2, "--objective", "peak_V_mV",
                        "--storage", storage, "--output-root", tmp_path / "out")  # minimize, the default
     assert result.exit_code == 2 and "was made to maximize, not minimize" in result.stderr
+
+
+def test_a_missing_space_file_is_named_as_the_space(files, tmp_path):
+    config, _ = files
+    result, _ = invoke("tune", "--config", config, "--space", tmp_path / "nope.yaml", "--trials", 2,
+                       "--objective", "peak_V_mV", "--output-root", tmp_path / "out")
+    assert result.exit_code == 2 and f"--space {tmp_path / 'nope.yaml'}: file not found" in result.stderr

@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from neurocli.config.base import ConfigError, apply_override, parse_override, read_yaml, validate
+from neurocli.config.base import ConfigError, UsageError, apply_override, parse_override, read_yaml, validate
 
 RANGE_KEYS = {"low", "high", "log", "step"}
 
@@ -98,7 +98,10 @@ def _param(source: str, key: Any, spec: Any) -> Param:
 
 def load_space(path: Path) -> list[Param]:
     source = str(path)
-    data = read_yaml(Path(path))
+    try:
+        data = read_yaml(Path(path))
+    except UsageError as exc:  # read_yaml names a file it cannot read as --config
+        raise UsageError(f"--space {path}", exc.problems[0][1]) from None
     if not data:
         raise ConfigError(source, [("", "the space is empty; expected one dotted config key per line")])
     return [_param(source, k, v) for k, v in data.items()]
