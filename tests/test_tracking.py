@@ -120,3 +120,31 @@ def test_runs_lists_filters_and_compares_the_real_runs(tracked):
     assert result.stdout.count("\n") == 2 and run.name in result.stdout
     result, last = invoke("runs", "compare", run, rows[1]["path"], "--output-root", root)
     assert result.exit_code == 0 and "pde.a" in result.stdout and last.parent == root / "comparisons"
+
+
+def test_a_resumed_run_continues_its_mlflow_run_with_the_new_rows(tmp_path):
+    """Two sessions of one run (interrupted, then resumed): one MLflow run, each loss row once."""
+    from mlflow.tracking import MlflowClient
+
+    from neurocli.config.base import load_config
+    from neurocli.config.pinn import TrainPinnConfig
+    from neurocli.run_dir import RunDirectory
+    from neurocli.tracking.mlflow import MlflowTracker
+
+    cfg, _ = load_config(TrainPinnConfig, CONFIGS / "pinn_smoke.yaml")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    run = RunDirectory.create(tmp_path, "train-pinn", "resumed", ["neurocli"], 0)
+    rows = [f"{10 * (i + 1)},0,0.1,{1.0 / (i + 1)!r},0.5" for i in range(5)]
+    for session, (n, status) in enumerate([(3, "interrupted"), (5, "completed")]):
+        run.write_text("loss.csv", "step,member,a,loss,residual\n" + "\n".join(rows[:n]) + "\n")
+        run.write_json("metrics.json", {"members": [{"a": 0.1, "rel_l2": 0.1 / (session + 1)}]})
+        run.mark(status)
+        MlflowTracker.open(uri, "resume-test", "train-pinn", cfg).finish(run)
+    client = MlflowClient(tracking_uri=uri)
+    (found,) = client.search_runs([client.get_experiment_by_name("resume-test").experiment_id])
+    assert found.info.run_id == json.loads((run.path / "tracking.json").read_text())["mlflow"]["run_id"]
+    assert found.info.status == "FINISHED" and found.data.tags["neurocli.status"] == "completed"
+    history = client.get_metric_history(found.info.run_id, "loss")
+    assert sorted((m.step, m.value) for m in history) == [(10 * (i + 1), 1.0 / (i + 1)) for i in range(5)]
+    assert found.data.metrics["rel_l2_max"] == 0.05  # the latest metrics.json
+    run.close()
