@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= outputs
 
-.PHONY: install test test-fast fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup clean
+.PHONY: install test test-fast fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup bench-runs clean
 
 $(BIN)/neurocli: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,7 +11,7 @@ $(BIN)/neurocli: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
-install: $(BIN)/neurocli  ## create .venv and install neurocli with its test dependencies
+install: $(BIN)/neurocli  ## create .venv and install neurocli with its test dependencies (and the tracking extra)
 
 test: install  ## the whole test suite on CPU, one pytest-xdist worker per core
 	$(BIN)/pytest -q -n auto
@@ -41,7 +41,7 @@ demo: install  ## the shipped default configs
 	$(BIN)/neurocli train-pinn --config configs/a_sweep.yaml --output-root $(OUT)
 	$(BIN)/neurocli train-pinn --config configs/pinn_a_k_map.yaml --output-root $(OUT)
 
-bench: bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup  ## all benchmarks -> benchmarks/results/
+bench: bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup bench-runs  ## all benchmarks -> benchmarks/results/
 
 bench-simulate: install
 	$(BIN)/python benchmarks/bench_simulate.py
@@ -61,6 +61,9 @@ bench-sweeps: install  ## a 10^5-member f–I map; 10^4: chunks, memory, one vs 
 
 bench-startup: install  ## process start-up times (BENCH_NEURON_PYTHON=a python with neuron, optional)
 	$(BIN)/python benchmarks/bench_startup.py
+
+bench-runs: install  ## `neurocli runs` on 10^4 synthetic run directories
+	$(BIN)/python benchmarks/bench_runs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

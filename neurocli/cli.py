@@ -114,6 +114,78 @@ def train_pinn(config: Path = CONFIG, set: Optional[list[str]] = SET, output_roo
     _run("train-pinn", "train_pinn", config, set, output_root, name, resume)
 
 
+runs_app = typer.Typer(no_args_is_help=False, help="Find, show and compare run directories (run.json, metrics.json; no JAX).")
+app.add_typer(runs_app, name="runs")
+RUNS_ROOT = typer.Option("outputs", "--output-root", help="Where the run directories are.")
+
+
+def _runs(call) -> None:
+    """Call the runs library; its RunsError is bad input (exit 2), one line."""
+    from neurocli.runs import RunsError
+
+    try:
+        call()
+    except RunsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@runs_app.callback(invoke_without_command=True)
+def runs(ctx: typer.Context, output_root: str = RUNS_ROOT,
+         command: Optional[str] = typer.Option(None, "--command", help="Only this command's runs (simulate, train-ude, ...)."),
+         status: Optional[str] = typer.Option(None, "--status", help="Only runs with this status."),
+         where: Optional[list[str]] = typer.Option(None, "--where", help="KEY OP VALUE, e.g. 'rel_l2_max<1e-3' (repeatable: all must hold)."),
+         sort: Optional[str] = typer.Option(None, "--sort", help="Sort by KEY (ascending) or -KEY (descending); default: time."),
+         format: str = typer.Option("table", "--format", help="table, csv or json.")):
+    """List runs, one row per run directory: time, command, name, status, duration, headline metrics."""
+    if ctx.invoked_subcommand is None:
+        from neurocli.runs import table
+
+        _runs(lambda: typer.echo(table.render(table.select(output_root, command, status, where or [], sort)[0], format), nl=False))
+
+
+@runs_app.command("show")
+def runs_show(run: str = typer.Argument(..., help="A run directory (or its name under --output-root)."),
+              output_root: str = RUNS_ROOT):
+    """One run: status, argv, config, metrics, figures and files."""
+    from neurocli.runs import record, show
+
+    _runs(lambda: typer.echo(show.describe(record.find_run(run, output_root)), nl=False))
+
+
+@runs_app.command("compare")
+def runs_compare(runs: list[str] = typer.Argument(..., help="Two or more run directories (or names)."),
+                 output: Optional[Path] = typer.Option(None, "--output", help="The loss figure (default: "
+                                                       "<output-root>/comparisons/<stamp>_<name>_vs_<n>.pdf)."),
+                 output_root: str = RUNS_ROOT):
+    """Config keys that differ, metrics side by side, loss curves overlaid in one PDF (its path: the last line)."""
+    from neurocli.runs import compare, record
+
+    def call():
+        text, pdf = compare.compare([record.find_run(r, output_root) for r in runs], output, Path(output_root))
+        typer.echo(text + (f"{pdf}\n" if pdf else ""), nl=False)
+
+    _runs(call)
+
+
+@app.command()
+def tune(config: Path = CONFIG, space: Path = typer.Option(..., "--space", help="The search space YAML: per dotted key a range or choices."),
+         trials: int = typer.Option(..., "--trials", help="Trials the study holds at the end (complete or failed)."),
+         objective: str = typer.Option(..., "--objective", help="The metric key to optimise, e.g. rel_l2_max."),
+         direction: str = typer.Option("minimize", "--direction", help="minimize or maximize."),
+         storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default: sqlite:///<output-root>/tune.db)."),
+         study: Optional[str] = typer.Option(None, "--study", help="Study name (default: the config file's stem); the same one continues."),
+         command: Optional[str] = typer.Option(None, "--command", help="The command (default: from the config: pde -> train-pinn, ude -> train-ude, else simulate)."),
+         set: Optional[list[str]] = SET, output_root: str = OUTPUT_ROOT):
+    """An Optuna search over config keys; each trial a normal run directory. Interrupted, it continues."""
+    if config is None:
+        raise typer.BadParameter("--config is required", param_hint="--config")
+    from neurocli.tune import tune as search
+
+    raise typer.Exit(search(config, space, trials, objective, direction, storage, study, command, list(set or []),
+                            output_root, ["neurocli", *sys.argv[1:]]))
+
+
 def main() -> None:
     """The `neurocli` console entry (and `python -m neurocli`). Ends the process with `os._exit`
     once the command is done (see `_exit`), except with --coordinator."""

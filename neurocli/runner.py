@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from neurocli import memory, runtime
+from neurocli import memory, runtime, tracking
 from neurocli.config.base import ConfigError, config_source, dump_config, load_config, read_yaml, validate
 from neurocli.atomic import FileWriteError
 from neurocli.plotting import figure_worker
@@ -154,6 +154,7 @@ def _unrecorded(reason: str | None) -> str:
 
 def _execute(command: str, module: ModuleType, prepared, cfg, run: RunDirectory, restored,
              config_text: str | None = None) -> int:
+    tracker = tracking.start(command, cfg, run)  # runtime.tracking (off by default); warns, never raises
     with signals.guarding():
         try:
             if config_text is not None:
@@ -181,6 +182,7 @@ def _execute(command: str, module: ModuleType, prepared, cfg, run: RunDirectory,
             code = EXIT_FAILED
         finally:
             figure_worker.abandon()  # a failed or interrupted run: stop it (no-op after wait())
+    tracker.finish(run)  # the status is final: mirror the run directory (a failure is a warning)
     if not run.detached:
         print(run.path)
     run.close()

@@ -20,6 +20,25 @@ MAX_SAVED_SAMPLES = 1_000_000
 """Saved samples per member: a million rows of trajectory.csv is past what anyone reads or plots."""
 
 
+class TrackingConfig(Section):
+    """Optional mirrors of the run (`pip install 'neurocli[tracking]'`, neurocli/tracking/); the run
+    directory stays the record, and a tracking failure is a warning, never a failed run."""
+
+    tensorboard: bool = Field(default=False, description="event files in <run>/tensorboard/ as the run goes")
+    mlflow: bool | str = Field(default=False, description="true: the store sqlite:///<output-root>/mlflow.db; "
+                               "or a tracking URI (sqlite:///FILE.db, http://HOST:PORT)")
+    experiment: str | None = Field(default=None, description="MLflow experiment (None: the command's name)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if isinstance(self.mlflow, str) and not self.mlflow.strip():
+            raise KeyedError("mlflow", "is empty; expected true or a tracking URI such as sqlite:///mlflow.db")
+        if self.experiment is not None and not self.experiment.strip():
+            raise KeyedError("experiment", "is empty; expected a name (or leave it out: the command's name)")
+        ignored_unless(self, "experiment", self.mlflow is not False, "MLflow is off (mlflow: false)")
+        return self
+
+
 class RuntimeConfig(Section):
     """How JAX runs: precision, the persistent compilation cache, the random seed, and the memory a
     run may plan to use (checked before compiling: neurocli.memory)."""
@@ -37,6 +56,7 @@ class RuntimeConfig(Section):
         default=None, description="CPU devices JAX makes, each running its share of a sweep's members on its own "
         "core (None: one per core for simulate's chunked sweeps, else 1); no effect on GPU or TPU runs"
     )
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="TensorBoard and MLflow (off)")
 
 
 class SolverConfig(Section):

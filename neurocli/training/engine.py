@@ -38,6 +38,7 @@ from typing import Any, Protocol
 import jax
 import numpy as np
 
+from neurocli import tracking
 from neurocli.progress import progress
 from neurocli.run_dir import RunDirectory
 from neurocli.training import checkpoint, signals
@@ -325,6 +326,7 @@ class Engine:
                     self.cursor = cur
                     if rec is not None:
                         update(cur.step, loss=float(np.max(rec.loss)), best=float(np.max(cur.best_loss)))
+                        tracking.current().rows(rec.rows, cur.step)  # TensorBoard as the run goes (if on)
                         if cur.consecutive.max() >= st.max_consecutive_failures:
                             self._save(cur)
                             raise TrainingFailed(task.failure(cur, rec))

@@ -1,0 +1,99 @@
+"""The tracker a run hands its loss rows to (the training engine) and finishes with (the runner).
+
+`start(command, cfg, run)` makes the trackers `runtime.tracking` asks for and makes them current;
+`current()` is what the engine logs to (a no-op `Tracker` when tracking is off). Each backend
+catches its own failures: it warns once and stops, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def warn(backend: str, problem: object) -> None:
+    text = " ".join(str(problem).split())[:300] or type(problem).__name__
+    print(f"warning: tracking: {backend}: {text}; the run directory has everything", file=sys.stderr)
+
+
+class Tracker:
+    """No tracking: every call does nothing. Backends override `rows` and `finish`."""
+
+    name = "none"
+
+    def rows(self, rows: Sequence[dict[str, float]], step: int) -> None:
+        """A logged training step's rows (loss.csv's, one per member)."""
+
+    def finish(self, run) -> None:
+        """The run's status is final and its files are written."""
+
+
+class Trackers(Tracker):
+    """Several backends; one that fails is dropped with a warning, the others go on."""
+
+    def __init__(self, backends: list[Tracker]):
+        self.backends = backends
+
+    def _each(self, method: str, *args) -> None:
+        for backend in list(self.backends):
+            try:
+                getattr(backend, method)(*args)
+            except (Exception, KeyboardInterrupt) as exc:  # never fail (or cut short) the run
+                warn(backend.name, f"{type(exc).__name__}: {exc}")
+                self.backends.remove(backend)
+
+    def rows(self, rows, step) -> None:
+        self._each("rows", rows, step)
+
+    def finish(self, run) -> None:
+        global _CURRENT
+        try:
+            self._each("finish", run)
+        finally:
+            _CURRENT = Tracker()
+
+
+_CURRENT: Tracker = Tracker()
+
+
+def current() -> Tracker:
+    return _CURRENT
+
+
+def start(command: str, cfg, run) -> Tracker:
+    """The trackers `cfg.runtime.tracking` asks for, made current. Processes other than 0 of a
+    many-process run (a detached run) track nothing."""
+    global _CURRENT
+    settings = getattr(getattr(cfg, "runtime", None), "tracking", None)
+    backends: list[Tracker] = []
+    if settings is not None and not run.detached:
+        root = Path(run.path).parent.parent  # <output-root>/<command>/<run>
+        if settings.tensorboard:
+            backends.append(_opened("tensorboard", lambda: _tensorboard().open(run.path)))
+        if settings.mlflow:
+            uri = f"sqlite:///{root.resolve() / 'mlflow.db'}" if settings.mlflow is True else settings.mlflow
+            backends.append(_opened("mlflow", lambda: _mlflow().open(uri, settings.experiment or command, command, cfg)))
+    backends = [b for b in backends if b is not None]
+    _CURRENT = Trackers(backends) if backends else Tracker()
+    return _CURRENT
+
+
+def _opened(name: str, make) -> Tracker | None:
+    try:
+        return make()
+    except Exception as exc:  # e.g. an event directory that cannot be made
+        warn(name, f"{type(exc).__name__}: {exc}")
+        return None
+
+
+def _tensorboard():
+    from neurocli.tracking.tensorboard import TensorBoardTracker
+
+    return TensorBoardTracker
+
+
+def _mlflow():
+    from neurocli.tracking.mlflow import MlflowTracker
+
+    return MlflowTracker
