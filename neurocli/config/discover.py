@@ -55,13 +55,15 @@ class SampleConfig(Section):
 class RegressionConfig(Section):
     """STLSQ over a path of `thresholds` (fractions of the current's RMS, 1 down to 1e-4), every
     candidate scored by `folds`-fold cross-validation; the simplest within
-    max(standard error, `complexity_tolerance` × RMS of the current) of the best is chosen."""
+    max(standard error, `complexity_tolerance` × RMS of the current) of the best is chosen, among
+    the candidates of at most `max_terms` term groups (a conductance form or a monomial each)."""
 
     folds: Annotated[int, Field(ge=2, le=100)] = 5
     thresholds: Annotated[int, Field(ge=1, le=200)] = 20
     ridge: NonNegativeFloat = Field(default=1e-6, description="ridge per sample on unit-RMS columns (STLSQ and CV)")
     complexity_tolerance: NonNegativeFloat = 0.01
     max_iterations: Annotated[int, Field(ge=1, le=1000)] = 10
+    max_terms: Annotated[int, Field(ge=1, le=1000)] = 3
 
 
 class RefitConfig(Section):

@@ -57,7 +57,7 @@ def discover(cfg: DiscoverConfig, src: Source, library: Library, network, record
     reg = cfg.regression
     sel = regression.select(features(library, s.inputs), s.learned, library.groups(), folds=reg.folds,
                             thresholds=reg.thresholds, ridge=reg.ridge, complexity_tolerance=reg.complexity_tolerance,
-                            max_iterations=reg.max_iterations, seed=seed)
+                            max_iterations=reg.max_iterations, seed=seed, max_terms=reg.max_terms)
     chosen = chosen_library(library, sel.chosen.groups)
     cols = list(sel.chosen.columns)
     c0 = sel.coefficients[cols]

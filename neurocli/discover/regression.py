@@ -10,7 +10,8 @@
 - Each candidate support is scored by K-fold cross-validation over the samples (least squares on
   K−1 folds, RMS error on the held-out one, in the current's units). The selected one is the
   *simplest* (fewest columns; then the lowest CV error) within a tolerance of the best CV error:
-  max(its standard error over the folds, `complexity_tolerance` × RMS of the current).
+  max(its standard error over the folds, `complexity_tolerance` × RMS of the current), among the
+  candidates of at most `max_terms` term groups.
 - The chosen support is refitted on all samples by plain least squares; the covariance of its coefficients is the least
   squares one, σ² (AᵀA)⁻¹ with σ² = RSS / (n − s).
 """
@@ -53,15 +54,37 @@ def _solve(A: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
     return np.linalg.lstsq(A, y, rcond=None)[0]
 
 
-def stlsq(A: np.ndarray, y: np.ndarray, groups: list[list[int]], threshold: float, ridge: float,
+class Normal:
+    """The ridge normal equations of (A, y): each support's solve is a small dense solve of its
+    block of AᵀA (a path and its cross-validation solve hundreds of supports)."""
+
+    def __init__(self, A: np.ndarray, y: np.ndarray, ridge: float):
+        self.gram, self.rhs, self.ridge, self.rows = A.T @ A, A.T @ y, ridge, len(y)
+
+    def without(self, A: np.ndarray, y: np.ndarray) -> Normal:
+        """The equations with the rows (A, y) taken out (a training fold)."""
+        out = object.__new__(Normal)
+        out.gram, out.rhs = self.gram - A.T @ A, self.rhs - A.T @ y
+        out.ridge, out.rows = self.ridge, self.rows - len(y)
+        return out
+
+    def solve(self, cols: list[int]) -> np.ndarray:
+        G = self.gram[np.ix_(cols, cols)] + self.ridge * self.rows * np.eye(len(cols))
+        try:
+            return np.linalg.solve(G, self.rhs[cols])
+        except np.linalg.LinAlgError:
+            return np.linalg.lstsq(G, self.rhs[cols], rcond=None)[0]
+
+
+def stlsq(A: np.ndarray, normal: Normal, groups: list[list[int]], threshold: float,
           max_iterations: int) -> tuple[int, ...]:
-    """The groups STLSQ keeps at `threshold` (A, y scaled: unit-RMS columns and target)."""
+    """The groups STLSQ keeps at `threshold` (A scaled: unit-RMS columns; the target too)."""
     active = list(range(len(groups)))
     for _ in range(max_iterations):
         if not active:
             break
         cols = [c for g in active for c in groups[g]]
-        w = dict(zip(cols, _solve(A[:, cols], y, ridge)))
+        w = dict(zip(cols, normal.solve(cols)))
         keep = [g for g in active
                 if np.sqrt(np.mean((A[:, groups[g]] @ np.array([w[c] for c in groups[g]])) ** 2)) >= threshold]
         if keep == active:
@@ -76,19 +99,16 @@ def folds_of(n: int, k: int, seed: int) -> list[np.ndarray]:
     return [np.sort(f) for f in np.array_split(order, k)]
 
 
-def cv_error(A: np.ndarray, y: np.ndarray, cols: list[int], folds: list[np.ndarray], ridge: float) -> tuple[float, float]:
-    """(mean, standard error) over the folds of the held-out RMS error of least squares on `cols`."""
-    errors = []
-    for test in folds:
-        train = np.setdiff1d(np.arange(len(y)), test)
-        w = _solve(A[np.ix_(train, cols)], y[train], ridge)
-        errors.append(np.sqrt(np.mean((A[np.ix_(test, cols)] @ w - y[test]) ** 2)))
-    errors = np.asarray(errors)
+def cv_error(A: np.ndarray, y: np.ndarray, cols: list[int], folds: list[tuple[np.ndarray, Normal]]) -> tuple[float, float]:
+    """(mean, standard error) over the folds of the held-out RMS error of (ridge) least squares on
+    `cols`; `folds`: (held-out rows, the training rows' normal equations)."""
+    errors = np.array([np.sqrt(np.mean((A[np.ix_(test, cols)] @ normal.solve(cols) - y[test]) ** 2))
+                       for test, normal in folds])
     return float(errors.mean()), float(errors.std(ddof=1) / np.sqrt(len(errors)) if len(errors) > 1 else 0.0)
 
 
 def select(A: np.ndarray, y: np.ndarray, groups: list[list[int]], *, folds: int, thresholds: int, ridge: float,
-           complexity_tolerance: float, max_iterations: int, seed: int) -> Selection:
+           complexity_tolerance: float, max_iterations: int, seed: int, max_terms: int | None = None) -> Selection:
     """Sparse candidates (the STLSQ path and each group alone), scored by cross-validation; the
     simplest within tolerance of the best (module doc)."""
     A, y = np.asarray(A, float), np.asarray(y, float)
@@ -97,18 +117,19 @@ def select(A: np.ndarray, y: np.ndarray, groups: list[list[int]], *, folds: int,
     col_rms = np.where(col_rms > 0, col_rms, 1.0)
     y_rms = float(np.sqrt(np.mean(y**2))) or 1.0
     An, yn = A / col_rms, y / y_rms
-    split = folds_of(len(y), folds, seed)
+    full = Normal(An, yn, ridge)
+    split = [(test, full.without(An[test], yn[test])) for test in folds_of(len(y), folds, seed)]
     sub = [groups[g] for g in usable]
 
     def score(support: tuple[int, ...]) -> tuple[float, float]:
         cols = [c for g in support for c in groups[g]]
-        mean, se = cv_error(An, yn, cols, split, ridge)
+        mean, se = cv_error(An, yn, cols, split)
         return mean * y_rms, se * y_rms
 
     found: dict[tuple[int, ...], Candidate] = {}
     path = []
     for thr in np.geomspace(1.0, 1e-4, thresholds) if thresholds > 1 else [1e-2]:
-        support = tuple(usable[g] for g in stlsq(An, yn, sub, float(thr), ridge, max_iterations))
+        support = tuple(usable[g] for g in stlsq(An, full, sub, float(thr), max_iterations))
         if not support:
             path.append({"threshold": float(thr), "groups": 0, "columns": 0, "cv_rmse": None})
             continue
@@ -122,9 +143,10 @@ def select(A: np.ndarray, y: np.ndarray, groups: list[list[int]], *, folds: int,
             cv, se = score((g,))
             found[(g,)] = Candidate((g,), tuple(groups[g]), cv, se, "single term", None)
     ranked = sorted(found.values(), key=lambda c: c.cv_rmse)
-    best = ranked[0]
+    allowed = [c for c in ranked if max_terms is None or len(c.groups) <= max_terms]  # singles always are
+    best = allowed[0]
     tolerance = max(best.cv_se, complexity_tolerance * y_rms)
-    eligible = [c for c in ranked if c.cv_rmse <= best.cv_rmse + tolerance]
+    eligible = [c for c in allowed if c.cv_rmse <= best.cv_rmse + tolerance]
     chosen = min(eligible, key=lambda c: (len(c.columns), c.cv_rmse))
 
     cols = list(chosen.columns)

@@ -53,5 +53,6 @@ def sample(network, recording: Recording, inputs: tuple[str, ...], along: str, p
 
 
 def features(library, inputs: np.ndarray) -> np.ndarray:
-    """Every library column at the sampled inputs: (n, columns)."""
-    return np.asarray(jax.jit(jax.vmap(library.features))(jnp.asarray(inputs)))
+    """Every library column at the sampled inputs: (n, columns). Not jitted: run once, op by op
+    over all samples, it is quicker than compiling a hundred columns."""
+    return np.asarray(jax.vmap(library.features)(jnp.asarray(inputs)))
