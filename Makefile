@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= outputs
 
-.PHONY: install test test-fast fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup clean
+.PHONY: install test test-fast fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup bench-discover clean
 
 $(BIN)/neurocli: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ demo: install  ## the shipped default configs
 	$(BIN)/neurocli train-pinn --config configs/a_sweep.yaml --output-root $(OUT)
 	$(BIN)/neurocli train-pinn --config configs/pinn_a_k_map.yaml --output-root $(OUT)
 
-bench: bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup  ## all benchmarks -> benchmarks/results/
+bench: bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup bench-discover  ## all benchmarks -> benchmarks/results/
 
 bench-simulate: install
 	$(BIN)/python benchmarks/bench_simulate.py
@@ -58,6 +58,9 @@ bench-cable: install
 bench-sweeps: install  ## a 10^5-member f–I map; 10^4: chunks, memory, one vs two processes; vs jaxley
 	$(BIN)/python benchmarks/bench_sweeps.py
 	$(BIN)/python benchmarks/bench_sweeps_jaxley.py   # needs JAXLEY_PYTHON (a venv with jaxley); skipped otherwise
+
+bench-discover: install  ## train-ude then discover: the recovered forms, g, E and SSEs
+	$(BIN)/python benchmarks/bench_discover.py
 
 bench-startup: install  ## process start-up times (BENCH_NEURON_PYTHON=a python with neuron, optional)
 	$(BIN)/python benchmarks/bench_startup.py

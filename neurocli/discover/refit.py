@@ -31,14 +31,14 @@ class RecoveredCurrent(eqx.Module):
     """x -> Σ_j c_j φ_j(x), c = weights · unit (the library's columns φ)."""
 
     library: Library
-    weights: Float[Array, " columns"]
-    unit: tuple[float, ...] = eqx.field(static=True)
+    weights: Float[Array, " columns"]  # trained
+    unit: Float[Array, " columns"]  # fixed (an array, not static: another member's values reuse the compiled solve)
 
     def __init__(self, library: Library, coefficients):
         coefficients = np.asarray(coefficients, float)
         unit = np.where(np.abs(coefficients) > 0, np.abs(coefficients), 1.0)
         self.library = library
-        self.unit = tuple(float(u) for u in unit)
+        self.unit = jnp.asarray(unit)
         self.weights = jnp.asarray(coefficients / unit)
 
     @property
@@ -46,7 +46,7 @@ class RecoveredCurrent(eqx.Module):
         return np.asarray(self.weights) * np.asarray(self.unit)
 
     def __call__(self, x: Float[Array, " k"]) -> Float[Array, ""]:
-        return self.library.features(x) @ (self.weights * jnp.asarray(self.unit, self.weights.dtype))
+        return self.library.features(x) @ (self.weights * self.unit)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +61,8 @@ class Refit:
 
 def objective_for(loss: TrajectoryLoss, current: RecoveredCurrent) -> tuple[TrajectoryLoss, object]:
     """(the trajectory loss with `current` in the UDE, whole record, forward-mode; its params)."""
-    params, static = eqx.partition(current, eqx.is_inexact_array)
+    trained = eqx.tree_at(lambda c: c.weights, jax.tree.map(lambda _: False, current), True)
+    params, static = eqx.partition(current, trained)
     ude = eqx.tree_at(lambda u: u.network, loss.ude, current)
     return dataclasses.replace(loss, ude=ude, net_static=static, shooting=None, curriculum=None,
                                adjoint="forward"), params
