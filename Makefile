@@ -24,7 +24,8 @@ fuzz: install  ## the property-based fuzz test with many examples (minutes); `ma
 
 smoke: install  ## each subcommand on a tiny config, seconds each
 	$(BIN)/neurocli simulate --config configs/smoke_simulate.yaml --output-root $(OUT)
-	$(BIN)/neurocli train-ude --config configs/ude_smoke.yaml --output-root $(OUT)
+	$(BIN)/neurocli discover "$$($(BIN)/neurocli train-ude --config configs/ude_smoke.yaml --output-root $(OUT) | tail -1)" \
+	  --output-root $(OUT) --set regression.max_terms=1 --set refit.iterations=3
 	$(BIN)/neurocli train-pinn --config configs/pinn_smoke.yaml --output-root $(OUT)
 
 demo: install  ## the shipped default configs
@@ -36,7 +37,8 @@ demo: install  ## the shipped default configs
 	$(BIN)/neurocli simulate --config configs/hh_cable.yaml --output-root $(OUT)
 	$(BIN)/neurocli simulate --config configs/hh_fi_map.yaml --output-root $(OUT)
 	$(BIN)/neurocli simulate --config configs/cable_velocity_map.yaml --output-root $(OUT)
-	$(BIN)/neurocli train-ude --config configs/ude_reduced_hh.yaml --output-root $(OUT)
+	$(BIN)/neurocli discover "$$($(BIN)/neurocli train-ude --config configs/ude_reduced_hh.yaml --output-root $(OUT) | tail -1)" \
+	  --output-root $(OUT)
 	$(BIN)/neurocli train-ude --config configs/ude_seeds.yaml --output-root $(OUT)
 	$(BIN)/neurocli train-pinn --config configs/a_sweep.yaml --output-root $(OUT)
 	$(BIN)/neurocli train-pinn --config configs/pinn_a_k_map.yaml --output-root $(OUT)

@@ -12,7 +12,8 @@ Targets (issue 20):
 - configs/ude_potassium.yaml (the network sees V and n): n⁴ (V − E_K), g within 2 % of 36;
 - 1 mV noise on V (`--set data.noise.V=1.0`): reported.
 
-`BENCH_DISCOVER_ONLY=a,b` runs a subset (the keys of CASES).
+`BENCH_DISCOVER_ONLY=a,b` runs a subset (the keys of CASES); `BENCH_DISCOVER_MARKDOWN=1` rewrites
+discover.md from discover.json.
 """
 
 from __future__ import annotations
@@ -89,11 +90,11 @@ def markdown(results: dict) -> str:
     for name, r in results.items():
         if "members" in r:
             lines.append(f"| {name} | {r['form']} in {r['form_fraction']:.0%} of {len(r['members'])} members | "
-                         f"{r['g_median']:.5g} ({r['g_min']:.5g}–{r['g_max']:.5g}) | {r['E_median']:.5g} "
-                         f"({r['E_min']:.5g}–{r['E_max']:.5g}) | – | {r['validation_sse_median']:.3g} / "
+                         f"{r['g_median']:.8g} ({r['g_min']:.8g}–{r['g_max']:.8g}) | {r['E_median']:.8g} "
+                         f"({r['E_min']:.8g}–{r['E_max']:.8g}) | – | {r['validation_sse_median']:.3g} / "
                          f"{r['validation_sse_network_median']:.3g} (medians) | {r['train_wall_s']:.0f} | {r['discover_wall_s']:.0f} |")
             continue
-        lines.append(f"| {name} | {r['form']} | {r['g']:.6g} ± {r['g_standard_error']:.2g} | {r['E']:.6g} ± "
+        lines.append(f"| {name} | {r['form']} | {r['g']:.8g} ± {r['g_standard_error']:.2g} | {r['E']:.8g} ± "
                      f"{r['E_standard_error']:.2g} | {r['fit_sse']:.3g} / {r['fit_sse_network']:.3g} | "
                      f"{r['validation_sse']:.3g} / {r['validation_sse_network']:.3g} | {r['train_wall_s']:.0f} | "
                      f"{r['discover_wall_s']:.0f} |")
@@ -109,6 +110,9 @@ def markdown(results: dict) -> str:
 
 
 def main() -> None:
+    if os.environ.get("BENCH_DISCOVER_MARKDOWN"):  # rewrite discover.md from discover.json
+        (RESULTS / "discover.md").write_text(markdown(json.loads((RESULTS / "discover.json").read_text())))
+        return
     only = os.environ.get("BENCH_DISCOVER_ONLY")
     names = only.split(",") if only else list(CASES)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -130,7 +130,7 @@ def test_the_refit_through_the_ode_recovers_g_and_e_from_wrong_start():
 # -- the command ----------------------------------------------------------------------------------
 
 
-def fabricated_run(root, network_fit: bool) -> "Path":
+def fabricated_run(root, network_fit: bool, members: int | None = None) -> "Path":
     """A completed train-ude run of the smoke config without training: its config.yaml, run.json
     and a best.eqx holding a network of V (fitted to the true sodium current over the smoke
     record's voltages by Levenberg–Marquardt when `network_fit`, else as initialised)."""
@@ -144,7 +144,10 @@ def fabricated_run(root, network_fit: bool) -> "Path":
     from neurocli.ude.objective import split_network
     from neurocli.ude.setup import build_network, network_shape
 
-    cfg = validate(TrainUDEConfig, yaml.safe_load(SMOKE.read_text()), str(SMOKE))
+    raw = yaml.safe_load(SMOKE.read_text())
+    if members is not None:  # a sweep over network seeds: every member holds the same network
+        raw["sweep"] = {"parameter": "runtime.seed", "values": list(range(members))}
+    cfg = validate(TrainUDEConfig, raw, str(SMOKE))
     desc = {**network_shape(cfg), "centre": [-45.0], "scale": [22.0], "output_scale": 100.0, "final_layer_scale": 0.1}
     net = build_network(desc, 0)
     if network_fit:
@@ -161,10 +164,16 @@ def fabricated_run(root, network_fit: bool) -> "Path":
         for _ in range(300):
             params, state, _, _ = step(params, state)
         net = eqx.combine(params, static)
+    header = {"format": engine.FORMAT, "command": "train-ude", "network_shape": network_shape(cfg), "network": desc}
+    if members is not None:
+        from neurocli.ude.sweep import stack
+
+        params, static = split_network(net)
+        net = eqx.combine(stack([params] * members), static)
+        header["members"] = members
     run = RunDirectory.create(root, "train-ude", "ude_smoke", ["neurocli", "train-ude"], 0)
     run.write_text("config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
-    run.write_bytes(engine.BEST, checkpoint.encode({"format": engine.FORMAT, "command": "train-ude",
-                                                    "network_shape": network_shape(cfg), "network": desc}, net))
+    run.write_bytes(engine.BEST, checkpoint.encode(header, net))
     run.mark("completed")
     return run.path
 
@@ -200,6 +209,21 @@ def test_discover_of_a_network_fitted_to_the_true_current(trained, tmp_path):
     assert "I_Na = " in (run_dir / "equation.txt").read_text()
     config = (run_dir / "config.yaml").read_text()
     assert f"run: {trained.resolve()}" in config
+
+
+@pytest.mark.slow
+def test_a_sweep_is_discovered_member_by_member(tmp_path):
+    source = fabricated_run(tmp_path / "ude", network_fit=True, members=2)
+    result, run_dir = invoke("discover", source, "--output-root", tmp_path, "--set", "refit.enabled=false")
+    assert result.exit_code == 0, result.output
+    rows = (run_dir / "members.csv").read_text().splitlines()
+    assert rows[0].startswith("runtime.seed,form_key,g,E") and len(rows) == 3
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["form_counts"] == {"m∞(V)³·h∞(V)": 2} and metrics["form_fraction"] == 1.0
+    assert metrics["g_median"] == pytest.approx(float(TRUTH.g_Na), rel=2e-3)
+    assert [m["runtime.seed"] for m in metrics["members"]] == [0, 1]
+    assert (run_dir / "figures" / "forms.pdf").is_file()
+    assert len(json.loads((run_dir / "equation.json").read_text())["members"]) == 2
 
 
 def _no_discover_dir(root):
