@@ -13,11 +13,11 @@ $(BIN)/neurocli: pyproject.toml
 
 install: $(BIN)/neurocli  ## create .venv and install neurocli with its test dependencies
 
-test: install  ## the whole test suite (CPU; about 15 minutes on 2 cores from a cold cache)
-	$(BIN)/pytest -q
+test: install  ## the whole test suite on CPU, one pytest-xdist worker per core
+	$(BIN)/pytest -q -n auto
 
-test-fast: install  ## the suite without the tests marked slow (about 4½ minutes on 2 cores)
-	$(BIN)/pytest -q -m "not slow"
+test-fast: install  ## the suite without the tests marked slow, one worker per core
+	$(BIN)/pytest -q -n auto -m "not slow"
 
 fuzz: install  ## the property-based fuzz test with many examples (minutes); `make test` runs a few
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/test_fuzz.py

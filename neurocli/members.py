@@ -14,6 +14,7 @@ import io
 
 import numpy as np
 
+from neurocli.atomic import reason
 from neurocli.run_dir import RunDirectory
 
 FILE = "members.csv"
@@ -58,7 +59,14 @@ class MembersFile:
         ValueError, saying why, when the record is corrupt or belongs to another sweep."""
         import json
 
-        text = run.read_text(PROGRESS)
+        texts = {}
+        for name in (PROGRESS, FILE):  # a link planted for either is refused here, before any write
+            try:
+                texts[name] = run.read_text(name)
+            except (OSError, UnicodeDecodeError) as exc:
+                why = reason(exc) if isinstance(exc, OSError) else str(exc)
+                raise ValueError(f"{name} cannot be read safely ({why})") from None
+        text = texts[PROGRESS]
         if text is None:
             return None
         try:

@@ -1,6 +1,6 @@
 """The life of a run: config -> prepare (model, no compile) -> run directory -> execute -> status.
 
-Exit codes (shared RUNS.md): 0 done, 2 bad usage or config, 1 run failed, 130 interrupted
+Exit codes (the run contract, README "Command line"): 0 done, 2 bad usage or config, 1 run failed, 130 interrupted
 (SIGINT), 143 terminated (SIGTERM). A command module provides SCHEMA, prepare(cfg, source) and
 execute(prepared, cfg, run, restored) and resumable(cfg) (whether an interrupted run of this
 config can be continued); a command with --resume (RESUMABLE = True) also
@@ -22,6 +22,7 @@ from types import ModuleType
 
 from neurocli import memory, runtime
 from neurocli.config.base import ConfigError, config_source, dump_config, load_config, read_yaml, validate
+from neurocli.atomic import FileWriteError
 from neurocli.plotting import figure_worker
 from neurocli.run_dir import DetachedRun, RunDirectory, check_name, check_output_root
 from neurocli.training import signals
@@ -66,13 +67,14 @@ def launch(
             run = DetachedRun()
     except ConfigError as exc:
         failure = EXIT_USAGE, str(exc)
+    except FileWriteError as exc:  # the new run's run.json (a full disk): the directory is gone again
+        failure = EXIT_FAILED, str(exc)
     except Exception as exc:  # a check itself failed (a bug): say so, no traceback unless NEUROCLI_DEBUG
         failure = EXIT_FAILED, f"could not check the run: {type(exc).__name__}: {exc}"
         traceback.print_exc(file=sys.stderr) if _debug() else None
     if not _everyone_started(failure):
         return failure[0] if failure else EXIT_FAILED
-    run.write_text("config.yaml", dump_config(cfg))
-    return _execute(command, module, prepared, cfg, run, None)
+    return _execute(command, module, prepared, cfg, run, None, config_text=dump_config(cfg))
 
 
 def _configure(module: ModuleType, cfg) -> None:
@@ -117,10 +119,14 @@ def resume(command: str, module: ModuleType, run_path: Path, argv: list[str]) ->
         _configure(module, cfg)
         prepared = module.prepare(cfg, str(config_file))
         restored = module.restore(prepared, cfg, run)
+        if runtime.is_main_process():
+            run.check_writable()  # a read-only mount or a full disk: refused before anything is written
     except ConfigError as exc:
         failure = EXIT_USAGE, str(exc)
     except CheckpointError as exc:
         failure = EXIT_USAGE, f"cannot resume: {exc}"
+    except FileWriteError as exc:
+        failure = EXIT_FAILED, f"cannot resume: {exc}"
     if not _everyone_started(failure):
         return failure[0] if failure else EXIT_FAILED
     if not runtime.is_main_process():  # every process checked the same files; process 0 alone writes
@@ -136,14 +142,26 @@ def _interrupted(command: str, module: ModuleType, cfg, run: RunDirectory, exc: 
     resumable = module.resumable(cfg) and not run.detached  # other processes: process 0 reports
     if resumable:
         text += f"; continue with: neurocli {command} --resume {run.path}"
-    run.mark("interrupted", text)
-    _error(f"{text}; state saved in {run.path}" if resumable else text)
+    unrecorded = run.mark_ended("interrupted", text)
+    _error((f"{text}; state saved in {run.path}" if resumable else text) + _unrecorded(unrecorded))
     return code
 
 
-def _execute(command: str, module: ModuleType, prepared, cfg, run: RunDirectory, restored) -> int:
+def _failed(run: RunDirectory, record: str, shown: str) -> None:
+    """Mark the run failed where that can still be written, and say why on one `error:` line."""
+    _error(shown + _unrecorded(run.mark_ended("failed", record)))
+
+
+def _unrecorded(reason: str | None) -> str:
+    return "" if reason is None else f" (run.json not updated either: {reason})"
+
+
+def _execute(command: str, module: ModuleType, prepared, cfg, run: RunDirectory, restored,
+             config_text: str | None = None) -> int:
     with signals.guarding():
         try:
+            if config_text is not None:
+                run.write_text("config.yaml", config_text)
             run.mark("running")
             run.record_backend()
             metrics = module.execute(prepared, cfg, run, restored)
@@ -153,21 +171,23 @@ def _execute(command: str, module: ModuleType, prepared, cfg, run: RunDirectory,
             run.mark("completed")
             code = EXIT_OK
         except (ConfigError, CheckpointError) as exc:
-            run.mark("failed", str(exc))
-            _error(str(exc))
+            _failed(run, str(exc), str(exc))
             code = EXIT_USAGE
         except KeyboardInterrupt as exc:  # signals.Interrupted included
             with signals.current().deferred():  # a second signal does not cut the record short
                 code = _interrupted(command, module, cfg, run, exc)
+        except FileWriteError as exc:  # a full disk, a read-only mount, a link in the run directory
+            _failed(run, str(exc), f"run failed: {exc}")
+            code = EXIT_FAILED
         except Exception as exc:  # the run failed: say why, keep the record
-            run.mark("failed", f"{type(exc).__name__}: {exc}")
-            _error(f"run failed: {exc}")
+            _failed(run, f"{type(exc).__name__}: {exc}", f"run failed: {exc}")
             traceback.print_exc(file=sys.stderr) if _debug() else None
             code = EXIT_FAILED
         finally:
             figure_worker.abandon()  # a failed or interrupted run: stop it (no-op after wait())
     if not run.detached:
         print(run.path)
+    run.close()
     return code
 
 

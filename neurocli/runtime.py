@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import stat
+import sys
 from pathlib import Path
 
 CACHE_ENV = "NEUROCLI_CACHE_DIR"
@@ -18,9 +20,10 @@ def cache_dir() -> Path:
 
 def configure(precision: str = "float64", compilation_cache: bool = True, cpu_devices: int = 1) -> None:
     """Call before any array is created. The cache is off if `compilation_cache` is false or the
-    environment variable NEUROCLI_NO_COMPILATION_CACHE is set (to anything but 0). `cpu_devices`
-    CPU devices are made if JAX has not started yet (in a process that already computed, such as
-    a test session, the devices stay as they are)."""
+    environment variable NEUROCLI_NO_COMPILATION_CACHE is set (to anything but 0), and when its
+    directory cannot serve (`cache_problem`): then a warning names it and the run goes on
+    without the cache. `cpu_devices` CPU devices are made if JAX has not started yet (in a
+    process that already computed, such as a test session, the devices stay as they are)."""
     import jax
 
     jax.config.update("jax_enable_x64", precision == "float64")
@@ -30,12 +33,45 @@ def configure(precision: str = "float64", compilation_cache: bool = True, cpu_de
         except RuntimeError:  # JAX's backends exist already
             pass
     disabled = os.environ.get(NO_CACHE_ENV, "0") not in ("", "0")
-    if compilation_cache and not disabled:
-        path = cache_dir()
-        path.mkdir(parents=True, exist_ok=True)
-        jax.config.update("jax_compilation_cache_dir", str(path))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    if not compilation_cache or disabled:
+        return
+    path = cache_dir()
+    problem = cache_problem(path)
+    if problem is not None:
+        where = f"{CACHE_ENV}={path}" if os.environ.get(CACHE_ENV) else f"the cache directory {path} (the default)"
+        print(f"warning: {where} {problem}; running without the compilation cache "
+              f"(set {CACHE_ENV} to a directory of your own)", file=sys.stderr)
+        jax.config.update("jax_enable_compilation_cache", False)
+        return
+    jax.config.update("jax_enable_compilation_cache", True)
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def cache_problem(path: Path) -> str | None:
+    """Why `path` cannot hold the caches (None: it can), after making it when missing. Compiled
+    and traced programs read from it run as this user's code, so it must be a writable directory
+    that belongs to this user and that no other user can write."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        st = path.stat()
+    except FileExistsError:
+        return "is a file, not a directory"
+    except NotADirectoryError:
+        return "lies under a file, not a directory"
+    except OSError as exc:
+        return f"cannot be made ({exc.strerror or exc})"
+    if not stat.S_ISDIR(st.st_mode):
+        return "is not a directory"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return "is not writable (a read-only filesystem?)"
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        return f"belongs to another user (uid {st.st_uid}): programs others stored could change this run's results"
+    if st.st_mode & 0o022:
+        return (f"can be written by other users (mode {stat.S_IMODE(st.st_mode):o}): programs others stored "
+                "could change this run's results")
+    return None
 
 
 _PROCESS = {"index": 0, "count": 1}

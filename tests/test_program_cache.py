@@ -16,7 +16,6 @@ import pytest
 
 from neurocli.numerics import program_cache
 
-pytest.importorskip("flatbuffers")  # jax.export's serialisation; without it every call falls back
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,6 +18,13 @@ The key is a SHA-256 of:
 A value the fingerprint cannot read (an unknown object in a closure) disables caching for that
 call. Any failure to export, store, read or call a cached program falls back to `jax.jit`: the
 cache can only make a run faster, never different. It is off when the compilation cache is off.
+
+Nothing read from the cache is trusted: a stored file starts with a header holding the program's
+full key and the SHA-256 of its bytes, both checked before it is deserialised. A file stored for
+another key (copied over this one), changed after it was stored, or unreadable is removed with a
+warning on stderr, and the program is traced again. (A digest stops accidents and swaps, not a
+forger who recomputes it: the cache directory must be writable by its user alone, which
+`runtime.configure` checks.)
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import dataclasses
 import enum
 import functools
 import hashlib
+import json
 import os
 import sys
 import types
@@ -38,8 +46,9 @@ from typing import Any
 import numpy as np
 
 from neurocli import progress, runtime
+from neurocli.atomic import atomic_write_bytes
 
-FORMAT = 1  # bump when the stored layout changes
+FORMAT = 2  # bump when the stored layout changes
 NO_CACHE_ENV = "NEUROCLI_NO_PROGRAM_CACHE"
 VERSIONED = ("jax", "jaxlib", "diffrax", "equinox", "lineax", "optimistix", "numpy")
 JAX_FLAGS = ("jax_enable_x64", "jax_default_matmul_precision", "jax_numpy_rank_promotion",
@@ -76,17 +85,16 @@ def compile_cached(fn: Callable, *args, key_parts: Any = (), then: str | None = 
         return _announced(_plain(fn, args, "uncached", str(exc)), then)
 
     leaves, in_tree = jax.tree_util.tree_flatten(args)
-    path = directory / f"{key}.jaxexport"
-    exported = None
-    status, reason = "hit", None
-    progress.phase("compiling", "cached program" if path.is_file() else "tracing (first run of this program)")
-    data = b""
-    if path.is_file():
+    path = directory / f"{key[:40]}.jaxexport"
+    exported, data = None, b""
+    status = "hit"
+    stored, reason = _load(path, key)
+    progress.phase("compiling", "cached program" if stored is not None else "tracing (first run of this program)")
+    if stored is not None:
         try:
-            data = path.read_bytes()
-            exported = jax.export.deserialize(bytearray(data))
-        except Exception as exc:  # a corrupt or incompatible file: trace again, overwrite it
-            exported, reason = None, f"unreadable cached program ({type(exc).__name__})"
+            exported, data = jax.export.deserialize(bytearray(stored)), stored
+        except Exception as exc:  # digest right, yet not a program of this JAX: trace again, replace it
+            reason = _discard(path, f"could not be read ({type(exc).__name__})")
     if exported is None:
         status = "miss"
 
@@ -96,10 +104,10 @@ def compile_cached(fn: Callable, *args, key_parts: Any = (), then: str | None = 
         try:
             exported = jax.export.export(jax.jit(flat_fn))(*leaves)
             data = bytes(exported.serialize())
-            _store(path, data)
-        except Exception as exc:  # host callbacks, custom pytrees in the output, a full disk...
+        except Exception as exc:  # host callbacks, custom pytrees in the output...
             stats["fallbacks"] += 1
             return _announced(_plain(fn, args, "fallback", f"export failed: {type(exc).__name__}: {exc}"), then)
+        _store(path, key, data)
     try:
         with _lapack_when_called(data):
             compiled = jax.jit(exported.call).lower(*leaves).compile()
@@ -170,11 +178,62 @@ def program_dir() -> Path | None:
     return None if cache is None else cache / "programs"
 
 
-def _store(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(bytes(data))
-    os.replace(tmp, path)
+MAGIC = b"neurocli-program/2\n"
+
+
+def _store(path: Path, key: str, data: bytes) -> None:
+    """Store a program: a header line naming its full key and the SHA-256 of its bytes, then the
+    bytes (written atomically). A failure to store (a full disk, a read-only cache) is a warning:
+    this run goes on with the program it has."""
+    header = json.dumps({"key": key, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
+    try:
+        atomic_write_bytes(path, MAGIC + header.encode() + b"\n" + data)
+    except OSError as exc:
+        _warn(f"program cache: could not store {path} ({exc}); this run goes on without storing it")
+
+
+def _load(path: Path, key: str) -> tuple[bytes | None, str | None]:
+    """(the stored program for `key`, verified, or None; why there is none). A file that fails
+    the check (another key's program copied here, bytes changed since they were stored, another
+    format) is removed, with a warning: the program is traced again."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        why = f"cannot read {path} ({exc.strerror or exc})"
+        _warn(f"program cache: {why}; tracing instead")
+        return None, why
+    head, newline, data = raw[len(MAGIC):].partition(b"\n")
+    why = None
+    try:
+        header = json.loads(head) if raw.startswith(MAGIC) and newline else None
+    except ValueError:
+        header = None
+    if not isinstance(header, dict):
+        why = "is not a neurocli program file (or of an older format)"
+    elif header.get("key") != key:
+        why = "was stored for another program (its key differs: a copied or swapped file)"
+    elif header.get("size") != len(data) or header.get("sha256") != hashlib.sha256(data).hexdigest():
+        why = "does not match its digest (its bytes changed after it was stored)"
+    if why is not None:
+        return None, _discard(path, why)
+    return data, None
+
+
+def _discard(path: Path, why: str) -> str:
+    """Remove a stored program that failed its check, say so; returns why."""
+    try:
+        path.unlink(missing_ok=True)
+        done = "removed it"
+    except OSError as exc:
+        done = f"could not remove it ({exc.strerror or exc})"
+    _warn(f"program cache: {path} {why}; {done} and traced the program again")
+    return why
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 # -- the key --------------------------------------------------------------------------------------
@@ -191,7 +250,7 @@ def program_key(fn: Callable, args: tuple, key_parts: Any = ()) -> str:
         h.update(_aval(leaf).encode())
     h.update(fingerprint(fn))
     h.update(fingerprint(key_parts))
-    return h.hexdigest()[:40]
+    return h.hexdigest()
 
 
 def _aval(leaf) -> str:

@@ -222,9 +222,9 @@ def pad_members(tree, n: int, padded: int):
     return jax.tree_util.tree_map(lambda v: jnp.concatenate([v, jnp.repeat(v[-1:], padded - n, axis=0)]), tree)
 
 
-def run_solve(problem: Problem, spec: SolveSpec, sweep_path: str | Sequence[str] | None = None, values=None) -> SolveOutput:
-    """Compile (timed) and run (timed) one solve, or one vmapped solve over sweep `values`:
-    (members,) for one path, (members, paths) for a sequence of paths."""
+def solve_program(problem: Problem, spec: SolveSpec, sweep_path: str | Sequence[str] | None = None, values=None):
+    """(fn, dynamic, values, members) of `run_solve`: the function compiled (and cached) for this
+    solve, the arguments it takes, and the member count (None: one solve)."""
     dynamic, static = eqx.partition(problem, eqx.is_array)
 
     if sweep_path is None:
@@ -232,20 +232,24 @@ def run_solve(problem: Problem, spec: SolveSpec, sweep_path: str | Sequence[str]
         def fn(dynamic, values):
             return solve_one(eqx.combine(dynamic, static), spec)
 
-        n = None
-    else:
-        paths = (sweep_path,) if isinstance(sweep_path, str) else tuple(sweep_path)
+        return fn, dynamic, values, None
+    paths = (sweep_path,) if isinstance(sweep_path, str) else tuple(sweep_path)
 
-        def fn(dynamic, values):
-            base = eqx.combine(dynamic, static)
-            return jax.vmap(lambda row: solve_one(set_fields(base, paths, row), spec))(values)
+    def fn(dynamic, values):
+        base = eqx.combine(dynamic, static)
+        return jax.vmap(lambda row: solve_one(set_fields(base, paths, row), spec))(values)
 
-        table = np.asarray(values, dtype=float).reshape(len(values), len(paths))
-        n = len(table)
-        sharding, padded = member_sharding(n)
-        vals = pad_members(jnp.asarray(table), n, padded)
-        values = vals if sharding is None else jax.device_put(vals, sharding)
+    table = np.asarray(values, dtype=float).reshape(len(values), len(paths))
+    n = len(table)
+    sharding, padded = member_sharding(n)
+    vals = pad_members(jnp.asarray(table), n, padded)
+    return fn, dynamic, (vals if sharding is None else jax.device_put(vals, sharding)), n
 
+
+def run_solve(problem: Problem, spec: SolveSpec, sweep_path: str | Sequence[str] | None = None, values=None) -> SolveOutput:
+    """Compile (timed) and run (timed) one solve, or one vmapped solve over sweep `values`:
+    (members,) for one path, (members, paths) for a sequence of paths."""
+    fn, dynamic, values, n = solve_program(problem, spec, sweep_path, values)
     start = time.perf_counter()
     compiled = compile_cached(fn, dynamic, values, then="solving")
     compile_s = time.perf_counter() - start

@@ -142,18 +142,19 @@ def save(run, name: str, draw, *args, **kwargs) -> Path:
     kwargs = {k: _plain(v) for k, v in kwargs.items()}
     job = len(worker.jobs)
     worker.jobs.append((run, name, draw, args, kwargs))
-    target = run.file(f"figures/{name}.pdf")
+    relative = f"figures/{name}.pdf"
     if worker.sent:
         try:
             worker.tmp = worker.tmp or tempfile.mkdtemp(prefix="neurocli-figures-")
             file = Path(worker.tmp) / f"{job}.pickle"
-            file.write_bytes(pickle.dumps((draw.__module__, draw.__qualname__, args, kwargs, str(target)),
+            target = (str(run.path), run.identity(), relative)
+            file.write_bytes(pickle.dumps((draw.__module__, draw.__qualname__, args, kwargs, target),
                                           protocol=pickle.HIGHEST_PROTOCOL))
             worker.proc.stdin.write(f"{job} {file}\n".encode())
             worker.proc.stdin.flush()
         except OSError:  # the worker has gone (a broken pipe): wait() draws what it did not answer
             worker.sent = False
-    return target
+    return run.file(relative)
 
 
 def wait() -> None:
@@ -229,11 +230,29 @@ def _warm_up(style) -> None:
     style.pdf_bytes(neuron.state_variables(t, np.column_stack([t, t]), ["m", "h"]))
 
 
+def _write_into(run_path: str, identity: tuple[int, int], relative: str, data: bytes) -> None:
+    """Write a figure into the run directory as `RunDirectory` does: only into the directory the
+    run made (same device and inode), never through a link."""
+    from neurocli import atomic
+
+    shown = os.path.join(run_path, relative)
+    try:
+        fd = atomic.open_dir(run_path)
+    except OSError as exc:
+        raise atomic.FileWriteError(run_path, f"cannot open the run directory ({atomic.reason(exc)})") from None
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != identity:
+            raise atomic.FileWriteError(run_path, "it is no longer the run directory this run made; stopping")
+        atomic.write_at(fd, relative, data, shown)
+    finally:
+        os.close(fd)
+
+
 def _serve() -> None:
     import importlib
     import signal
 
-    from neurocli.atomic import atomic_write_bytes
     from neurocli.plotting import style
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C and stops us
@@ -245,9 +264,9 @@ def _serve() -> None:
         job, _, file = line.decode().rstrip("\n").partition(" ")
         error = None
         try:
-            module, qualname, args, kwargs, target = pickle.loads(Path(file).read_bytes())
+            module, qualname, args, kwargs, (run_path, identity, relative) = pickle.loads(Path(file).read_bytes())
             draw = getattr(importlib.import_module(module), qualname)
-            atomic_write_bytes(Path(target), style.pdf_bytes(draw(*args, **kwargs)))
+            _write_into(run_path, tuple(identity), relative, style.pdf_bytes(draw(*args, **kwargs)))
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
         finally:
