@@ -47,6 +47,13 @@ def open_source(path: str | Path) -> Source:
         run = RunDirectory.open(path)
     except ValueError as exc:
         raise UsageError(where, f"is not a train-ude run: {exc}") from None
+    try:
+        return _checked(run, path, where)
+    finally:
+        run.close()  # discover only reads the run
+
+
+def _checked(run: RunDirectory, path: Path, where: str) -> Source:
     command, status = run.info.get("command"), run.info.get("status")
     if command != "train-ude":
         raise UsageError(where, f"was made by `neurocli {command}`, not `neurocli train-ude`")
