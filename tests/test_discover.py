@@ -130,7 +130,7 @@ def test_the_refit_through_the_ode_recovers_g_and_e_from_wrong_start():
 # -- the command ----------------------------------------------------------------------------------
 
 
-def fabricated_run(root, network_fit: bool, members: int | None = None) -> "Path":
+def fabricated_run(root, network_fit: bool, members: int | None = None, ude: dict | None = None) -> "Path":
     """A completed train-ude run of the smoke config without training: its config.yaml, run.json
     and a best.eqx holding a network of V (fitted to the true sodium current over the smoke
     record's voltages by Levenberg–Marquardt when `network_fit`, else as initialised)."""
@@ -145,10 +145,14 @@ def fabricated_run(root, network_fit: bool, members: int | None = None) -> "Path
     from neurocli.ude.setup import build_network, network_shape
 
     raw = yaml.safe_load(SMOKE.read_text())
+    if ude is not None:
+        raw["ude"] = ude
     if members is not None:  # a sweep over network seeds: every member holds the same network
         raw["sweep"] = {"parameter": "runtime.seed", "values": list(range(members))}
     cfg = validate(TrainUDEConfig, raw, str(SMOKE))
-    desc = {**network_shape(cfg), "centre": [-45.0], "scale": [22.0], "output_scale": 100.0, "final_layer_scale": 0.1}
+    k = len(cfg.network_inputs)
+    desc = {**network_shape(cfg), "centre": [-45.0] * k, "scale": [22.0] * k, "output_scale": 100.0,
+            "final_layer_scale": 0.1}
     net = build_network(desc, 0)
     if network_fit:
         V = jnp.linspace(-67.0, -23.0, 200)
@@ -261,6 +265,15 @@ def test_bad_runs_are_refused_before_anything_is_written(trained, tmp_path):
         assert f"run {path.resolve()}" in result.output and "Traceback" not in result.output, (why, result.output)
         assert why in result.output or why in ("missing",), (why, result.output)
     assert _no_discover_dir(out)
+
+
+def test_a_network_without_v_has_no_conductance_library(tmp_path):
+    source = fabricated_run(tmp_path / "ude", network_fit=False,
+                            ude={"replaced": "potassium", "network": {"inputs": ["n"], "width": 6, "depth": 1}})
+    result, _ = invoke("discover", source, "--output-root", tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert f"run {source.resolve()}" in result.output and "no library for its network of n" in result.output
+    assert _no_discover_dir(tmp_path / "out")  # (polynomials in n alone: test_a_library_needs_v_...)
 
 
 def test_bad_discover_config_names_the_key(trained, tmp_path):

@@ -15,6 +15,7 @@ loss stops falling. The coefficients' standard errors are the Gauss–Newton one
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import equinox as eqx
 import jax
@@ -85,8 +86,6 @@ def _jacobian(loss: TrajectoryLoss, params):
 def refit(loss: TrajectoryLoss, current: RecoveredCurrent, iterations: int, tolerance: float,
           damping: float) -> Refit:
     """Levenberg–Marquardt on the coefficients from the regression's values (module doc)."""
-    import time
-
     started = time.perf_counter()
     objective, params = objective_for(loss, current)
     lm = LevenbergMarquardt(damping)
