@@ -117,7 +117,7 @@ def train_pinn(config: Path = CONFIG, set: Optional[list[str]] = SET, output_roo
 @app.command()
 def discover(run_dir: Path = typer.Argument(..., help="A completed train-ude run directory."),
              config: Optional[Path] = CONFIG, set: Optional[list[str]] = SET, output_root: str = OUTPUT_ROOT,
-             name: Optional[str] = NAME):
+             name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the train-ude run's).")):
     """Recover the equation of a trained UDE's network: sparse regression on HH conductance terms, refitted through the ODE."""
     os.environ.setdefault("EQX_ON_ERROR", "nan")  # as in _run
     from neurocli import runner
