@@ -61,6 +61,9 @@ def forms(names, counts, *, members):
     ax.barh(y, counts, color="tab:blue")
     ax.set_yticks(y, names)
     ax.invert_yaxis()
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(f"members selecting the form (of {members})")
     ax.set_title("selected current forms over the sweep's members", fontsize=10)
     return fig
