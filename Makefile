@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= outputs
 
-.PHONY: install test test-fast fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup bench-runs clean
+.PHONY: install test test-fast fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup bench-runs bench-discover clean
 
 $(BIN)/neurocli: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,8 @@ fuzz: install  ## the property-based fuzz test with many examples (minutes); `ma
 
 smoke: install  ## each subcommand on a tiny config, seconds each
 	$(BIN)/neurocli simulate --config configs/smoke_simulate.yaml --output-root $(OUT)
-	$(BIN)/neurocli train-ude --config configs/ude_smoke.yaml --output-root $(OUT)
+	$(BIN)/neurocli discover "$$($(BIN)/neurocli train-ude --config configs/ude_smoke.yaml --output-root $(OUT) | tail -1)" \
+	  --output-root $(OUT) --set regression.max_terms=1 --set refit.iterations=3
 	$(BIN)/neurocli train-pinn --config configs/pinn_smoke.yaml --output-root $(OUT)
 
 demo: install  ## the shipped default configs
@@ -36,12 +37,13 @@ demo: install  ## the shipped default configs
 	$(BIN)/neurocli simulate --config configs/hh_cable.yaml --output-root $(OUT)
 	$(BIN)/neurocli simulate --config configs/hh_fi_map.yaml --output-root $(OUT)
 	$(BIN)/neurocli simulate --config configs/cable_velocity_map.yaml --output-root $(OUT)
-	$(BIN)/neurocli train-ude --config configs/ude_reduced_hh.yaml --output-root $(OUT)
+	$(BIN)/neurocli discover "$$($(BIN)/neurocli train-ude --config configs/ude_reduced_hh.yaml --output-root $(OUT) | tail -1)" \
+	  --output-root $(OUT)
 	$(BIN)/neurocli train-ude --config configs/ude_seeds.yaml --output-root $(OUT)
 	$(BIN)/neurocli train-pinn --config configs/a_sweep.yaml --output-root $(OUT)
 	$(BIN)/neurocli train-pinn --config configs/pinn_a_k_map.yaml --output-root $(OUT)
 
-bench: bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup bench-runs  ## all benchmarks -> benchmarks/results/
+bench: bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup bench-runs bench-discover  ## all benchmarks -> benchmarks/results/
 
 bench-simulate: install
 	$(BIN)/python benchmarks/bench_simulate.py
@@ -58,6 +60,9 @@ bench-cable: install
 bench-sweeps: install  ## a 10^5-member f–I map; 10^4: chunks, memory, one vs two processes; vs jaxley
 	$(BIN)/python benchmarks/bench_sweeps.py
 	$(BIN)/python benchmarks/bench_sweeps_jaxley.py   # needs JAXLEY_PYTHON (a venv with jaxley); skipped otherwise
+
+bench-discover: install  ## train-ude then discover: the recovered forms, g, E and SSEs
+	$(BIN)/python benchmarks/bench_discover.py
 
 bench-startup: install  ## process start-up times (BENCH_NEURON_PYTHON=a python with neuron, optional)
 	$(BIN)/python benchmarks/bench_startup.py

@@ -186,6 +186,20 @@ def tune(config: Path = CONFIG, space: Path = typer.Option(..., "--space", help=
                             output_root, ["neurocli", *sys.argv[1:]]))
 
 
+@app.command()
+def discover(run_dir: Path = typer.Argument(..., help="A completed train-ude run directory."),
+             config: Optional[Path] = CONFIG, set: Optional[list[str]] = SET, output_root: str = OUTPUT_ROOT,
+             name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the train-ude run's).")):
+    """Recover the equation of a trained UDE's network: sparse regression on HH conductance terms, refitted through the ODE."""
+    os.environ.setdefault("EQX_ON_ERROR", "nan")  # as in _run
+    from neurocli import runner
+    from neurocli.commands import discover as module
+
+    argv = ["neurocli", *sys.argv[1:]] if sys.argv else []
+    raise typer.Exit(runner.launch("discover", module, config, list(set or []), output_root,
+                                   name or module.default_name(run_dir), argv, preset={"run": str(run_dir.resolve())}))
+
+
 def main() -> None:
     """The `neurocli` console entry (and `python -m neurocli`). Ends the process with `os._exit`
     once the command is done (see `_exit`), except with --coordinator."""

@@ -38,21 +38,25 @@ def _error(message: str) -> None:
 def launch(
     command: str,
     module: ModuleType,
-    config_path: Path,
+    config_path: Path | None,
     overrides: list[str],
     output_root: str | Path,
     name: str | None,
     argv: list[str],
+    preset: dict | None = None,
 ) -> int:
     """Check everything a run needs before anything is written or compiled (the config, the name,
-    the memory estimate, the output root), then make the run directory and execute."""
+    the memory estimate, the output root), then make the run directory and execute.
+    `config_path` None: the schema's defaults (then `name` is needed); `preset`: config values the
+    command line gives as arguments (e.g. discover's RUN_DIR)."""
     failure = None
+    config_path = None if config_path is None else Path(config_path)
     try:
         if name is not None:
-            check_name(name, Path(config_path))  # a bad --name first: it is the cheapest to fix
-        cfg, _ = load_config(module.SCHEMA, Path(config_path), overrides)
-        name = check_name(name, Path(config_path))
-        source = config_source(Path(config_path), overrides)
+            check_name(name, config_path or Path(""))  # a bad --name first: it is the cheapest to fix
+        cfg, _ = load_config(module.SCHEMA, config_path, overrides, preset)
+        name = check_name(name, config_path or Path(""))
+        source = config_source(config_path, overrides)
         memory.check_config(cfg, source)
         check_output_root(output_root)
         _configure(module, cfg)

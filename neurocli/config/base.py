@@ -328,19 +328,25 @@ def validate(schema: type[Cfg], data: dict, source: str) -> Cfg:
         raise ConfigError(source, _deepest(problems)) from None
 
 
-def config_source(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> str:
-    """How messages name a config: the file, and the overrides applied to it."""
+def config_source(path: Path | None, overrides: list[str] | tuple[str, ...] = ()) -> str:
+    """How messages name a config: the file (none: the defaults), and the overrides applied to it."""
+    if path is None:
+        path = "(defaults, no --config)"
     if overrides:
         return f"{path} (with --set {' '.join(o if len(o) <= 120 else o[:115] + ' ...' for o in overrides)})"
     return str(path)
 
 
 def load_config(
-    schema: type[Cfg], path: Path, overrides: list[str] | tuple[str, ...] = ()
+    schema: type[Cfg], path: Path | None, overrides: list[str] | tuple[str, ...] = (), preset: dict | None = None
 ) -> tuple[Cfg, dict]:
-    """Read a YAML file, apply `--set` overrides, validate. Returns (config, raw data)."""
-    data = read_yaml(path)
+    """Read a YAML file (None: start from the schema's defaults), set the `preset` values (dotted
+    keys the command line gives as arguments, not parsed as YAML), apply `--set` overrides,
+    validate. Returns (config, raw data)."""
+    data = read_yaml(path) if path is not None else {}
     source = config_source(path, overrides)
+    for key, value in (preset or {}).items():
+        apply_override(data, key.split("."), value, source)
     for text in overrides:
         keys, value = parse_override(text)
         apply_override(data, keys, value, source)
