@@ -139,3 +139,16 @@ def test_a_missing_space_file_is_named_as_the_space(files, tmp_path):
     result, _ = invoke("tune", "--config", config, "--space", tmp_path / "nope.yaml", "--trials", 2,
                        "--objective", "peak_V_mV", "--output-root", tmp_path / "out")
     assert result.exit_code == 2 and f"--space {tmp_path / 'nope.yaml'}: file not found" in result.stderr
+
+
+def test_the_shipped_space_files_fit_their_configs():
+    """configs/spaces/*.yaml: every range end and choice is a config the schema accepts."""
+    from neurocli.config.base import read_yaml
+    from neurocli.config.pinn import TrainPinnConfig
+    from neurocli.tune.space import check_space, load_space
+
+    configs = Path(__file__).resolve().parent.parent / "configs"
+    space = configs / "spaces" / "pinn.yaml"
+    params = load_space(space)
+    assert {p.key for p in params} >= {"phases[0].lr", "network.width"}
+    check_space(params, TrainPinnConfig, read_yaml(configs / "pinn_smoke.yaml"), str(space))
