@@ -102,10 +102,10 @@ def open_dir(path: str | os.PathLike, dir_fd: int | None = None) -> int:
         raise
 
 
-def _parent(dir_fd: int, relative: str, create: bool) -> tuple[int, str]:
-    """(descriptor of the directory holding `relative`, its last component): each intermediate
-    directory opened with O_NOFOLLOW (and made when `create`). The caller closes the descriptor
-    when it is not `dir_fd`."""
+@contextlib.contextmanager
+def _in_parent(dir_fd: int, relative: str, create: bool):
+    """(descriptor of the directory holding `relative`, its last component), each intermediate
+    directory opened with O_NOFOLLOW (and made when `create`); closed again on leaving."""
     *parts, name = Path(relative).parts
     fd = dir_fd
     try:
@@ -119,41 +119,40 @@ def _parent(dir_fd: int, relative: str, create: bool) -> tuple[int, str]:
             if fd != dir_fd:
                 os.close(fd)
             fd = sub
-    except BaseException:
+        yield fd, name
+    finally:
         if fd != dir_fd:
             os.close(fd)
-        raise
-    return fd, name
+
+
+def _open_file(dir_fd: int, relative: str, flags: int) -> int:
+    """Open a file below `dir_fd` without following a link anywhere below it (O_NONBLOCK: a FIFO
+    planted there does not hang the open)."""
+    with _in_parent(dir_fd, relative, create=bool(flags & os.O_CREAT)) as (parent, name):
+        return os.open(name, flags | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0), _file_mode(),
+                       dir_fd=parent)
 
 
 def write_at(dir_fd: int, relative: str, data: bytes, shown: str | os.PathLike) -> None:
     """Write `relative` (below the directory `dir_fd`) atomically; `shown` names it in errors."""
     try:
-        parent, name = _parent(dir_fd, relative, create=True)
+        with _in_parent(dir_fd, relative, create=True) as (parent, name):
+            tmp = f".{name}.{secrets.token_hex(4)}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, _file_mode(), dir_fd=parent)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)  # replaces a link, never follows it
+            except BaseException:
+                try:
+                    os.unlink(tmp, dir_fd=parent)
+                except OSError:
+                    pass
+                raise
     except OSError as exc:
         raise FileWriteError(shown, exc) from None
-    tmp = f".{name}.{secrets.token_hex(4)}.tmp"
-    made = False
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, _file_mode(), dir_fd=parent)
-        made = True
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)  # replaces a link, never follows it
-    except BaseException as exc:
-        if made:
-            try:
-                os.unlink(tmp, dir_fd=parent)
-            except OSError:
-                pass
-        if isinstance(exc, OSError):
-            raise FileWriteError(shown, exc) from None
-        raise
-    finally:
-        if parent != dir_fd:
-            os.close(parent)
 
 
 @contextlib.contextmanager
@@ -161,13 +160,7 @@ def _regular(dir_fd: int, relative: str, flags: int, shown):
     """An open regular file below `dir_fd`, never through a link (a FIFO or a device is refused);
     any OSError while it is used becomes a FileWriteError naming `shown`."""
     try:
-        parent, name = _parent(dir_fd, relative, create=bool(flags & os.O_CREAT))
-        try:
-            fd = os.open(name, flags | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0), _file_mode(),
-                         dir_fd=parent)
-        finally:
-            if parent != dir_fd:
-                os.close(parent)
+        fd = _open_file(dir_fd, relative, flags)
     except OSError as exc:
         raise FileWriteError(shown, exc) from None
     try:
@@ -208,19 +201,12 @@ def overwrite_at(dir_fd: int, relative: str, data: bytes, shown) -> None:
 
 def read_at(dir_fd: int, relative: str) -> bytes | None:
     """The bytes of a regular file below `dir_fd`; None when it does not exist. OSError (ELOOP)
-    when it is a link."""
+    when it, or a directory on the way, is a link."""
     try:
-        parent, name = _parent(dir_fd, relative, create=False)
+        fd = _open_file(dir_fd, relative, os.O_RDONLY)
     except FileNotFoundError:
         return None
-    try:
-        fd = os.open(name, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0), dir_fd=parent)
-    except FileNotFoundError:
-        return None
-    finally:
-        if parent != dir_fd:
-            os.close(parent)
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise OSError(errno.EINVAL, f"{name} is not a regular file")
+            raise OSError(errno.EINVAL, f"{relative} is not a regular file")
         return f.read()

@@ -59,14 +59,15 @@ class MembersFile:
         ValueError, saying why, when the record is corrupt or belongs to another sweep."""
         import json
 
-        texts = {}
         for name in (PROGRESS, FILE):  # a link planted for either is refused here, before any write
             try:
-                texts[name] = run.read_text(name)
-            except (OSError, UnicodeDecodeError) as exc:
-                why = reason(exc) if isinstance(exc, OSError) else str(exc)
-                raise ValueError(f"{name} cannot be read safely ({why})") from None
-        text = texts[PROGRESS]
+                run.check_file(name)
+            except OSError as exc:
+                raise ValueError(f"{name} cannot be read safely ({reason(exc)})") from None
+        try:
+            text = run.read_text(PROGRESS)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{PROGRESS} is unreadable ({exc})") from None
         if text is None:
             return None
         try:

@@ -362,6 +362,18 @@ class RunDirectory:
         """Cut a streamed file back to `size` bytes (drops a piece written after the last record)."""
         truncate_at(self._dir(), relative, size, self.file(relative))
 
+    def check_file(self, relative: str) -> None:
+        """OSError unless the file `relative` (in the run directory itself) is absent or a regular
+        file: a link or a FIFO planted for it is refused before anything reads or writes it."""
+        try:
+            st = os.stat(relative, dir_fd=self._dir(), follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if stat.S_ISLNK(st.st_mode):
+            raise OSError(errno.ELOOP, "it is a symbolic link", str(self.file(relative)))
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "it is not a regular file", str(self.file(relative)))
+
     def read_text(self, relative: str) -> str | None:
         """A file's text, None when it does not exist; OSError when it is a link or unreadable."""
         data = read_at(self._dir(), relative)
@@ -404,6 +416,9 @@ class DetachedRun(RunDirectory):
         return None
 
     def check_writable(self) -> None:
+        pass
+
+    def check_file(self, relative: str) -> None:
         pass
 
     def append_text(self, relative: str, text: str) -> int:
