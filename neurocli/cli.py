@@ -197,7 +197,8 @@ def discover(run_dir: Path = typer.Argument(..., help="A completed train-ude run
 
     argv = ["neurocli", *sys.argv[1:]] if sys.argv else []
     raise typer.Exit(runner.launch("discover", module, config, list(set or []), output_root,
-                                   name or module.default_name(run_dir), argv, preset={"run": str(run_dir.resolve())}))
+                                   name or module.default_name(run_dir.resolve()), argv,
+                                   preset={"run": str(run_dir.resolve())}))
 
 
 def main() -> None:

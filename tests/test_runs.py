@@ -176,19 +176,24 @@ import sys
 from neurocli.cli import app
 for args in ({cmds}):
     try:
-        app(args, standalone_mode=False)
-    except SystemExit:
-        pass
+        code = app(args, standalone_mode=False)
+    except SystemExit as exc:
+        code = exc.code
+    assert code in (None, 0), (args, code)
 print("JAX" if "jax" in sys.modules else "no JAX")
 """
 
 
-def test_runs_show_and_compare_do_not_import_jax(root):
-    runs = [str(p) for p in sorted((root / "train-pinn").iterdir())[:2]]
+def test_runs_show_and_compare_do_not_import_jax(root, tmp_path):
+    """The listing, show, and a compare that draws its loss figure: all succeed without JAX."""
+    runs = [str(make_run(tmp_path / "compared", "train-pinn", f"20261203-10000{i}", f"l{i}", loss=[(1, 0, 0.5), (2, 0, 0.2)]))
+            for i in (1, 2)]
+    figure = tmp_path / "cmp.pdf"
     cmds = [["runs", "--output-root", str(root), "--where", "rel_l2_max<1", "--sort", "-train_s"],
-            ["runs", "show", runs[0]], ["runs", "compare", *runs]]
+            ["runs", "show", runs[0]], ["runs", "compare", *runs, "--output", str(figure)]]
     out = subprocess.run([sys.executable, "-c", NO_JAX.format(cmds=repr(cmds)[1:-1] + ",")], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "no JAX"
-    assert "20261201-100000_a" in out.stdout  # the listing ran
+    assert figure.read_bytes().startswith(b"%PDF")
+    assert "2026-12-01 10:00:00" in out.stdout  # the listing ran (run a, rel_l2_max 4e-3 < 1)

@@ -108,6 +108,7 @@ def test_an_interrupted_study_continues_to_n_trials(files, tmp_path):
      "--storage sqlite:///{tmp}/a-file/tune.db: cannot be opened"),
     ("stimulus.amplitude: {low: 2.0, high: 40.0}\n", ["--storage", "nosuchdb://x"], "--storage nosuchdb://x: cannot be opened"),
     ("stimulus.amplitude: {low: 2.0, high: 40.0}\n", ["--direction", "up"], "--direction: 'up': expected minimize"),
+    ("stimulus.amplitude: {low: 2.0, high: 40.0}\n", ["--study", "s" * 95], "--study: 'sssss"),  # + -trialNNNN > 100
 ])
 def test_bad_input_exits_2_before_any_trial(files, tmp_path, space_text, args, named):
     config, _ = files
@@ -152,3 +153,9 @@ def test_the_shipped_space_files_fit_their_configs():
     params = load_space(space)
     assert {p.key for p in params} >= {"phases[0].lr", "network.width"}
     check_space(params, TrainPinnConfig, read_yaml(configs / "pinn_smoke.yaml"), str(space))
+
+
+def test_a_fractional_step_makes_a_float_range():
+    from neurocli.tune.space import Param
+
+    assert Param("k", 1, 10, step=2).is_int and not Param("k", 1, 10, step=0.5).is_int

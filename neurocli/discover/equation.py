@@ -57,38 +57,36 @@ def describe(library: Library, coefficients: np.ndarray, covariance: np.ndarray,
     }
 
 
-def _signed(parts: list[tuple[float, str]], fmt) -> str:
+def _signed(parts: list[tuple[float, str]], digits: int, minus: str) -> str:
     out = ""
-    for k, (value, body) in enumerate(parts):
-        sign = "−" if value < 0 else "+"
-        mag = fmt(abs(value))
-        if k == 0:
-            out = f"{'−' if value < 0 else ''}{mag}{body}"
+    for value, body in parts:
+        term = f"{abs(value):.{digits}g}{body}"
+        if not out:
+            out = (minus if value < 0 else "") + term
         else:
-            out += f" {sign} {mag}{body}"
+            out += f" {minus if value < 0 else '+'} {term}"
     return out or "0"
 
 
-def text(library: Library, c: np.ndarray) -> str:
-    """e.g. '120.0 · m∞(V)³·h∞(V) · (V − 50.0)'."""
+def _render(library: Library, c: np.ndarray, as_latex: bool) -> str:
+    """The equation's right-hand side, as text (6 digits) or LaTeX (4)."""
+    digits, sep, minus = (4, "\\, ", "-") if as_latex else (6, " · ", "−")
     parts = []
     for group, term in zip(library.groups(), library.terms):
         if isinstance(term, Conductance):
             g, E = c[group[0]], -c[group[1]] / c[group[0]]
-            reversal = f"(V − {E:.6g})" if E >= 0 else f"(V + {-E:.6g})"
-            parts.append((g, f" · {term.name} · {reversal}"))
+            reversal = f"(V {minus} {E:.{digits}g})" if E >= 0 else f"(V + {-E:.{digits}g})"
+            parts.append((g, f"{sep}{term.latex_gates() if as_latex else term.name}{sep}{reversal}"))
         else:
-            parts.append((c[group[0]], "" if term.name == "1" else f" · {term.name}"))
-    return _signed(parts, lambda v: f"{v:.6g}")
+            name = term.latex() if as_latex else term.name
+            parts.append((c[group[0]], "" if name == "1" else f"{sep}{name}"))
+    return _signed(parts, digits, minus)
+
+
+def text(library: Library, c: np.ndarray) -> str:
+    """e.g. '120 · m∞(V)³·h∞(V) · (V − 50)'."""
+    return _render(library, c, as_latex=False)
 
 
 def latex(library: Library, c: np.ndarray) -> str:
-    parts = []
-    for group, term in zip(library.groups(), library.terms):
-        if isinstance(term, Conductance):
-            g, E = c[group[0]], -c[group[1]] / c[group[0]]
-            reversal = f"(V - {E:.4g})" if E >= 0 else f"(V + {-E:.4g})"
-            parts.append((g, f"\\, {term.latex_gates()}\\, {reversal}"))
-        else:
-            parts.append((c[group[0]], "" if term.latex() == "1" else f"\\, {term.latex()}"))
-    return _signed(parts, lambda v: f"{v:.4g}").replace("−", "-")
+    return _render(library, c, as_latex=True)

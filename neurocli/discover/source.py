@@ -92,5 +92,7 @@ def _checked(run: RunDirectory, path: Path, where: str) -> Source:
         raise UsageError(where, f"{name}: checkpoint header is incomplete ({exc})") from None
     params, static = split_network(tree)
     networks = [tree] if members is None else [eqx.combine(member(params, i), static) for i in range(len(members))]
-    prep = ude_setup.prepare(cfg, str(config_file))
+    net_cfg = cfg.ude.network.model_copy(update={"init_from": None})  # a warm start discover does not need
+    prep = ude_setup.prepare(cfg.model_copy(update={"ude": cfg.ude.model_copy(update={"network": net_cfg})}),
+                             str(config_file))
     return Source(path, cfg, prep, desc, networks, members)

@@ -86,6 +86,8 @@ def compare(paths: Sequence[Path], output: Path | None, output_root: Path) -> tu
     """(the text report, the loss figure's path or None when no run has a loss.csv)."""
     if len(paths) < 2:
         raise RunsError("runs compare: give at least two runs")
+    if output is not None and Path(output).suffix.lower() != ".pdf":
+        raise RunsError(f"--output {output}: expected a .pdf file name")
     records: list[RunRecord] = []
     for p in paths:
         r = read_run(Path(p))
@@ -116,8 +118,6 @@ def compare(paths: Sequence[Path], output: Path | None, output_root: Path) -> tu
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         output = Path(output_root) / "comparisons" / f"{stamp}_{records[0].name}_vs_{len(records) - 1}.pdf"
     output = Path(output)
-    if output.suffix.lower() != ".pdf":
-        raise RunsError(f"--output {output}: expected a .pdf file name")
     try:
         atomic_write_bytes(output, pdf_bytes(fig))
     except OSError as exc:

@@ -73,7 +73,7 @@ PER_MEMBER_UDE = ("best_loss", "final_loss", "current_rmse", "current_max_err", 
 PER_MEMBER_PINN = ("final_loss", "best_loss", "rel_l2", "max_abs_err", "rel_l2_T")
 
 KEYS: dict[str, tuple[str, ...]] = {
-    "simulate": (*PER_MEMBER_SIMULATE, *_with_summaries(*PER_MEMBER_SIMULATE), "spike_half_width_ms", "members",
+    "simulate": (*PER_MEMBER_SIMULATE, *_with_summaries(*PER_MEMBER_SIMULATE), "members",
                  "nx", "nt", "compile_s", "run_s"),
     "train-ude": (*PER_MEMBER_UDE, *_with_summaries(*PER_MEMBER_UDE), "iterations", "failed_solves", "fit_sse",
                   "compile_s", "train_s", "s_per_iter"),

@@ -34,7 +34,8 @@ class Param:
 
     @property
     def is_int(self) -> bool:
-        return self.choices is None and isinstance(self.low, int) and isinstance(self.high, int)
+        return (self.choices is None and isinstance(self.low, int) and isinstance(self.high, int)
+                and (self.step is None or isinstance(self.step, int)))
 
     def probes(self) -> list:
         """The values a config must accept: both ends, or every choice."""

@@ -79,8 +79,9 @@ def _check(config, space, trials, objective, direction, storage, study_name, com
     if direction not in DIRECTIONS:
         raise UsageError("--direction", f"{direction!r}: expected minimize or maximize")
     study_name = study_name or Path(config).stem
-    if not NAME_PATTERN.match(study_name):
-        raise UsageError("--study", f"{study_name!r} is not a plain name; expected {NAME_RULE}")
+    if not NAME_PATTERN.match(f"{study_name}-trial0000"):  # each trial's run is named <study>-trialNNNN
+        raise UsageError("--study", f"{study_name[:60]!r} is not a plain name; expected {NAME_RULE}, "
+                         "less the 10 of -trialNNNN")
     data = read_yaml(Path(config))
     command = command or infer_command(data)
     if command not in ("simulate", "train-ude", "train-pinn"):
@@ -101,7 +102,10 @@ def _check(config, space, trials, objective, direction, storage, study_name, com
 
 
 def _open_study(storage: str, name: str, direction: str, objective: str, command: str):
-    import optuna
+    try:
+        import optuna
+    except ImportError as exc:
+        raise UsageError("tune", f"needs Optuna ({exc.name} is not installed): pip install 'neurocli[tracking]'") from None
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
