@@ -24,7 +24,6 @@ from pathlib import Path
 
 from neurocli.config.base import ConfigError
 from neurocli.config.common import RuntimeConfig
-from neurocli.config.models import CABLE_MODELS, PDE_MODELS
 from neurocli.config.pinn import TrainPinnConfig
 from neurocli.config.simulate import SimulateConfig
 from neurocli.config.ude import STATE_NAMES, CsvData, TrainUDEConfig
@@ -106,9 +105,9 @@ def itemsize(runtime_cfg: RuntimeConfig) -> int:
 def _states(cfg: SimulateConfig) -> tuple[int, int]:
     """(states saved per sample, states integrated) of one member."""
     model = cfg.model
-    if model.name in CABLE_MODELS:
+    if model.geometry == "cable":
         return model.nx, 4 * model.nx  # V is saved at every node; V, m, h, n are integrated
-    if model.name in PDE_MODELS:
+    if model.geometry == "pde":
         return model.nx, model.nx
     n = NEURON_STATES[model.name]
     return n, n
@@ -138,7 +137,7 @@ def check_simulate(cfg: SimulateConfig, source: str) -> None:
     kept = 0 if cfg.sweep is None else min(members, cfg.output.trajectory_members)
     keys = ["runtime.chunk_size"] if cfg.runtime.chunk_size and at_once > 1 else []  # it multiplies the rest
     keys += ["time.save_every", "time.t1"]
-    if cfg.model.name in PDE_MODELS + CABLE_MODELS:
+    if cfg.model.geometry in ("cable", "pde"):
         keys.append("model.nx")
     what = f"simulate ({at_once} member{'s' if at_once > 1 else ''} at once × {cfg.time.num_samples} samples)"
     if kept:  # the kept members' full trajectories, gathered chunk by chunk

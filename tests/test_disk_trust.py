@@ -27,7 +27,7 @@ from neurocli.numerics import program_cache
 from neurocli.numerics.solve import solve_program
 from neurocli.plotting import figure_worker
 from neurocli.run_dir import RunDirectory, RunDirectoryChanged
-from neurocli.simulation.outputs import build_problem, make_spec
+from neurocli.simulation.problem import build_problem, make_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SHORT_HH = {"model": {"name": "hh"}, "stimulus": {"kind": "pulse", "start": 1.0, "duration": 1.0, "amplitude": 20.0},
@@ -325,7 +325,7 @@ def test_a_resume_refuses_a_members_csv_swapped_for_a_link(tmp_path, monkeypatch
 
 def _cut_sweep(tmp_path: Path, monkeypatch, root: Path | None = None) -> Path:
     """A sweep of SWEEP interrupted (exit 130) after its first chunk."""
-    from neurocli.members import MembersFile
+    from neurocli.members.file import MembersFile
 
     append = MembersFile.append
 

@@ -14,7 +14,7 @@ from conftest import CONFIGS, invoke
 
 from neurocli.config.base import ConfigError, load_config
 from neurocli.config.pinn import TrainPinnConfig
-from neurocli.pinn.members import members_of
+from neurocli.pinn.members import constants, members_of
 from neurocli.pinn.reference import solve_reference
 from neurocli.pinn.setup import build_setup
 from neurocli.pinn.train import Trainer, member_keys
@@ -73,16 +73,19 @@ def test_member_table_fills_in_what_is_not_swept():
     cfg = tiny_config(pde={"a": 0.2}, sweep=A_K)
     m = members_of(cfg)
     assert m.names == ("pde.a", "pde.k") and cfg.member_count == 4
-    np.testing.assert_array_equal(m.table, [[0.1, 5], [0.1, 20], [0.3, 5], [0.3, 20]])  # a slowest
-    np.testing.assert_array_equal(m.a, [0.1, 0.1, 0.3, 0.3])
-    np.testing.assert_array_equal(m.k, [5, 20, 5, 20])
-    only_k = members_of(tiny_config(pde={"a": 0.25}, sweep={"parameter": "pde.k", "values": [3.0, 7.0]}))
-    assert only_k.names == ("pde.k",) and only_k.a.tolist() == [0.25, 0.25] and only_k.k.tolist() == [3.0, 7.0]
-    default = members_of(tiny_config())  # the list form: a one-parameter sweep over pde.a, k from pde.k
-    assert default.names == ("pde.a",) and default.a.tolist() == [0.1, 0.3] and default.k.tolist() == [5.0, 5.0]
+    np.testing.assert_array_equal(m.values, [[0.1, 5], [0.1, 20], [0.3, 5], [0.3, 20]])  # a slowest
+    np.testing.assert_array_equal(constants(cfg, m), [[0.1, 5], [0.1, 20], [0.3, 5], [0.3, 20]])
+    only_k_cfg = tiny_config(pde={"a": 0.25}, sweep={"parameter": "pde.k", "values": [3.0, 7.0]})
+    only_k = members_of(only_k_cfg)
+    assert only_k.names == ("pde.k",)
+    np.testing.assert_array_equal(constants(only_k_cfg, only_k), [[0.25, 3.0], [0.25, 7.0]])
+    default_cfg = tiny_config()  # the list form: a one-parameter sweep over pde.a, k from pde.k
+    default = members_of(default_cfg)
+    assert default.names == ("pde.a",)
+    np.testing.assert_array_equal(constants(default_cfg, default), [[0.1, 5.0], [0.3, 5.0]])
     # a resolved config (every default spelled out, pde.a and pde.k at their defaults) loads again
     again = TrainPinnConfig.model_validate(cfg.model_dump(mode="json"))
-    np.testing.assert_array_equal(members_of(again).table, m.table)
+    np.testing.assert_array_equal(members_of(again).values, m.values)
 
 
 def test_reference_of_a_member_is_its_own_solve():
@@ -108,7 +111,7 @@ def test_member_in_an_a_k_sweep_trains_as_it_would_alone():
     assert list(trainer._compiled) == [0]  # one compiled step for every (a, k)
     h = result.history
     for m in (0, 3):  # (0.1, 5) and (0.3, 20): member 0 has index 0 either way; member 3 gets its key
-        a, k = trainer.member_table.a[m], trainer.member_table.k[m]
+        a, k = trainer.constants[m]
         alone_cfg = tiny_config(pde={"a": float(a), "k": float(k)}, phases=phases)
         alone = train(Trainer(build_setup(alone_cfg), [a], keys[m : m + 1]))
         swept = jax.tree_util.tree_map(lambda v: v[m : m + 1], result.state.params)
@@ -167,7 +170,7 @@ def test_a_k_sweep_end_to_end(tmp_path):
 def test_shipped_a_k_map_is_a_grid_over_a_and_k():
     cfg, _ = load_config(TrainPinnConfig, CONFIGS / "pinn_a_k_map.yaml")
     assert cfg.swept == ["pde.a", "pde.k"] and cfg.sweep.is_grid and cfg.member_count == 12
-    assert sorted(set(members_of(cfg).k)) == [5.0, 10.0, 20.0]
+    assert sorted(set(members_of(cfg).column("pde.k"))) == [5.0, 10.0, 20.0]
     with pytest.raises(ConfigError):  # a list pde.a on top of it: two sweeps
         load_config(TrainPinnConfig, CONFIGS / "pinn_a_k_map.yaml", ["pde.a=[0.1,0.2]"])
 

@@ -70,7 +70,7 @@ def test_heat_map_cells_on_a_log_axis_stay_positive_and_centred():
     np.testing.assert_allclose(cell_edges(np.array([0.1, 0.2, 0.4])), [0.05, 0.15, 0.3, 0.5])
     fig = metric_map([np.array([0.1, 0.2]), np.array([5.0, 50.0, 500.0])], ["model.a", "model.k"],
                      np.array([1.0, 2.0, np.nan, 0.5, 1.0, 1.5]), "front speed", log_axes=[False, True],
-                     dimensionless=True)
+                     units=("", ""))
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
     np.testing.assert_allclose(ax.get_xlim(), [edges[0], edges[-1]], rtol=1e-9)
@@ -80,8 +80,28 @@ def test_heat_map_cells_on_a_log_axis_stay_positive_and_centred():
 def test_axis_labels_state_a_unit_once():
     from neurocli.plotting.style import parameter_label
 
-    assert parameter_label("model.diameter_um") == "model diameter (µm)"
-    assert parameter_label("model.temperature_C") == "model temperature (°C)"
-    assert parameter_label("model.R_i_ohm_cm") == "model R_i (Ω·cm)"
-    assert parameter_label("stimulus.amplitude") == "stimulus amplitude (µA/cm²)"
-    assert parameter_label("model.temperature_C", dimensionless=True) == "model temperature C"
+    assert parameter_label("model.diameter_um", "µm") == "model diameter (µm)"
+    assert parameter_label("model.temperature_C", "°C") == "model temperature (°C)"
+    assert parameter_label("model.R_i_ohm_cm", "Ω·cm") == "model R_i (Ω·cm)"
+    assert parameter_label("stimulus.amplitude", "µA/cm²") == "stimulus amplitude (µA/cm²)"
+    assert parameter_label("model.temperature_C", "") == "model temperature C"
+
+
+def test_units_come_from_the_schema_fields():
+    """A sweep's units are the config fields' own (`Unit` metadata): the HH stimulus is in µA/cm²,
+    FitzHugh–Nagumo's is dimensionless (its panels once said 'amplitude = 0.5 µA/cm²')."""
+    from neurocli.config.base import validate
+    from neurocli.config.simulate import SimulateConfig
+
+    def members(model, parameter):
+        cfg = validate(SimulateConfig, {"model": model, "stimulus": {"kind": "step", "amplitude": 0.5},
+                                        "time": {"t1": 10, "save_every": 1},
+                                        "sweep": {"parameter": parameter, "values": [0.5, 1.0]}}, "x")
+        return cfg.binding().table(cfg.sweep)
+
+    hh = members({"name": "hh"}, "stimulus.amplitude")
+    assert hh.units == ("µA/cm²",) and hh.label(0) == "amplitude = 0.5 µA/cm²"
+    fhn = members({"name": "fitzhugh_nagumo"}, "stimulus.amplitude")
+    assert fhn.units == ("",) and fhn.label(0) == "amplitude = 0.5"
+    assert members({"name": "hh"}, "model.g_K").label(1) == "g_K = 1 mS/cm²"
+    assert members({"name": "hh"}, "stimulus.start").units == ("ms",)

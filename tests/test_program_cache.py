@@ -131,7 +131,7 @@ import hashlib, json, sys
 from neurocli import runtime
 from neurocli.numerics import program_cache
 runtime.configure("float64", compilation_cache=True)
-from neurocli.simulation.outputs import build_problem, make_spec
+from neurocli.simulation.problem import build_problem, make_spec
 from neurocli.config.base import validate
 from neurocli.config.simulate import SimulateConfig
 from neurocli.numerics.solve import run_solve

@@ -19,7 +19,7 @@ from neurocli.numerics import solve
 from neurocli.cli import app
 from neurocli.config.base import ConfigError, validate
 from neurocli.config.simulate import SimulateConfig
-from neurocli.members import MembersFile
+from neurocli.members.file import MembersFile
 from neurocli.models import HodgkinHuxley, build_stimulus
 from neurocli.analysis.spikes import firing_rate_hz, spike_times, voltage_summary
 
@@ -475,7 +475,7 @@ def test_cpu_devices_one_per_core_for_parallel_members_of_a_lone_process(monkeyp
 
 
 def test_stimulus_edges_of_every_member_reach_the_controller():
-    from neurocli.simulation.sweep import jump_times
+    from neurocli.simulation.problem import jump_times
 
     cfg = validate(SimulateConfig, {**HH, "stimulus": {"kind": "pulse", "start": 5.0, "duration": 1.0, "amplitude": 20.0},
                                     "sweep": {"parameters": [

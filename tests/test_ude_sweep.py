@@ -53,9 +53,9 @@ def assert_same_member(sweep_cur, m, alone_cur, rtol=1e-10):
     ("sweep={parameter: model.g_Na, values: [100, 120]}", "sweep.parameter"),
     ("sweep={parameters: [{parameter: runtime.seed, values: [0, 1]}, {parameter: data.noise.X, values: [0, 1]}],"
      " combine: zip}", "sweep.parameters[1].parameter"),
-    ("sweep={parameter: runtime.seed, values: [0, 1.5]}", "sweep.parameter"),
-    ("sweep={parameter: runtime.seed, values: [4294967296]}", "sweep.parameter"),
-    ("sweep={parameter: data.noise.V, values: [-1]}", "sweep.parameter"),
+    ("sweep={parameter: runtime.seed, values: [0, 1.5]}", "sweep.values[1]"),
+    ("sweep={parameter: runtime.seed, values: [4294967296]}", "sweep.values[0]"),
+    ("sweep={parameter: data.noise.V, values: [-1]}", "sweep.values[0]"),
     ("sweep={parameter: data.seed, values: [0, 1]}", "sweep"),  # no noise: the seed draws nothing
     ("sweep={parameter: runtime.seed, linspace: {start: 0, stop: 999999, num: 1000000}}", "sweep"),
 ])

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from neurocli import progress
 from neurocli.config.base import ConfigError
-from neurocli.config.models import CABLE_MODELS, PDE_MODELS
 from neurocli.config.simulate import SimulateConfig
-from neurocli.members import MembersFile
+from neurocli.members.file import MembersFile
 from neurocli.numerics.solve import Problem, run_solve
 from neurocli.run_dir import RunDirectory
 from neurocli.simulation import cable_outputs, outputs, sweep
+from neurocli.simulation.problem import build_problem, make_spec
 
 SCHEMA = SimulateConfig
 RESUMABLE = True
@@ -18,7 +18,7 @@ RESUMABLE = True
 
 def prepare(cfg: SimulateConfig, source: str) -> Problem:
     """Build the model (raises ConfigError for names the schema cannot check); compiles nothing."""
-    return outputs.build_problem(cfg, source)
+    return build_problem(cfg, source)
 
 
 def resumable(cfg: SimulateConfig) -> bool:
@@ -48,10 +48,10 @@ def execute(problem: Problem, cfg: SimulateConfig, run: RunDirectory, restored: 
     if resumable(cfg):
         return sweep.run(problem, cfg, run, resume=bool(restored))
     progress.phase("building", cfg.model.name)
-    out = run_solve(problem, outputs.make_spec(cfg, problem))
+    out = run_solve(problem, make_spec(cfg, problem))
     progress.phase("writing", f"solved in {out.run_s:.2f} s")
-    if cfg.model.name in CABLE_MODELS:
+    if cfg.model.geometry == "cable":
         return cable_outputs.write(cfg, problem.model, out, run)
-    if cfg.model.name in PDE_MODELS:
+    if cfg.model.geometry == "pde":
         return outputs.pde_outputs(cfg, problem, out, run)
     return outputs.neuron_outputs(cfg, problem, out, run)

@@ -5,6 +5,7 @@ Nothing here imports jax: a bad config is rejected before anything compiles.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import typing
 from pathlib import Path
@@ -94,6 +95,61 @@ class Section(BaseModel):
                     raise KeyedError(key, f"expected a number, got the boolean {value!r}"
                                      if isinstance(value, bool) else f"expected numbers, got a boolean in {_short(value)}")
         return data
+
+
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """A field's unit, for labels and sweeps (`Annotated[float, Unit("mS/cm²"), Field(ge=0)]`);
+    "" for a dimensionless quantity."""
+
+    symbol: str
+
+
+def field_unit(section: type[BaseModel], name: str) -> str | None:
+    """The unit a schema field declares (None: it declares none)."""
+    info = section.model_fields.get(name)
+    return next((m.symbol for m in (info.metadata if info else ()) if isinstance(m, Unit)), None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """A number field's bounds as its schema states them (gt/ge/lt/le)."""
+
+    low: float = -float("inf")
+    low_open: bool = True
+    high: float = float("inf")
+    high_open: bool = True
+
+    @classmethod
+    def of(cls, section: type[BaseModel], name: str) -> Limits:
+        info = section.model_fields.get(name)
+        kw: dict = {}
+        for m in info.metadata if info else ():
+            for attr, key, open_ in (("gt", "low", True), ("ge", "low", False), ("lt", "high", True), ("le", "high", False)):
+                if getattr(m, attr, None) is not None:
+                    kw[key], kw[key + "_open"] = float(getattr(m, attr)), open_
+        return cls(**kw)
+
+    def holds(self, values):
+        """Elementwise: whether each value lies within the bounds (NumPy arrays or floats)."""
+        import numpy as np
+
+        v = np.asarray(values, dtype=float)
+        low = v > self.low if self.low_open else v >= self.low
+        high = v < self.high if self.high_open else v <= self.high
+        return low & high
+
+    def describe(self) -> str:
+        """'must lie in (0, 1)', 'must be > 0', 'must be >= 0' …"""
+        lo, hi = self.low > -float("inf"), self.high < float("inf")
+        if lo and hi:
+            return (f"must lie in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
+                    f"{')' if self.high_open else ']'}")
+        if lo:
+            return f"must be {'>' if self.low_open else '>='} {self.low:g}"
+        if hi:
+            return f"must be {'<' if self.high_open else '<='} {self.high:g}"
+        return "any finite number"
 
 
 def ignored_unless(section: BaseModel, field: str, used: bool, why: str, prefix: str = "") -> None:

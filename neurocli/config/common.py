@@ -345,27 +345,3 @@ class SweepConfig(Section):
         if len(self.names) != 1:
             raise ValueError("member_values() is for one-parameter sweeps; use table()")
         return self.table()[:, 0].tolist()
-
-
-def check_sweep_path(sweep: SweepConfig | None, sections: dict[str, Section]) -> None:
-    """Every swept parameter must be a float field of one of `sections`."""
-    if sweep is None:
-        return
-    for i, path in enumerate(sweep.names):
-        key = "sweep.parameter" if sweep.parameter is not None else f"sweep.parameters[{i}].parameter"
-        _check_path(path, key, sections)
-
-
-def _check_path(path: str, key: str, sections: dict[str, Section]) -> None:
-    root, _, field = path.partition(".")
-    if root not in sections or not field or "." in field:
-        raise KeyedError(key, f"{path!r}: expected one of " + ", ".join(f"{r}.<field>" for r in sections))
-    section = sections[root]
-    info = type(section).model_fields.get(field)
-    if info is None or not isinstance(getattr(section, field), float):
-        floats = [k for k, f in type(section).model_fields.items() if isinstance(getattr(section, k), float)]
-        raise KeyedError(
-            key,
-            f"{path!r} is not a scalar parameter of {root}; "
-            f"expected one of {', '.join(root + '.' + k for k in floats)}"
-        )

@@ -4,28 +4,41 @@ builds its model directly and a sweep path (`model.g_Na`) names a field of both.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal, Union
+import typing
+from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import Field, PositiveFloat, model_validator
 
-from neurocli.config.base import KeyedError, Section
+from neurocli.config.base import KeyedError, Section, Unit
 from neurocli.models.hh_membrane import SQUID
 
 
-class _HHParameters(Section):
+class _ModelSection(Section):
+    """A model's config. `geometry` says what the model is (dispatch by type, not by name):
+    `neuron` (a point neuron, states over time), `pde` (a free field u(t, x)), `cable` (an axon
+    driven by a stimulus, V(t, x)); `units` names its time and current units for labels."""
+
+    geometry: ClassVar[str] = "neuron"
+    units: ClassVar[dict[str, str]] = {"time": "ms", "current": "µA/cm²", "voltage": "mV"}
+
+
+DIMENSIONLESS = {"time": "", "current": "", "voltage": ""}
+
+
+class _HHParameters(_ModelSection):
     """Squid-axon parameters in the modern convention (rest near -65 mV).
 
     Units: C_m µF/cm², conductances mS/cm², reversal potentials mV, temperature °C.
     """
 
-    C_m: PositiveFloat = SQUID.C_m
-    g_Na: Annotated[float, Field(ge=0)] = SQUID.g_Na
-    g_K: Annotated[float, Field(ge=0)] = SQUID.g_K
-    g_L: Annotated[float, Field(ge=0)] = SQUID.g_L
-    E_Na: float = SQUID.E_Na
-    E_K: float = SQUID.E_K
-    E_L: float = SQUID.E_L
-    temperature_C: Annotated[float, Field(ge=-20, le=50)] = SQUID.temperature_C
+    C_m: Annotated[PositiveFloat, Unit("µF/cm²")] = SQUID.C_m
+    g_Na: Annotated[float, Unit("mS/cm²"), Field(ge=0)] = SQUID.g_Na
+    g_K: Annotated[float, Unit("mS/cm²"), Field(ge=0)] = SQUID.g_K
+    g_L: Annotated[float, Unit("mS/cm²"), Field(ge=0)] = SQUID.g_L
+    E_Na: Annotated[float, Unit("mV")] = SQUID.E_Na
+    E_K: Annotated[float, Unit("mV")] = SQUID.E_K
+    E_L: Annotated[float, Unit("mV")] = SQUID.E_L
+    temperature_C: Annotated[float, Unit("°C"), Field(ge=-20, le=50)] = SQUID.temperature_C
 
 
 class HHConfig(_HHParameters):
@@ -40,14 +53,15 @@ class HHReducedConfig(_HHParameters):
     name: Literal["hh_reduced"]
 
 
-class FitzHughNagumoConfig(Section):
+class FitzHughNagumoConfig(_ModelSection):
     """dv/dt = v − v³/3 − w + I + I_ext(t),  dw/dt = (v + a − b w)/tau (dimensionless)."""
 
+    units: ClassVar[dict[str, str]] = DIMENSIONLESS
     name: Literal["fitzhugh_nagumo"]
-    a: float = 0.7
-    b: float = 0.8
-    tau: PositiveFloat = 12.5
-    I: float = 0.0
+    a: Annotated[float, Unit("")] = 0.7
+    b: Annotated[float, Unit("")] = 0.8
+    tau: Annotated[PositiveFloat, Unit("")] = 12.5
+    I: Annotated[float, Unit("")] = 0.0
 
 
 class SechProfile(Section):
@@ -79,13 +93,15 @@ ProfileConfig = Annotated[
 ]
 
 
-class ReactionDiffusionConfig(Section):
+class ReactionDiffusionConfig(_ModelSection):
     """u_t = u_xx − u + H_k(u − a) on (0, length), method of lines with nx grid nodes."""
 
+    geometry: ClassVar[str] = "pde"
+    units: ClassVar[dict[str, str]] = DIMENSIONLESS
     name: Literal["reaction_diffusion"]
-    a: Annotated[float, Field(gt=0, lt=1)] = 0.2
-    k: PositiveFloat = 5.0
-    length: PositiveFloat = math.pi
+    a: Annotated[float, Unit(""), Field(gt=0, lt=1)] = 0.2
+    k: Annotated[PositiveFloat, Unit("")] = 5.0
+    length: Annotated[PositiveFloat, Unit("")] = math.pi
     nx: Annotated[int, Field(ge=5, le=20001)] = 201
     boundary: Literal["dirichlet", "neumann"]
     initial: ProfileConfig = PhiProfile()
@@ -107,13 +123,14 @@ class HHCableConfig(_HHParameters):
     flows into the first `stim_extent_cm` of the axon (x = 0 end).
     """
 
+    geometry: ClassVar[str] = "cable"
     name: Literal["hh_cable"]
-    temperature_C: Annotated[float, Field(ge=-20, le=50)] = 18.5
-    diameter_um: PositiveFloat = 476.0
-    R_i_ohm_cm: PositiveFloat = 35.4
-    length_cm: PositiveFloat = 6.0
+    temperature_C: Annotated[float, Unit("°C"), Field(ge=-20, le=50)] = 18.5
+    diameter_um: Annotated[PositiveFloat, Unit("µm")] = 476.0
+    R_i_ohm_cm: Annotated[PositiveFloat, Unit("Ω·cm")] = 35.4
+    length_cm: Annotated[PositiveFloat, Unit("cm")] = 6.0
     nx: Annotated[int, Field(ge=11, le=20001)] = 401
-    stim_extent_cm: PositiveFloat = 0.1
+    stim_extent_cm: Annotated[PositiveFloat, Unit("cm")] = 0.1
 
     @model_validator(mode="after")
     def _check(self):
@@ -122,11 +139,11 @@ class HHCableConfig(_HHParameters):
         return self
 
 
-PDE_MODELS = ("reaction_diffusion",)
-CABLE_MODELS = ("hh_cable",)
-"""Method-of-lines models of an axon driven by a stimulus (neither a point neuron nor a free PDE)."""
+MODEL_SECTIONS = (HHConfig, HHReducedConfig, FitzHughNagumoConfig, ReactionDiffusionConfig, HHCableConfig)
 
-ModelConfig = Annotated[
-    Union[HHConfig, HHReducedConfig, FitzHughNagumoConfig, ReactionDiffusionConfig, HHCableConfig],
-    Field(discriminator="name"),
-]
+ModelConfig = Annotated[Union[MODEL_SECTIONS], Field(discriminator="name")]
+
+
+def section_of(name) -> type[_ModelSection] | None:
+    """The model section a raw `model.name` selects (None: no such model), before validation."""
+    return next((c for c in MODEL_SECTIONS if name in typing.get_args(c.model_fields["name"].annotation)), None)

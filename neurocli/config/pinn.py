@@ -20,7 +20,8 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from neurocli.config.base import KeyedError, Section, ignored_unless
 from neurocli.config.common import RuntimeConfig, SolverConfig, SweepConfig
-from neurocli.config.models import PhiProfile, ProfileConfig
+from neurocli.config.models import PhiProfile, ProfileConfig, ReactionDiffusionConfig
+from neurocli.members.binding import Binding, Parameter
 from neurocli.config.optim import PhaseConfig
 
 Boundary = Literal["dirichlet", "neumann", "none"]
@@ -243,6 +244,19 @@ class TrainPinnConfig(Section):
         """The swept parameters' dotted paths (members.csv's first columns): the sweep's, or pde.a."""
         return self.sweep.names if self.sweep is not None else ["pde.a"]
 
+    def binding(self) -> Binding:
+        """What a train-pinn sweep may vary: the PDE's threshold and steepness, bounded as
+        simulate's reaction_diffusion fields are, set on the member's model (model.a, model.k)."""
+        return Binding("train-pinn", (Parameter("pde.a", ReactionDiffusionConfig, target=("a",)),
+                                      Parameter("pde.k", ReactionDiffusionConfig, target=("k",))))
+
+    @property
+    def member_sweep(self) -> SweepConfig:
+        """The run's members as a sweep: the `sweep:` section, or pde.a (a list, or one value)."""
+        if self.sweep is not None:
+            return self.sweep
+        return SweepConfig(parameter="pde.a", values=self.pde.member_values())
+
     @property
     def member_count(self) -> int:
         return self.sweep.member_count if self.sweep is not None else len(self.pde.member_values())
@@ -270,42 +284,14 @@ class TrainPinnConfig(Section):
         return int(self.phase_starts[-1])
 
 
-SWEEPABLE = {"pde.a": "must lie in (0, 1)", "pde.k": "must be > 0"}
-"""The parameters a train-pinn sweep may vary, and the constraint their scalar fields have."""
-
-
-def _allowed(path: str, value: float) -> bool:
-    return 0.0 < value < 1.0 if path == "pde.a" else value > 0.0
-
-
 def _check_sweep(cfg: TrainPinnConfig) -> None:
-    """The sweep's parameters are pde.a or pde.k, its values obey the scalar fields' constraints,
-    and `pde` does not give what the sweep sets (a list pde.a is a sweep of its own)."""
-    sweep, single = cfg.sweep, cfg.sweep.parameter is not None
+    """The sweep's parameters are bound ones (pde.a, pde.k) within their fields' bounds (the one
+    sweep validator: `Binding.validate`), and `pde` does not give what the sweep sets (a list pde.a
+    is a sweep of its own)."""
     if isinstance(cfg.pde.a, list):
         raise KeyedError("pde.a", "is a list (a one-parameter sweep) and the config has a sweep section: "
                          "give pde.a as a number, or put its values in the sweep (sweep.parameters)")
-    axes = [sweep] if single else sweep.parameters
-    for i, (path, axis) in enumerate(zip(sweep.names, axes)):
-        where = "sweep." if single else f"sweep.parameters[{i}]."
-        if path not in SWEEPABLE:
-            raise KeyedError(where + "parameter", f"{path!r} cannot be swept by train-pinn; expected one of "
-                             + ", ".join(SWEEPABLE))
-        why = SWEEPABLE[path]
-        if axis.values is not None:
-            for j, v in enumerate(axis.values):
-                if not _allowed(path, v):
-                    raise KeyedError(f"{where}values[{j}]", f"{path} {why} (got {v})")
-        for key in ("linspace", "logspace"):
-            spec = getattr(axis, key, None)
-            if spec is not None:  # monotone: its ends decide (the values are not built: num may be huge)
-                ends = (spec.start,) if spec.num == 1 else (spec.start, spec.stop)
-                bad = [v for v in ends if not _allowed(path, v)]
-                if bad:
-                    raise KeyedError(where + key, f"gives {path} = {bad[0]:g}; {path} {why}")
-        for key in ("uniform", "log_uniform"):
-            rng = getattr(axis, key, None)
-            if rng is not None and not (_allowed(path, rng[0]) and (path != "pde.a" or rng[1] <= 1.0)):
-                raise KeyedError(where + key, f"{path} {why} (got the range {list(rng)})")
+    cfg.binding().validate(cfg.sweep)
+    for path in cfg.sweep.names:
         field = path.split(".")[1]
         ignored_unless(cfg.pde, field, False, f"the sweep sets {path} for every member", prefix="pde.")

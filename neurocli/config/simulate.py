@@ -15,9 +15,9 @@ from neurocli.config.common import (
     StimulusConfig,
     SweepConfig,
     TimeConfig,
-    check_sweep_path,
 )
-from neurocli.config.models import CABLE_MODELS, PDE_MODELS, ModelConfig
+from neurocli.config.models import ModelConfig, section_of
+from neurocli.members.binding import Binding, Parameter
 
 
 PDE_FRONT_POINTS = (0.7, 0.9)
@@ -85,7 +85,8 @@ class SimulateConfig(Section):
         """PDE models time their front at PDE_FRONT_POINTS, and their sweeps keep PDE_KEPT_FIELDS
         fields, unless the config says otherwise (the resolved config spells both out)."""
         model = data.get("model") if isinstance(data, dict) else None
-        if isinstance(model, dict) and model.get("name") in PDE_MODELS:
+        section = section_of(model.get("name")) if isinstance(model, dict) else None
+        if section is not None and section.geometry == "pde":
             analysis = data.get("analysis", {})
             if isinstance(analysis, dict) and "velocity_points" not in analysis:
                 data = {**data, "analysis": {**analysis, "velocity_points": PDE_FRONT_POINTS}}
@@ -96,8 +97,8 @@ class SimulateConfig(Section):
 
     @model_validator(mode="after")
     def _check(self):
-        is_pde = self.model.name in PDE_MODELS
-        is_cable = self.model.name in CABLE_MODELS
+        is_pde = self.model.geometry == "pde"
+        is_cable = self.model.geometry == "cable"
         if is_cable and self.initial_state is not None:
             raise KeyedError("initial_state", f"model {self.model.name} starts at rest along the whole axon; remove it")
         if is_cable and self.solver.name not in IMEX_SOLVERS:
@@ -122,7 +123,7 @@ class SimulateConfig(Section):
             raise KeyedError(
                 "solver.name", f"{self.solver.name!r}: IMEX solvers need a split model (PDE and cable models)"
             )
-        check_sweep_path(self.sweep, {"model": self.model, "stimulus": self.stimulus})
+        self.binding().validate(self.sweep)
         if is_pde or is_cable:
             nodes = [round(p * (self.model.nx - 1)) for p in self.analysis.velocity_points]
             if nodes[0] == nodes[1]:
@@ -140,3 +141,29 @@ class SimulateConfig(Section):
                        "trajectory_members picks the sweep members that keep traces; there is no sweep",
                        prefix="output.")
         return self
+
+    def binding(self) -> Binding:
+        """What a simulate sweep may vary: every number field of `model` and of `stimulus`, set on
+        the solve's Problem (problem.model.<field>, problem.stimulus.<field>)."""
+        return simulate_binding(self.model, self.stimulus)
+
+
+STIMULUS_TIMING = ("start", "duration", "period")
+"""Stimulus fields that move its edges (the step-size controller's jump times)."""
+GRID_LENGTHS = ("length", "length_cm")
+"""Model fields that set the length of a grid (its spacing moves with them)."""
+
+
+def simulate_binding(model, stimulus) -> Binding:
+    params = []
+    for root, section in (("model", model), ("stimulus", stimulus)):
+        for name in type(section).model_fields:
+            if not isinstance(getattr(section, name), float):
+                continue
+            unit = None
+            if root == "stimulus":  # the model's units: µA/cm² and ms, or dimensionless
+                unit = model.units["time"] if name in STIMULUS_TIMING else model.units["current"]
+            params.append(Parameter(f"{root}.{name}", type(section), target=(root, name), unit=unit,
+                                    moves_edges=root == "stimulus" and name in STIMULUS_TIMING,
+                                    moves_grid=root == "model" and name in GRID_LENGTHS))
+    return Binding("simulate", tuple(params))

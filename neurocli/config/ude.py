@@ -21,7 +21,7 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
-from neurocli.config.base import KeyedError, Section, ignored_unless
+from neurocli.config.base import KeyedError, Limits, Section, ignored_unless
 from neurocli.config.common import (
     EXPLICIT_SOLVERS,
     IMPLICIT_SOLVERS,
@@ -34,6 +34,7 @@ from neurocli.config.common import (
 )
 from neurocli.config.models import HHConfig, HHReducedConfig
 from neurocli.config.optim import PhaseConfig
+from neurocli.members.binding import Binding, Parameter
 
 # State names of the models a UDE can be built on (equal to the models' `state_names`; a test checks).
 STATE_NAMES = {"hh": ("V", "m", "h", "n"), "hh_reduced": ("V", "n")}
@@ -49,6 +50,7 @@ DEFAULT_INPUTS = {
 NOISE = "data.noise."
 """Swept noise levels are named data.noise.<state>."""
 MAX_SWEEP_MEMBERS = 100_000  # members of a train-ude sweep (each a network trained at once)
+_NOISE_UNITS = {"V": "mV"}  # a noise level has its state's unit (gates are dimensionless)
 
 UDEModelConfig = Annotated[Union[HHConfig, HHReducedConfig], Field(discriminator="name")]
 
@@ -250,28 +252,26 @@ class TrainUDEConfig(Section):
         self._check_sweep()
         return self
 
+    def binding(self) -> Binding:
+        """What a train-ude sweep may vary: the network's seed, and (simulated data) the noise draw
+        and each state's noise level. Config-level parameters: each member's config sets them
+        (ude/sweep.py `member_config`), no model pytree holds them."""
+        params = [Parameter("runtime.seed", RuntimeConfig, integer=True),
+                  Parameter("data.seed", SimulatedData, integer=True)]
+        params += [Parameter(f"{NOISE}{s}", unit=_NOISE_UNITS.get(s, ""), limits=Limits(0.0, False))
+                   for s in self.state_names]
+        return Binding("train-ude", tuple(params))
+
     def _check_sweep(self) -> None:
         sweep = self.sweep
         if sweep is None:
             return
-        if sweep.member_count > MAX_SWEEP_MEMBERS:
-            raise KeyedError("sweep", f"has {sweep.member_count} members; at most {MAX_SWEEP_MEMBERS} "
-                                      "(every member trains at once)")
-        allowed = ["runtime.seed", "data.seed", *(f"{NOISE}{s}" for s in self.state_names)]
-        table = sweep.table()
+        self.binding().validate(sweep, MAX_SWEEP_MEMBERS)
         for i, path in enumerate(sweep.names):
             key = "sweep.parameter" if sweep.parameter is not None else f"sweep.parameters[{i}].parameter"
-            if path not in allowed:
-                raise KeyedError(key, f"{path!r} cannot be swept in train-ude; expected one of {', '.join(allowed)}")
             if path.startswith("data.") and not isinstance(self.data, SimulatedData):
                 raise KeyedError(key, f"{path!r} needs simulated data (data.kind: simulated); csv data have no noise draw")
-            column = table[:, i]
-            if path.endswith("seed"):
-                bad = [v for v in column if not (float(v).is_integer() and 0 <= v < 2**32)]
-                if bad:
-                    raise KeyedError(key, f"{path} takes whole numbers in [0, 2**32); got {float(bad[0])!r}")
-            elif (column < 0).any() or not np.isfinite(column).all():
-                raise KeyedError(key, f"{path} is a standard deviation: values must be finite and >= 0")
+        table = sweep.table()
         if "runtime.seed" in sweep.names and self.ude.network.init_from is not None:
             raise KeyedError("sweep", "runtime.seed is swept but ude.network.init_from gives every member the same "
                                       "starting network; remove one of them")

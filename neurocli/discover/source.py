@@ -20,7 +20,8 @@ from neurocli.training import checkpoint
 from neurocli.training.engine import BEST
 from neurocli.ude import setup as ude_setup
 from neurocli.ude.objective import split_network
-from neurocli.ude.sweep import Members, member, stack
+from neurocli.members import MemberTable
+from neurocli.ude.sweep import member, members_of, stack
 
 
 @dataclasses.dataclass
@@ -30,7 +31,7 @@ class Source:
     prep: ude_setup.Prepared
     description: dict  # the network's description (shape, input centring and scaling)
     networks: list  # one ScaledMLP per member (one for a run without a sweep)
-    members: Members | None  # a sweep's member table
+    members: MemberTable | None  # a sweep's member table
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -79,7 +80,7 @@ def _checked(run: RunDirectory, path: Path, where: str) -> Source:
         if not isinstance(desc, dict):
             raise checkpoint.CheckpointCorrupt(f"{name}: the header describes no network")
         net = ude_setup.build_network(desc, cfg.runtime.seed)
-        members = Members.of(cfg) if cfg.sweep is not None else None
+        members = members_of(cfg) if cfg.sweep is not None else None
         if (header.get("members") is not None) != (members is not None):
             raise checkpoint.CheckpointMismatch(f"{name}: the checkpoint's members ({header.get('members')}) do not "
                                                 "match the run's config (sweep or not)")

@@ -25,6 +25,7 @@ from jaxtyping import Array, Float
 from neurocli.numerics.block_tridiagonal import BlockTridiagonalJacobian
 from neurocli.config.common import IMEX_SOLVERS, IMPLICIT_SOLVERS
 from neurocli.numerics.implicit_stages import OneChordStep
+from neurocli.members.binding import set_values
 from neurocli.models.base import AbstractModel, AbstractPDEModel
 from neurocli.models.stimulus import AbstractStimulus, NoStimulus
 from neurocli.numerics.program_cache import compile_cached
@@ -176,19 +177,6 @@ def solve_one(problem: Problem, spec: SolveSpec, adjoint=None):
     return sol.ys, sol.stats["num_steps"], sol.stats["num_rejected_steps"], jax.tree.leaves(sol.result)[0]
 
 
-def field_setter(path: str) -> Callable:
-    """`"model.g_Na"` -> a `where` function for `eqx.tree_at` on a Problem."""
-    parts = path.split(".")
-
-    def where(problem):
-        node = problem
-        for part in parts:
-            node = getattr(node, part)
-        return node
-
-    return where
-
-
 @dataclasses.dataclass
 class SolveOutput:
     ts: np.ndarray
@@ -199,11 +187,9 @@ class SolveOutput:
     run_s: float
 
 
-def set_fields(problem: Problem, paths: Sequence[str], row) -> Problem:
-    """`problem` with the scalar at each dotted path replaced by row[j]."""
-    for j, path in enumerate(paths):
-        problem = eqx.tree_at(field_setter(path), problem, row[j])
-    return problem
+def set_fields(problem: Problem, paths: Sequence[str | tuple[str, ...]], row) -> Problem:
+    """`problem` with the scalar at each dotted path (or chain of attributes) replaced by row[j]."""
+    return set_values(problem, paths, row)
 
 
 def member_sharding(n_members: int):

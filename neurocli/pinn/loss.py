@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax.numpy as jnp
+from jaxtyping import Array, Float
 
-from neurocli.pinn.members import PdeParams
+from neurocli.members.binding import set_values
 from neurocli.pinn.residual import boundary_term, initial_term, residual
 from neurocli.pinn.setup import Numerics
 from neurocli.pinn.weighting import causal_residual
 
 
+PdeParams = Float[Array, " parameters"]
+"""A member's constants: its value of each bound parameter (pinn/members.py `constants`)."""
+
+
 def _member(setup: Numerics, static, params, pde: PdeParams):
-    """A member's model (its threshold a and steepness k) and network."""
-    return eqx.tree_at(lambda m: (m.a, m.k), setup.model, (pde.a, pde.k)), eqx.combine(params, static)
+    """A member's model (its constants set where the binding puts them) and network."""
+    return set_values(setup.model, setup.targets, pde), eqx.combine(params, static)
 
 
 def member_terms(setup: Numerics, static, params, pde: PdeParams, t, x):

@@ -1,66 +1,44 @@
-"""The members of a train-pinn run: each member's PDE parameters (a, k), and which of them are swept.
+"""The members of a train-pinn run, as the one member table (`neurocli.members.MemberTable`).
 
-A run's members are the rows of the config's member table (`TrainPinnConfig.member_table()`: a
-list `pde.a`, or the `sweep:` section over `pde.a` and `pde.k`). Every member carries its own
-(a, k); a parameter that is not swept takes its scalar value from `pde`. Inside the vmapped step a
-member's (a, k) is a `PdeParams` (stacked over members outside it), so one compiled step serves
-every member whatever its constants.
+A run's members are the rows of its sweep: the `sweep:` section over the binding's parameters
+(`TrainPinnConfig.binding()`: pde.a, pde.k), or a list `pde.a`, which is the one-parameter sweep
+over pde.a (`TrainPinnConfig.member_sweep`); a scalar pde.a without a sweep is one member. Inside
+the vmapped step a member's constants are one row of every bound parameter's value (`constants`:
+swept or not), set on the model by the binding's targets; one compiled step serves every member.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
-import equinox as eqx
-import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
 
 from neurocli.config.pinn import TrainPinnConfig
-from neurocli.plotting.style import member_label
+from neurocli.members import MemberTable
 
 
-class PdeParams(eqx.Module):
-    """A member's threshold a and steepness k (a leading member axis outside the vmap)."""
-
-    a: Float[Array, "..."]
-    k: Float[Array, "..."]
+def members_of(cfg: TrainPinnConfig) -> MemberTable:
+    """The config's members: its sweep's table (or pde.a's list as a sweep)."""
+    return cfg.binding().table(cfg.member_sweep)
 
 
-@dataclasses.dataclass(frozen=True)
-class Members:
-    names: tuple[str, ...]  # the swept parameters' dotted paths (pde.a, pde.k)
-    table: np.ndarray  # (members, len(names)) float64, the swept values in member order
-    a: np.ndarray  # (members,) every member's a, float64
-    k: np.ndarray  # (members,) every member's k, float64
-
-    @property
-    def n(self) -> int:
-        return int(self.a.size)
-
-    @property
-    def k_swept(self) -> bool:
-        return "pde.k" in self.names
-
-    def params(self, dtype) -> PdeParams:
-        """(a, k) of every member in the training precision."""
-        return PdeParams(jnp.asarray(self.a, dtype), jnp.asarray(self.k, dtype))
-
-    def label(self, i: int, sep: str = ", ") -> str:
-        """Member i by its swept values: 'a = 0.1, k = 5'."""
-        return member_label(self.names, self.table[i], sep)
+def a_members(a_values) -> MemberTable:
+    """The one-parameter form: members over pde.a (the rest from the config)."""
+    a = np.asarray(a_values, dtype=np.float64).reshape(-1, 1)
+    return MemberTable(("pde.a",), a, ("",))
 
 
-def members_of(cfg: TrainPinnConfig) -> Members:
-    """The members of the config: its member table, with the parameters it does not sweep filled in."""
-    names, table = tuple(cfg.swept), np.asarray(cfg.member_table(), dtype=np.float64)
-    n = table.shape[0]
-    scalar = {"pde.a": cfg.pde.a if not isinstance(cfg.pde.a, list) else np.nan, "pde.k": cfg.pde.k}
-    column = {p: table[:, names.index(p)] if p in names else np.full(n, float(scalar[p])) for p in scalar}
-    return Members(names, table, column["pde.a"], column["pde.k"])
+def defaults(cfg: TrainPinnConfig) -> dict[str, float]:
+    """Each bound parameter's value where it is not swept: the config's scalar."""
+    return {p.path: float(getattr(cfg.pde, p.name)) if not isinstance(getattr(cfg.pde, p.name), list) else np.nan
+            for p in cfg.binding().parameters}
 
 
-def a_members(a_values, k: float) -> Members:
-    """The one-parameter form: members over a, all with the same k."""
-    a = np.asarray(a_values, dtype=np.float64).reshape(-1)
-    return Members(("pde.a",), a[:, None], a, np.full(a.size, float(k)))
+def constants(cfg: TrainPinnConfig, members: MemberTable) -> np.ndarray:
+    """(members, bound parameters) float64: every member's value of every bound parameter, in the
+    binding's order (its `targets`)."""
+    fill = defaults(cfg)
+    return np.stack([members.column(p, fill[p]) for p in cfg.binding().paths], axis=1)
+
+
+def targets(cfg: TrainPinnConfig) -> tuple[tuple[str, ...], ...]:
+    """Where each column of `constants` goes in the model (static: part of the compiled step)."""
+    return tuple(p.target for p in cfg.binding().parameters)

@@ -1,6 +1,6 @@
 """What a train-pinn run leaves besides the engine's files: members.csv, figures, metrics.
 
-Members are labelled by their swept values (members.py). Per-member figures draw at most
+Members are labelled by their swept values (neurocli.members.MemberTable). Per-member figures draw at most
 MAX_PANELS members, evenly spaced in member order, and say so; a sweep of two or three parameters
 on a grid adds heat maps of each member's error over the swept values (`map_rel_l2`,
 `map_max_abs_err`), zipped or sampled members a scatter.
@@ -12,8 +12,8 @@ import jax
 import numpy as np
 
 from neurocli.config.pinn import TrainPinnConfig
-from neurocli.members import write_members
-from neurocli.pinn.members import Members
+from neurocli.members.file import write_members
+from neurocli.members import MemberTable
 from neurocli.pinn.networks import count_parameters
 from neurocli.pinn.reference import Reference
 from neurocli.plotting import pde as pde_plots
@@ -32,10 +32,10 @@ MEMBER_COLUMNS = ("final_loss", "rel_l2", "max_abs_err")
 MAPPED = {"rel_l2": "relative L2 error against the reference", "max_abs_err": "max |u − reference|"}
 
 
-def members_csv(run: RunDirectory, members: Members, errors, cur: Cursor) -> None:
+def members_csv(run: RunDirectory, members: MemberTable, errors, cur: Cursor) -> None:
     """members.csv: the swept parameters (by dotted path), then final_loss, rel_l2, max_abs_err."""
     columns = [np.asarray(cur.final_loss, dtype=float), errors["rel_l2"], errors["max_abs_err"]]
-    write_members(run, [*members.names, *MEMBER_COLUMNS], np.column_stack([members.table, *columns]))
+    write_members(run, [*members.names, *MEMBER_COLUMNS], np.column_stack([members.values, *columns]))
 
 
 def metrics(cfg: TrainPinnConfig, ref: Reference, errors, cur: Cursor, params, wall_s: float) -> dict:
@@ -87,7 +87,7 @@ def shown_members(n: int) -> np.ndarray:
     return np.arange(n) if n <= MAX_PANELS else np.unique(np.linspace(0, n - 1, MAX_PANELS).round().astype(int))
 
 
-def figures(run: RunDirectory, cfg: TrainPinnConfig, members: Members, ref: Reference, u, errors,
+def figures(run: RunDirectory, cfg: TrainPinnConfig, members: MemberTable, ref: Reference, u, errors,
             history: History) -> None:
     shown = shown_members(members.n)
     some = "" if shown.size == members.n else f" ({shown.size} of {members.n} members)"
@@ -97,7 +97,7 @@ def figures(run: RunDirectory, cfg: TrainPinnConfig, members: Members, ref: Refe
     scale = pde_plots.colour_scale(ref.t, u_s, ref_s)  # one scale for prediction and reference
     grid = dict(x_label=X_LABEL, t_label=T_LABEL)
     bc = cfg.pde.boundary
-    k = "" if members.k_swept else f", k = {cfg.pde.k:g}"
+    k = "" if members.swept("pde.k") else f", k = {cfg.pde.k:g}"
     run.save_figure("heatmaps", pde_plots.heatmap_grid(
         ref.t, ref.x, u_s, titles, label=U_LABEL, scale=scale, suptitle=f"PINN u(t, x){k}, boundary {bc}{some}", **grid))
     run.save_figure("heatmaps_reference", pde_plots.heatmap_grid(
@@ -121,8 +121,8 @@ def figures(run: RunDirectory, cfg: TrainPinnConfig, members: Members, ref: Refe
         maps(run, cfg, members, errors)
 
 
-def maps(run: RunDirectory, cfg: TrainPinnConfig, members: Members, errors) -> None:
+def maps(run: RunDirectory, cfg: TrainPinnConfig, members: MemberTable, errors) -> None:
     """Each member's error over the swept values (log colour scale): heat maps over a grid of 2 or
     3 parameters, a scatter otherwise (zip, samples, more parameters)."""
-    sweep_plots.save_maps(run, cfg.sweep, list(members.names), members.table, errors, MAPPED, dimensionless=True,
+    sweep_plots.save_maps(run, cfg.sweep, list(members.names), members.values, errors, MAPPED, units=members.units,
                           log_colour=True)

@@ -17,7 +17,7 @@ import numpy as np
 
 from neurocli.config.pinn import TrainPinnConfig
 from neurocli.models import build_model
-from neurocli.pinn.members import members_of
+from neurocli.pinn.members import constants, members_of
 from neurocli.pinn.setup import model_boundary, model_config
 from neurocli.numerics.solve import Problem, SolveSpec, run_solve
 
@@ -43,16 +43,18 @@ def output_grid(cfg: TrainPinnConfig) -> tuple[np.ndarray, np.ndarray]:
 
 def solve_reference(cfg: TrainPinnConfig) -> Reference:
     members = members_of(cfg)
+    binding = cfg.binding()
+    a, k = constants(cfg, members).T
     nx = cfg.reference_nx
     t, x = output_grid(cfg)
-    paths = ["model." + name.split(".", 1)[1] for name in members.names]  # pde.k -> model.k
+    targets = [("model", *binding[name].target) for name in members.names]  # where the PINN's model has it
     with jax.enable_x64(True):
-        model = build_model(model_config(cfg, float(members.a[0]), float(members.k[0]), nx=nx))
+        model = build_model(model_config(cfg, float(a[0]), float(k[0]), nx=nx))
         spec = SolveSpec(cfg.reference.solver, 0.0, float(cfg.pde.T), t)
-        out = run_solve(Problem(model), spec, paths, members.table)
+        out = run_solve(Problem(model), spec, targets, members.values)
         u = np.asarray(model.full_field(jnp.asarray(out.ys)), dtype=np.float64)
     stride = (nx - 1) // (x.size - 1)
     return Reference(
-        t, x, members.a, members.k, u[:, :, ::stride], model_boundary(cfg.pde.boundary), nx,
+        t, x, a, k, u[:, :, ::stride], model_boundary(cfg.pde.boundary), nx,
         [int(s) for s in np.atleast_1d(out.num_steps)], out.compile_s, out.run_s,
     )

@@ -25,7 +25,8 @@ from jaxtyping import PRNGKeyArray, PyTree
 from neurocli.config.optim import PhaseConfig
 from neurocli.training.optim import is_lbfgs, make_optimizer
 from neurocli.pinn import collocation
-from neurocli.pinn.members import Members, a_members, members_of
+from neurocli.members import MemberTable
+from neurocli.pinn.members import a_members, constants, members_of
 from neurocli.pinn.setup import PinnSetup
 from neurocli.pinn.steps import INIT, LBFGS, POOL, TrainState, make_first_order_step, make_lbfgs_step
 from neurocli.numerics.program_cache import compile_cached_step
@@ -39,8 +40,8 @@ def identity(cfg) -> dict:
     sweep section the member table (swept paths and values), so another sweep is refused."""
     dump = cfg.model_dump(mode="json")
     members = members_of(cfg)
-    table = {} if cfg.sweep is None else {"members": {"swept": list(members.names), "table": members.table.tolist()}}
-    return {"command": "train-pinn", "a": members.a.tolist(), **table,
+    table = {} if cfg.sweep is None else {"members": {"swept": list(members.names), "table": members.values.tolist()}}
+    return {"command": "train-pinn", "a": constants(cfg, members)[:, 0].tolist(), **table,
             **{key: dump[key] for key in ("network", "conditions", "collocation", "phases")}}
 
 
@@ -58,17 +59,18 @@ def _unpad(tree, n: int):
 
 
 class Trainer:
-    """Trains `members` (a `Members`, or a list of a values that share pde.k) with keys `keys`
+    """Trains `members` (a `MemberTable`, or a list of a values that share pde.k) with keys `keys`
     (one per member) under `setup`."""
 
-    def __init__(self, setup: PinnSetup, members: Members | Sequence[float], keys: PRNGKeyArray):
+    def __init__(self, setup: PinnSetup, members: MemberTable | Sequence[float], keys: PRNGKeyArray):
         self.setup = setup
-        if not isinstance(members, Members):
-            members = a_members(members, setup.cfg.pde.k)
+        if not isinstance(members, MemberTable):
+            members = a_members(members)
         self.member_table = members
         self.n = members.n
         self.sharding, self.padded = member_sharding(self.n)
-        self.pde = self.place(members.params(setup.dtype))
+        self.constants = constants(setup.cfg, members)  # (members, [a, k]) float64
+        self.pde = self.place(jnp.asarray(self.constants, setup.dtype))
         self.keys = self.place(keys)
         init_keys = jax.vmap(lambda k: jax.random.fold_in(k, INIT))(keys)
         nets = setup.make_network(init_keys)
@@ -76,7 +78,7 @@ class Trainer:
         self.phase_starts = setup.cfg.phase_starts
         self._compiled: dict[int, Callable] = {}
         self.members = self.n
-        self.parameter_columns = ("a", "k") if members.k_swept else ("a",)
+        self.parameter_columns = ("a", "k") if members.swept("pde.k") else ("a",)
         self.columns = ("step", "member", *self.parameter_columns, *setup.loss_columns)
         out = setup.cfg.output
         self.settings = Settings(tuple(p.iterations for p in setup.cfg.phases), out.checkpoint_every, out.log_every, 1)
@@ -167,7 +169,7 @@ class Trainer:
     def record(self, step: int, phase: int, losses, wall_s: float) -> Record:
         """Rows (step = steps done) per member; the loss is at the parameters the step started from."""
         host = np.asarray(self.unpadded(losses), dtype=np.float64)
-        values = {"a": self.member_table.a, "k": self.member_table.k}
+        values = {"a": self.constants[:, 0], "k": self.constants[:, 1]}
         rows = [{"step": step + 1, "member": m, **{c: values[c][m] for c in self.parameter_columns},
                  **dict(zip(self.setup.loss_columns, host[m]))} for m in range(self.n)]
         return Record(rows, host[:, 0], np.isfinite(host).all(axis=1))

@@ -40,7 +40,7 @@ def snapshots(t, x, V, times, *, title=None):
     return fig
 
 
-def velocity_curve(values, velocities, parameter, *, exponent=None, log=False, reference=None):
+def velocity_curve(values, velocities, parameter, *, unit=None, exponent=None, log=False, reference=None):
     """Conduction velocity against a swept parameter. Members that did not conduct are marked
     with crosses on the x axis. `exponent`: a fitted power law c ∝ value^exponent, drawn dashed.
     `reference`: (value, velocity, label) of a literature point."""
@@ -72,7 +72,7 @@ def velocity_curve(values, velocities, parameter, *, exponent=None, log=False, r
         ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))
     else:
         ax.set_ylim(bottom=0)
-    ax.set_xlabel(parameter_label(parameter))
+    ax.set_xlabel(parameter_label(parameter, unit))
     ax.set_ylabel("conduction velocity (m/s)")
     ax.legend(loc="best", fontsize=8)
     return fig

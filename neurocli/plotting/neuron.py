@@ -52,7 +52,7 @@ def phase_plane(traj, grid_x, grid_y, dx, dy, names, *, x_unit="mV"):
     return fig
 
 
-def rate_curve(values, rates_hz, parameter, *, onset=None, dimensionless=False):
+def rate_curve(values, rates_hz, parameter, *, onset=None, unit=None):
     """Steady firing rate against the swept parameter (the f–I curve for stimulus.amplitude).
     Members whose rate is undefined (None or NaN: fewer than 2 spikes in the window) are drawn as
     crosses on the axis, not as a rate of zero."""
@@ -67,7 +67,7 @@ def rate_curve(values, rates_hz, parameter, *, onset=None, dimensionless=False):
     if onset is not None:
         ax.axvline(onset, color="0.5", ls="--", lw=1, label=f"onset of repetitive firing: {onset:.3g}")
     ax.set_ylim(bottom=0.0, top=None if np.isfinite(rates).any() else 1.0)
-    ax.set_xlabel(parameter_label(parameter, dimensionless))
+    ax.set_xlabel(parameter_label(parameter, unit))
     ax.set_ylabel("firing rate (Hz)")
     ax.legend(loc="upper left")
     return fig

@@ -111,7 +111,7 @@ def profiles(t, x, u, *, times, reference=None, title=None, label="u", x_label="
     return fig
 
 
-def front_speed_curve(values, speeds, parameter, *, theory=None):
+def front_speed_curve(values, speeds, parameter, *, unit=None, theory=None):
     """The front speed against a swept parameter; members whose front did not pass both timing
     points are crossed on the x axis. `theory`: (values, speeds, label) drawn dashed."""
     from neurocli.plotting.style import parameter_label
@@ -126,7 +126,7 @@ def front_speed_curve(values, speeds, parameter, *, theory=None):
         ax.plot(values[~ok], np.full((~ok).sum(), 0.03), "x", color="tab:red", ms=7, clip_on=False,
                 transform=ax.get_xaxis_transform(), label="front did not pass both points")
     ax.set_ylim(bottom=0)
-    ax.set_xlabel(parameter_label(parameter))
+    ax.set_xlabel(parameter_label(parameter, unit))
     ax.set_ylabel("front speed (dimensionless: x per unit t)")
     ax.legend(loc="best", fontsize=8)
     return fig

@@ -8,25 +8,6 @@ from __future__ import annotations
 
 import functools
 
-PARAMETER_UNITS = {
-    "amplitude": "µA/cm²",
-    "start": "ms",
-    "duration": "ms",
-    "period": "ms",
-    "C_m": "µF/cm²",
-    "g_Na": "mS/cm²",
-    "g_K": "mS/cm²",
-    "g_L": "mS/cm²",
-    "E_Na": "mV",
-    "E_K": "mV",
-    "E_L": "mV",
-    "temperature_C": "°C",
-    "diameter_um": "µm",
-    "R_i_ohm_cm": "Ω·cm",
-    "length_cm": "cm",
-    "stim_extent_cm": "cm",
-}
-
 RC_PARAMS = {
     "figure.dpi": 100,
     "font.size": 10,
@@ -58,26 +39,17 @@ SYMBOLS = {"R_i", "C_m", "g_Na", "g_K", "g_L", "E_Na", "E_K", "E_L"}
 """Field names that are symbols with a subscript: labelled as written."""
 
 
-def parameter_label(path: str, dimensionless: bool = False) -> str:
-    """`stimulus.amplitude` -> 'stimulus amplitude (µA/cm²)'; `model.diameter_um` -> 'model
-    diameter (µm)'."""
+def parameter_label(path: str, unit: str | None = None) -> str:
+    """`stimulus.amplitude`, "µA/cm²" -> 'stimulus amplitude (µA/cm²)'; `model.diameter_um`, "µm" ->
+    'model diameter (µm)'. The unit comes from the member table (the schema field's `Unit`); none
+    or "" (dimensionless) adds nothing."""
     root, _, field = path.partition(".")
-    unit = None if dimensionless else PARAMETER_UNITS.get(field)
+    unit = None if unit in (None, "", "dimensionless") else unit
     name = field
     if unit:
         name = next((field[: -len(s)] for s in UNIT_SUFFIXES if field.endswith(s)), field)
     text = f"{root} {name if name in SYMBOLS else name.replace('_', ' ')}"
     return f"{text} ({unit})" if unit else text
-
-
-def member_label(names, row, sep: str = ", ") -> str:
-    """A sweep member by its swept values: 'amplitude = 10 µA/cm², temperature_C = 6.3 °C'."""
-    parts = []
-    for path, value in zip(names, row):
-        field = path.split(".")[-1]
-        unit = PARAMETER_UNITS.get(field)
-        parts.append(f"{field} = {value:.4g}" + (f" {unit}" if unit else ""))
-    return sep.join(parts)
 
 
 FIGURE_KEYWORDS = ("figsize", "dpi", "facecolor", "edgecolor", "layout")

@@ -31,7 +31,7 @@ def cell_edges(centres: np.ndarray, log: bool = False) -> np.ndarray:
     return np.exp(edges) if log else edges
 
 
-def save_maps(run, sweep, names, table, per_member: dict, labels: dict, *, dimensionless=False,
+def save_maps(run, sweep, names, table, per_member: dict, labels: dict, *, units=None,
               log_colour=False) -> None:
     """figures/map_<metric>.pdf for each metric in `labels` (metric -> colour-bar label): heat maps
     over a grid of 2 or 3 parameters (the firing rate with its onset curve), a scatter otherwise
@@ -43,14 +43,14 @@ def save_maps(run, sweep, names, table, per_member: dict, labels: dict, *, dimen
         if sweep.is_grid and len(names) in (2, 3):
             logs = [a.logspace is not None for a in sweep.parameters]
             figure_worker.save(run, f"map_{m}", metric_map, sweep.axes, names, values, label, log_axes=logs,
-                               onset=m == "firing_rate_hz", dimensionless=dimensionless, log_colour=log_colour)
+                               onset=m == "firing_rate_hz", units=units, log_colour=log_colour)
         else:
             figure_worker.save(run, f"map_{m}", metric_scatter, table, names, values, label,
-                               dimensionless=dimensionless, log_colour=log_colour)
+                               units=units, log_colour=log_colour)
 
 
 def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, label: str, *,
-               log_axes=None, onset: bool = False, dimensionless: bool = False, cmap: str = "viridis",
+               log_axes=None, onset: bool = False, units=None, cmap: str = "viridis",
                log_colour: bool = False):
     """A grid sweep's metric (members in grid order: the first parameter slowest) as heat maps:
     the last parameter across, the one before it up; with three parameters one panel per value of
@@ -63,7 +63,7 @@ def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, lab
     shape = [len(a) for a in axes]
     z = np.asarray(metric, dtype=float).reshape(shape)
     panels = [z] if d == 2 else [z[i] for i in range(shape[0])]
-    titles = [None] if d == 2 else [_value_label(names[0], v, dimensionless) for v in axes[0]]
+    titles = [None] if d == 2 else [_value_label(names[0], v, _unit(units, 0)) for v in axes[0]]
     cols = min(len(panels), 3)
     rows = math.ceil(len(panels) / cols)
     fig, grid = figure(rows, cols, figsize=(4.6 * cols + 1.0, 3.6 * rows), squeeze=False, sharex=True, sharey=True)
@@ -85,7 +85,7 @@ def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, lab
             if ok.any():
                 ax.plot(xs[ok], y[ok], "w-", lw=2.0)
                 ax.plot(xs[ok], y[ok], "o--", color="k", ms=2.5, lw=0.9,
-                        label=f"onset: smallest {parameter_label(names[-1], dimensionless).split(' (')[0]} with {label.split(' (')[0]} > 0")
+                        label=f"onset: smallest {parameter_label(names[-1], _unit(units, -1)).split(' (')[0]} with {label.split(' (')[0]} > 0")
 
         if len(x) <= 8 and len(y) <= 12:  # a small grid: write the values in the cells
             for (r, c), value in np.ndenumerate(panels[i]):  # an undefined value leaves its cell blank
@@ -101,9 +101,9 @@ def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, lab
         if titles[i]:
             ax.set_title(titles[i], fontsize=10)
         if i % cols == 0:
-            ax.set_ylabel(parameter_label(names[-2], dimensionless))
+            ax.set_ylabel(parameter_label(names[-2], _unit(units, -2)))
         if i + cols >= len(panels):
-            ax.set_xlabel(parameter_label(names[-1], dimensionless))
+            ax.set_xlabel(parameter_label(names[-1], _unit(units, -1)))
     fig.colorbar(mesh, ax=grid, label=label, shrink=0.9)
     handles, labels = grid.flat[0].get_legend_handles_labels()
     if handles:
@@ -112,7 +112,7 @@ def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, lab
 
 
 def metric_scatter(table: np.ndarray, names: list[str], metric: np.ndarray, label: str, *,
-                   dimensionless: bool = False, cmap: str = "viridis", log_colour: bool = False):
+                   units=None, cmap: str = "viridis", log_colour: bool = False):
     """Zipped or sampled members: the first two parameters as position, the metric as colour
     (`log_colour`: on a logarithmic scale, when every finite value is positive)."""
     table = np.asarray(table, dtype=float)
@@ -123,12 +123,17 @@ def metric_scatter(table: np.ndarray, names: list[str], metric: np.ndarray, labe
     norm = colors.LogNorm() if log_colour and finite.size and (finite > 0).all() else None
     points = ax.scatter(x, y, c=metric, cmap=cmap, norm=norm, s=12)
     fig.colorbar(points, ax=ax, label=label)
-    ax.set_xlabel(parameter_label(names[1] if len(names) > 1 else names[0], dimensionless))
-    ax.set_ylabel(parameter_label(names[0], dimensionless) if len(names) > 1 else label)
+    ax.set_xlabel(parameter_label(names[1] if len(names) > 1 else names[0], _unit(units, 1 if len(names) > 1 else 0)))
+    ax.set_ylabel(parameter_label(names[0], _unit(units, 0)) if len(names) > 1 else label)
     return fig
 
 
-def _value_label(path: str, value: float, dimensionless: bool) -> str:
-    text = parameter_label(path, dimensionless)
+def _unit(units, j: int) -> str | None:
+    """The unit of the j-th swept parameter (`units`: one per parameter, or None)."""
+    return None if units is None else units[j]
+
+
+def _value_label(path: str, value: float, unit: str | None) -> str:
+    text = parameter_label(path, unit)
     name, _, unit = text.partition(" (")
     return f"{name} = {value:.4g}" + (f" {unit[:-1]}" if unit else "")

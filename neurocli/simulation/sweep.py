@@ -20,19 +20,18 @@ import numpy as np
 
 from neurocli.analysis import cable as cable_analysis
 from neurocli.simulation import cable_outputs
-from neurocli.analysis.front import nearest_node, speed_between
-from neurocli.config.models import CABLE_MODELS, PDE_MODELS
-from neurocli.members import MembersFile
+from neurocli.analysis.front import speed_between
+from neurocli.members.file import MembersFile
 from neurocli.memory import budget_bytes, simulate_member_bytes
-from neurocli.models import build_stimulus
 from neurocli.run_dir import RunDirectory
-from neurocli.numerics.solve import ChunkPlan, Problem, SolveOutput, SolveSpec, plan_chunks, run_chunks, set_fields
+from neurocli.numerics.solve import ChunkPlan, Problem, SolveOutput, SolveSpec, plan_chunks, run_chunks
+from neurocli.simulation import sweep_figures
+from neurocli.simulation.problem import FRONT_UNDEFINED, front_nodes, jump_times, rate_window
 from neurocli.analysis.spikes import RATE_UNDEFINED, voltage_summary
 
 NEURON_METRICS = ("spike_count", "firing_rate_hz", "peak_V_mV", "min_V_mV")
 CABLE_METRICS = ("conduction_velocity_m_per_s", "reached_far_end", "spike_count", "peak_V_mV", "min_V_mV",
                  "spike_half_width_ms")
-FRONT_UNDEFINED = "u did not cross a first at one front point, then at the other, by t1"
 PDE_METRICS = ("u_min", "u_max", "front_speed", "excited_fraction")
 STEP_METRICS = ("num_steps", "num_rejected_steps")
 INTEGERS = {"spike_count", "num_steps", "num_rejected_steps"}
@@ -50,29 +49,16 @@ def swept_metrics(sweep, table: np.ndarray) -> dict:
     return {"swept": list(sweep.names), "values": table.tolist(), "combine": combine}
 
 
-def rate_window(cfg) -> tuple[float, float]:
-    if cfg.analysis.rate_window_ms is None:
-        return (cfg.time.t0, cfg.time.t1)
-    return (max(cfg.time.t0, cfg.time.t1 - cfg.analysis.rate_window_ms), cfg.time.t1)
-
-
-def front_nodes(cfg, x: np.ndarray) -> tuple[int, int]:
-    """The grid nodes between which a PDE run times its front (`analysis.velocity_points`)."""
-    length = float(x[-1])
-    i, j = (nearest_node(x, p * length) for p in cfg.analysis.velocity_points)
-    return i, j
-
-
 def chunk_analysis(cfg, problem: Problem):
     """(save, analyse, metric names): what a chunk keeps per output time, and its analysis
     `analyse(ts, saved, member)` (member: that member's Problem)."""
     an = cfg.analysis
     thr, k = an.spike_threshold_mV, an.max_spike_times
     model = problem.model
-    if cfg.model.name in CABLE_MODELS + PDE_MODELS:
+    if cfg.model.geometry in ("cable", "pde"):
         def save(t, y):  # full_field depends on the static grid only: the base model serves all
             return model.full_field(y)
-    if cfg.model.name in PDE_MODELS:
+    if cfg.model.geometry == "pde":
         i, j = front_nodes(cfg, np.asarray(model.grid()))
 
         def analyse(ts, u, member):  # a swept length or a moves the front's ruler or its level
@@ -81,7 +67,7 @@ def chunk_analysis(cfg, problem: Problem):
             return {"u_min": jnp.min(u), "u_max": jnp.max(u), "front_speed": speed, "excited_fraction": excited}
 
         return save, analyse, PDE_METRICS
-    if cfg.model.name in CABLE_MODELS:
+    if cfg.model.geometry == "cable":
         x = np.asarray(model.grid())
         positions, site = cable_outputs.measuring_points(an, x)
         nodes = cable_analysis.recorded_nodes(x, positions, site)
@@ -101,25 +87,6 @@ def chunk_analysis(cfg, problem: Problem):
     return None, analyse, NEURON_METRICS
 
 
-TIMING_FIELDS = ("start", "duration", "period")
-"""Stimulus fields that move its edges."""
-
-
-def jump_times(cfg) -> tuple[float, ...]:
-    """Stimulus edges of every sweep member (a swept pulse start, duration or period moves its
-    edges; amplitudes do not, so a 10⁵-member amplitude sweep builds one stimulus)."""
-    stimuli = [cfg.stimulus]
-    if cfg.sweep is not None:
-        names, table = cfg.sweep.names, cfg.sweep.table()
-        timing = [j for j, p in enumerate(names) if p.startswith("stimulus.") and p.split(".", 1)[1] in TIMING_FIELDS]
-        if timing:
-            fields = [names[j].split(".", 1)[1] for j in timing]
-            rows = np.unique(table[:, timing], axis=0)
-            stimuli = [cfg.stimulus.model_copy(update=dict(zip(fields, map(float, row)))) for row in rows]
-    times = {t for s in stimuli for t in build_stimulus(s).jump_times()}
-    return tuple(sorted(times))
-
-
 def _agree(plan: ChunkPlan) -> ChunkPlan:
     """With several processes, every one runs process 0's plan (budgets may differ per host)."""
     if jax.process_count() == 1:
@@ -133,22 +100,23 @@ def _agree(plan: ChunkPlan) -> ChunkPlan:
 def members_header(cfg) -> list[str]:
     """members.csv's columns: the swept parameters, the per-member metrics, (neuron and cable
     models) the first spike times."""
-    if cfg.model.name in PDE_MODELS:
+    if cfg.model.geometry == "pde":
         return [*cfg.sweep.names, *PDE_METRICS, *STEP_METRICS]
-    metrics = CABLE_METRICS if cfg.model.name in CABLE_MODELS else NEURON_METRICS
+    metrics = CABLE_METRICS if cfg.model.geometry == "cable" else NEURON_METRICS
     spikes = (f"spike_{i + 1}_ms" for i in range(cfg.analysis.max_spike_times))
     return [*cfg.sweep.names, *metrics, *STEP_METRICS, *spikes]
 
 
 def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
     sweep = cfg.sweep
-    names, table = sweep.names, sweep.table()
-    n = len(table)
+    members = cfg.binding().table(sweep)
+    names, table = members.names, members.values
+    n = len(members)
     save, analyse, metric_names = chunk_analysis(cfg, problem)
     tc = cfg.time
     jumps = jump_times(cfg)
     spec = SolveSpec(cfg.solver, tc.t0, tc.t1, tc.grid, jumps, save=save)
-    pde = cfg.model.name in PDE_MODELS
+    pde = cfg.model.geometry == "pde"
     k = 0 if pde else cfg.analysis.max_spike_times
     header = members_header(cfg)
 
@@ -189,19 +157,17 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
 
     traj = SolveOutput(tc.grid, times.kept, np.zeros(0), np.zeros(0), 0.0, 0.0)
 
-    from neurocli.simulation import sweep_figures
-
     metrics = dict(per_member)
     if pde:  # u's extremes over every member (RUNS.md); each member's are in members.csv
         metrics.update(u_min=float(np.nanmin(data["u_min"])), u_max=float(np.nanmax(data["u_max"])))
-        metrics.update(sweep_figures.pde(cfg, problem, traj, names, table, kept, per_member, run_dir))
+        metrics.update(sweep_figures.pde(cfg, problem, traj, members, kept, per_member, run_dir))
         undefined = int(np.sum(~np.isfinite(data["front_speed"])))
         if undefined:
             metrics["front_speed_note"] = f"null for {undefined} of {n} members: {FRONT_UNDEFINED}"
-    elif cfg.model.name in CABLE_MODELS:
-        metrics.update(sweep_figures.cable(cfg, problem, traj, names, table, kept, per_member, run_dir))
+    elif cfg.model.geometry == "cable":
+        metrics.update(sweep_figures.cable(cfg, problem, traj, members, kept, per_member, run_dir))
     else:
-        metrics.update(sweep_figures.neuron(cfg, problem, traj, names, table, kept, per_member, run_dir))
+        metrics.update(sweep_figures.neuron(cfg, problem, traj, members, kept, per_member, run_dir))
         metrics["rate_window_ms"] = list(rate_window(cfg))
         undefined = int(np.sum(~np.isfinite(data["firing_rate_hz"])))
         if undefined:
@@ -216,16 +182,6 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
         run_s=times.run_s,
     )
     return metrics
-
-
-def stimulus_currents(problem: Problem, ts: np.ndarray, names, rows: np.ndarray) -> np.ndarray:
-    """I_ext(t) on the output grid of the given members (rows of the sweep table): (k, nt)."""
-    ts = jnp.asarray(ts)
-
-    def current(row):
-        return jax.vmap(set_fields(problem, names, row).stimulus)(ts)
-
-    return np.asarray(jax.jit(jax.vmap(current))(jnp.asarray(rows)))
 
 
 def _say(message: str) -> None:

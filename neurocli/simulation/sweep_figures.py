@@ -13,9 +13,10 @@ from neurocli.plotting import figure_worker
 from neurocli.plotting import neuron as neuron_plots
 from neurocli.plotting import pde as pde_plots
 from neurocli.plotting import sweeps as sweep_plots
-from neurocli.plotting.style import member_label
-from neurocli.run_dir import RunDirectory
+from neurocli.members import MemberTable
 from neurocli.numerics.solve import SolveOutput, set_fields
+from neurocli.run_dir import RunDirectory
+from neurocli.simulation.problem import front_nodes, phase_plane_data, stimulus_currents
 
 MAPPED = {
     "firing_rate_hz": "steady firing rate (Hz)",
@@ -29,17 +30,18 @@ MAPPED = {
 }
 
 
-def maps(cfg, names, table, per_member: dict, metrics: list[str], run: RunDirectory, *, dimensionless=False) -> None:
-    """One figure per metric: heat maps over a grid of 2 or 3 parameters, a scatter otherwise."""
+def maps(cfg, members: MemberTable, per_member: dict, metrics: list[str], run: RunDirectory) -> None:
+    """One figure per metric: heat maps over a grid of 2 or 3 parameters, a scatter otherwise.
+    A dimensionless model's metrics drop the mV and ms of their labels."""
+    dimensionless = cfg.model.units["voltage"] == ""
     labels = {m: MAPPED[m] if not dimensionless else MAPPED[m].replace(" (mV)", "").replace(" (ms)", "")
               for m in metrics}
-    sweep_plots.save_maps(run, cfg.sweep, names, table, per_member, labels, dimensionless=dimensionless)
+    sweep_plots.save_maps(run, cfg.sweep, list(members.names), members.values, per_member, labels,
+                          units=members.units)
 
 
-def neuron(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict, run: RunDirectory) -> dict:
-    from neurocli.simulation.outputs import phase_plane_data
-    from neurocli.simulation.sweep import stimulus_currents
-
+def neuron(cfg, problem, traj: SolveOutput, members: MemberTable, kept, per_member: dict, run: RunDirectory) -> dict:
+    names, table = members.names, members.values
     model = problem.model
     states = type(model).state_names
     t, ys = traj.ts, traj.ys  # (k, nt, state)
@@ -49,9 +51,8 @@ def neuron(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict
     ])
     run.write_csv("trajectory.csv", header, ([int(r[0]), *r[1:]] for r in rows.tolist()))
 
-    dimless = model.voltage_unit == "dimensionless"
     units = dict(v_unit=model.voltage_unit, t_unit=model.time_unit, i_unit=model.current_unit)
-    labels = [member_label(names, table[i]) for i in kept]
+    labels = [members.label(i) for i in kept]
     currents = stimulus_currents(problem, t, names, table[kept])
     figure_worker.save(run, "voltage", neuron_plots.voltage_traces_stacked, t, ys[:, :, 0], currents, labels, **units)
     if len(states) > 1:
@@ -68,10 +69,9 @@ def neuron(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict
         onset = _onset(values, rates)
         extra["onset_value"] = onset
         figure_worker.save(run, "rate_curve", neuron_plots.rate_curve, values, rates, names[0], onset=onset,
-                           dimensionless=dimless)
+                           unit=members.units[0])
     else:
-        maps(cfg, names, table, per_member, ["firing_rate_hz", "spike_count", "peak_V_mV", "min_V_mV"], run,
-             dimensionless=dimless)
+        maps(cfg, members, per_member, ["firing_rate_hz", "spike_count", "peak_V_mV", "min_V_mV"], run)
     return extra
 
 
@@ -82,35 +82,34 @@ def _onset(values, rates) -> float | None:
     return float(firing.min()) if firing.size else None
 
 
-LENGTHS = ("model.length", "model.length_cm")
-"""Swept parameters that stretch the grid: each member has its own x."""
-
-
-def kept_grids(problem, names, rows) -> np.ndarray | None:
-    """x of each kept member, (k, nx), where a swept length gives each its own grid; else None."""
-    if not any(name in LENGTHS for name in names):
+def kept_grids(cfg, problem, members: MemberTable, kept) -> np.ndarray | None:
+    """x of each kept member, (k, nx), where a swept length (a parameter that moves the grid)
+    gives each its own grid; else None."""
+    if not cfg.binding().where(members.names, "grid"):
         return None
-    return np.stack([np.asarray(set_fields(problem, names, row).model.grid()) for row in rows])
+    return np.stack([np.asarray(set_fields(problem, members.names, members.values[i]).model.grid()) for i in kept])
 
 
-def write_fields(run: RunDirectory, problem, names, table, kept, t, fields) -> np.ndarray:
+def write_fields(run: RunDirectory, cfg, problem, members: MemberTable, kept, t, fields) -> np.ndarray:
     """solution.npz of the kept members: t, x (nx,), or (k, nx) when the length is swept, u
     (k, nt, nx), member (k,) and values (k, parameters). Returns x."""
-    grids = kept_grids(problem, names, table[kept])
+    table = members.values
+    grids = kept_grids(cfg, problem, members, kept)
     x = np.asarray(problem.model.grid()) if grids is None else grids
     run.write_npz("solution.npz", t=t, x=x, u=fields, member=np.asarray(kept), values=table[kept])
     return x
 
 
-def cable(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict, run: RunDirectory) -> dict:
+def cable(cfg, problem, traj: SolveOutput, members: MemberTable, kept, per_member: dict, run: RunDirectory) -> dict:
+    names, table = members.names, members.values
     t, V = traj.ts, traj.ys  # (k, nt, nx)
-    xs = write_fields(run, problem, names, table, kept, t, V)
+    xs = write_fields(run, cfg, problem, members, kept, t, V)
     x = xs if xs.ndim == 1 else xs[-1]  # the last kept member's grid, for its traces
     an = cfg.analysis
     length = float(x[-1])
     positions, site = cable_outputs.measuring_points(an, x)
-    labels = [member_label(names, table[i]) for i in kept]
-    titles = [member_label(names, table[i], sep="\n") for i in kept]
+    labels = [members.label(i) for i in kept]
+    titles = [members.label(i, sep="\n") for i in kept]
     figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, t, xs, V, titles, cmap="viridis", label="V (mV)",
                        x_label="x (cm)", t_label="t (ms)")
     last = V[-1]
@@ -135,21 +134,20 @@ def cable(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict,
         if parameter == "model.temperature_C" and cable_outputs._is_hh_1952_axon(cfg.model):
             reference = cable_outputs.HH_1952
         figure_worker.save(run, "velocity", cable_plots.velocity_curve, values, velocities, parameter,
-                           exponent=exponent, log=exponent is not None, reference=reference)
+                           unit=members.units[0], exponent=exponent, log=exponent is not None, reference=reference)
     else:
-        maps(cfg, names, table, per_member, ["conduction_velocity_m_per_s", "spike_half_width_ms", "peak_V_mV"], run)
+        maps(cfg, members, per_member, ["conduction_velocity_m_per_s", "spike_half_width_ms", "peak_V_mV"], run)
     return extra
 
 
-def pde(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict, run: RunDirectory) -> dict:
+def pde(cfg, problem, traj: SolveOutput, members: MemberTable, kept, per_member: dict, run: RunDirectory) -> dict:
     """solution.npz and heat maps of the kept members; the front speed against one swept
     parameter (with McKean's k → ∞ speed where a is swept or fixed below 1/2), or maps of it."""
-    from neurocli.simulation.sweep import front_nodes
-
+    names, table = members.names, members.values
     t, u = traj.ts, traj.ys  # (k, nt, nx)
-    xs = write_fields(run, problem, names, table, kept, t, u)
+    xs = write_fields(run, cfg, problem, members, kept, t, u)
     label = "u (dimensionless)"
-    titles = [member_label(names, table[i]) for i in kept]
+    titles = [members.label(i) for i in kept]
     figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, t, xs, u, titles, label=label)
     figure_worker.save(run, "profiles", pde_plots.profiles, t, xs if xs.ndim == 1 else xs[-1], u[-1],
                        times=np.linspace(t[0], t[-1], 5), title=titles[-1], label=label)
@@ -165,9 +163,9 @@ def pde(cfg, problem, traj: SolveOutput, names, table, kept, per_member: dict, r
         elif names[0] == "model.k" and 0 < cfg.model.a < 0.5:
             theory = (values, np.full(values.shape, float(mckean_speed(cfg.model.a))), f"{step}, a = {cfg.model.a:g}")
         figure_worker.save(run, "front_speed", pde_plots.front_speed_curve, values, per_member["front_speed"],
-                           names[0], theory=theory)
+                           names[0], unit=members.units[0], theory=theory)
     else:
-        maps(cfg, names, table, per_member, ["front_speed", "excited_fraction"], run, dimensionless=True)
+        maps(cfg, members, per_member, ["front_speed", "excited_fraction"], run)
     points = {"front_points": [float(x[i]), float(x[j])]} if xs.ndim == 1 else {  # fractions of each length
         "front_point_fractions": [i / (x.size - 1), j / (x.size - 1)]}
     return {"nx": int(x.size), "nt": int(t.size), **points}

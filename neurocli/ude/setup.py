@@ -24,7 +24,7 @@ from neurocli.run_dir import RunDirectory, read_file
 from neurocli.ude import data as ude_data
 from neurocli.ude.task import HISTORY_COLUMNS, UdeTask, skeleton
 from neurocli.ude.data import Recording
-from neurocli.ude.sweep import Members
+from neurocli.ude.sweep import members_of, recordings, seeds
 from neurocli.ude.sweep import stack
 from neurocli.ude.sweep_task import SWEEP_HISTORY_COLUMNS, UdeSweepTask, sweep_skeleton
 from neurocli.ude.objective import TrajectoryLoss, split_network
@@ -110,7 +110,7 @@ def identity(cfg: TrainUDEConfig, desc: dict) -> dict:
     ident = {"command": "train-ude", "network_shape": network_shape(cfg), "network": desc,
              "phases": [p.model_dump(mode="json") for p in cfg.train.phases]}
     if cfg.sweep is not None:  # a checkpoint of another sweep (other members) is refused
-        ident["sweep"] = Members.of(cfg).identity()
+        ident["sweep"] = members_of(cfg).identity()
     return ident
 
 
@@ -175,7 +175,7 @@ def restore(cfg: TrainUDEConfig, run: RunDirectory) -> engine.Restored | None:
         raise checkpoint.CheckpointMismatch(f"{run.file(engine.LATEST)}: the checkpoint's network "
                                             f"{header.get('network_shape')} is not this config's {network_shape(cfg)}")
     desc = header.get("network")
-    if cfg.sweep is not None and header.get("sweep") != Members.of(cfg).identity():
+    if cfg.sweep is not None and header.get("sweep") != members_of(cfg).identity():
         raise checkpoint.CheckpointMismatch(f"{run.file(engine.LATEST)}: the checkpoint is of another sweep "
                                             "(other swept parameters or members) than this config's")
     try:
@@ -219,13 +219,13 @@ def setup(cfg: TrainUDEConfig, prep: Prepared, restored: engine.Restored | None)
     loss = make_loss(cfg, ude, recording, prep.stimulus, static)
     if cfg.sweep is None:
         return recording, build_task(cfg, loss, params, desc)
-    members = Members.of(cfg)
+    members = members_of(cfg)
     if cfg.ude.network.init_from is not None and restored is None:  # every member starts from it
         stacked = stack([params] * len(members))
     else:
-        stacked = member_params(desc, members.seeds(cfg))
+        stacked = member_params(desc, seeds(members, cfg))
     t = cfg.train
-    task = UdeSweepTask(loss, stacked, members, members.recordings(cfg, recording), t.phases,
+    task = UdeSweepTask(loss, stacked, members, recordings(members, cfg, recording), t.phases,
                         t.max_consecutive_failures, t.checkpoint_every, identity(cfg, desc))
     return recording, task
 

@@ -31,7 +31,7 @@ from neurocli.training.engine import Cursor
 from neurocli.training.history import History
 from neurocli.ude import evaluate as ude_evaluate
 from neurocli.ude.outputs import phase_names
-from neurocli.ude.sweep import member
+from neurocli.ude.sweep import member, noise_swept
 from neurocli.ude.sweep_task import UdeSweepTask
 
 METRICS = ("best_loss", "final_loss", "current_rmse", "current_max_err", "validation_sse")
@@ -71,7 +71,7 @@ def evaluate(cfg: TrainUDEConfig, prep, task: UdeSweepTask, cur: Cursor):
 def write(run: RunDirectory, cfg: TrainUDEConfig, prep, task: UdeSweepTask, cur: Cursor) -> dict:
     sweep = task.sweep
     rows, currents = evaluate(cfg, prep, task, cur)
-    values = [sweep.values(m) for m in range(len(sweep))]
+    values = [sweep.row(m) for m in range(len(sweep))]
     table = {k: np.array([r[k] for r in rows], float) for k in METRICS}
 
     run.write_csv("members.csv", [*sweep.names, *METRICS],
@@ -90,8 +90,8 @@ def write(run: RunDirectory, cfg: TrainUDEConfig, prep, task: UdeSweepTask, cur:
     run.save_figure("current", plots.member_currents(
         first.voltage, learned, first.true, sweep.column(colour_by), _label(colour_by),
         replaced=cfg.ude.replaced, along=first.along, rmse=table["current_rmse"]))
-    if sweep.noise_swept:
-        noise = sweep.noise_swept[0]
+    if noise_swept(sweep):
+        noise = noise_swept(sweep)[0]
         others = [n for n in sweep.names if n != noise]
         run.save_figure("metrics_vs_noise", plots.metrics_vs_noise(
             sweep.column(noise), _label(noise),

@@ -30,7 +30,8 @@ from jaxtyping import PyTree
 from neurocli.training.engine import Cursor, Record
 from neurocli.ude.data import Recording
 from neurocli.ude.objective import TrajectoryLoss
-from neurocli.ude.sweep import Members
+from neurocli.members import MemberTable
+from neurocli.ude.sweep import data_swept
 from neurocli.numerics.program_cache import compile_cached_step
 from neurocli.ude.task import LOSS_COLUMNS, StepStats, TrainState, UdeTask, _iteration, init_state, optimizer, raw_step
 
@@ -57,17 +58,17 @@ class UdeSweepTask(UdeTask):
     columns = SWEEP_HISTORY_COLUMNS
     loss_columns = SWEEP_LOSS_COLUMNS
 
-    def __init__(self, loss_fn: TrajectoryLoss, params: PyTree, members: Members, recordings: list[Recording],
+    def __init__(self, loss_fn: TrajectoryLoss, params: PyTree, members: MemberTable, recordings: list[Recording],
                  phases, max_consecutive_failures: int = 20, checkpoint_every: int = 100,
                  identity: dict | None = None):
         super().__init__(loss_fn, params, phases, max_consecutive_failures, checkpoint_every, identity)
         self.sweep = members
         self.recordings = list(recordings)
         self.members = len(members)
-        self.data = jnp.stack([jnp.asarray(r.y) for r in recordings]) if members.data_swept else None
+        self.data = jnp.stack([jnp.asarray(r.y) for r in recordings]) if data_swept(members) else None
 
     def describe(self, m: int) -> str:
-        return f"member {m} (" + ", ".join(f"{k} = {v:g}" for k, v in self.sweep.values(m).items()) + ")"
+        return f"member {m} (" + ", ".join(f"{k} = {v:g}" for k, v in self.sweep.row(m).items()) + ")"
 
     def phase_state(self, params: PyTree, phase: int) -> TrainState:
         return member_state(params, self.phases[phase])
