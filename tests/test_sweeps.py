@@ -547,3 +547,43 @@ def test_bad_distributed_options_are_usage_errors(tmp_path, args, says):
     result = CliRunner().invoke(app, ["simulate", "--config", str(path), *args])
     text = " ".join(result.output.replace("│", " ").split())  # rich boxes wrap the message
     assert result.exit_code == 2 and says in text, result.output
+
+
+# -- sweepable parameters: one binding entry each ------------------------------------------------
+
+
+PULSE = {**HH, "stimulus": {"kind": "pulse", "start": 5.0, "duration": 1.0, "amplitude": 20.0},
+         "time": {"t0": 0.0, "t1": 20.0, "save_every": 0.1}}
+
+
+@pytest.mark.parametrize("parameter, values, spikes", [
+    ("model.g_Na", [0.0, 120.0], [0, 1]),  # no sodium current: no action potential
+    ("model.g_K", [36.0, 18.0], [1, 1]),
+])
+def test_conductances_are_sweepable_and_each_member_is_its_lone_run(tmp_path, parameter, values, spikes):
+    """model.g_Na and model.g_K are swept through the simulate binding (problem.model.<field>):
+    each member's numbers equal a lone run with that value set on the model."""
+    run = _run(tmp_path, {**PULSE, "sweep": {"parameter": parameter, "values": values}}, name="sweep")
+    rows = np.genfromtxt(run / "members.csv", delimiter=",", names=True)
+    assert rows["spike_count"].tolist() == spikes
+    for i, value in enumerate(values):
+        field = parameter.split(".")[1]
+        lone = _run(tmp_path, {**PULSE, "model": {"name": "hh", field: value}}, name=f"lone{i}")
+        metrics = json.loads((lone / "metrics.json").read_text())
+        assert metrics["spike_count"] == spikes[i]
+        np.testing.assert_allclose(rows["peak_V_mV"][i], metrics["peak_V_mV"], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(rows["min_V_mV"][i], metrics["min_V_mV"], rtol=0, atol=1e-6)
+    assert rows["peak_V_mV"][0] != rows["peak_V_mV"][1]
+
+
+@pytest.mark.parametrize("sweep, key, words", [
+    ({"parameter": "model.g_Na", "values": [120.0, -1.0]}, "sweep.values[1]", "must be >= 0"),
+    ({"parameter": "model.temperature_C", "linspace": {"start": 6.3, "stop": 60.0, "num": 3}}, "sweep.linspace",
+     "must lie in [-20, 50]"),
+    ({"parameter": "model.nx", "values": [11.0]}, "sweep.parameter", "cannot be swept in simulate"),
+])
+def test_swept_values_obey_the_fields_own_bounds(sweep, key, words):
+    """The one sweep validator reads each field's bounds from the schema (Field(ge=0), …)."""
+    with pytest.raises(ConfigError) as err:
+        _cfg(sweep)
+    assert [k for k, _ in err.value.problems] == [key] and words in err.value.problems[0][1], err.value

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 from neurocli.config.base import KeyedError, Limits, Section, ignored_unless

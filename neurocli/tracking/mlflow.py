@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 from neurocli.runs.compare import flat_config
 from neurocli.runs.keys import flat_metrics
-from neurocli.tracking.tracker import Tracker, warn
+from neurocli.tracking.base import Tracker, warn
 
 STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
 BATCH = 1000  # MLflow takes at most 1000 metrics and 100 params per log_batch

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from neurocli.runs.keys import flat_metrics
-from neurocli.tracking.tracker import Tracker, warn
+from neurocli.tracking.base import Tracker, warn
 
 SKIPPED = ("step", "member")
 DPI = 80  # figures as images: 7 inches wide -> 560 pixels
