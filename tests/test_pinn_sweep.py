@@ -15,7 +15,7 @@ from conftest import CONFIGS, invoke
 from neurocli.config.base import ConfigError, load_config
 from neurocli.config.pinn import TrainPinnConfig
 from neurocli.pinn.members import constants, members_of
-from neurocli.pinn.reference import solve_reference
+from neurocli.pinn.reference import output_grid, solve_reference
 from neurocli.pinn.setup import build_setup
 from neurocli.pinn.train import Trainer, member_keys
 from neurocli.run_dir import RunDirectory
@@ -42,7 +42,10 @@ def _leaves(tree):
 @pytest.mark.parametrize(
     "overrides, key, words",
     [
-        ([SCALAR, "sweep={parameter: pde.T, values: [1, 2]}"], "sweep.parameter", "pde.a, pde.k"),
+        ([SCALAR, "sweep={parameter: pde.length, values: [1, 2]}"], "sweep.parameter", "pde.a, pde.k, pde.T"),
+        ([SCALAR, "sweep={parameter: pde.T, values: [1, -2]}"], "sweep.values[1]", "> 0"),
+        ([SCALAR, "sweep={parameter: pde.T, values: [1, 2]}", "output.profile_times=[0.0, 0.5]"],
+         "output.profile_times", "own T"),
         ([SCALAR, "sweep={parameters: [{parameter: pde.a, values: [0.1]}, {parameter: model.k, values: [5]}]}"],
          "sweep.parameters[1].parameter", "pde.a, pde.k"),
         ([SCALAR, "sweep={parameters: [{parameter: pde.a, values: [0.1, 1.5]}, {parameter: pde.k, values: [5]}]}"],
@@ -74,15 +77,15 @@ def test_member_table_fills_in_what_is_not_swept():
     m = members_of(cfg)
     assert m.names == ("pde.a", "pde.k") and cfg.member_count == 4
     np.testing.assert_array_equal(m.values, [[0.1, 5], [0.1, 20], [0.3, 5], [0.3, 20]])  # a slowest
-    np.testing.assert_array_equal(constants(cfg, m), [[0.1, 5], [0.1, 20], [0.3, 5], [0.3, 20]])
+    np.testing.assert_array_equal(constants(cfg, m), [[0.1, 5, 1], [0.1, 20, 1], [0.3, 5, 1], [0.3, 20, 1]])
     only_k_cfg = tiny_config(pde={"a": 0.25}, sweep={"parameter": "pde.k", "values": [3.0, 7.0]})
     only_k = members_of(only_k_cfg)
     assert only_k.names == ("pde.k",)
-    np.testing.assert_array_equal(constants(only_k_cfg, only_k), [[0.25, 3.0], [0.25, 7.0]])
+    np.testing.assert_array_equal(constants(only_k_cfg, only_k), [[0.25, 3.0, 1.0], [0.25, 7.0, 1.0]])
     default_cfg = tiny_config()  # the list form: a one-parameter sweep over pde.a, k from pde.k
     default = members_of(default_cfg)
     assert default.names == ("pde.a",)
-    np.testing.assert_array_equal(constants(default_cfg, default), [[0.1, 5.0], [0.3, 5.0]])
+    np.testing.assert_array_equal(constants(default_cfg, default), [[0.1, 5.0, 1.0], [0.3, 5.0, 1.0]])
     # a resolved config (every default spelled out, pde.a and pde.k at their defaults) loads again
     again = TrainPinnConfig.model_validate(cfg.model_dump(mode="json"))
     np.testing.assert_array_equal(members_of(again).values, m.values)
@@ -111,7 +114,7 @@ def test_member_in_an_a_k_sweep_trains_as_it_would_alone():
     assert list(trainer._compiled) == [0]  # one compiled step for every (a, k)
     h = result.history
     for m in (0, 3):  # (0.1, 5) and (0.3, 20): member 0 has index 0 either way; member 3 gets its key
-        a, k = trainer.constants[m]
+        a, k, _ = trainer.constants[m]
         alone_cfg = tiny_config(pde={"a": float(a), "k": float(k)}, phases=phases)
         alone = train(Trainer(build_setup(alone_cfg), [a], keys[m : m + 1]))
         swept = jax.tree_util.tree_map(lambda v: v[m : m + 1], result.state.params)
@@ -119,6 +122,44 @@ def test_member_in_an_a_k_sweep_trains_as_it_would_alone():
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
         np.testing.assert_allclose(alone.history["loss"], h["loss"][h["member"] == m], rtol=1e-4)
         assert (h["k"][h["member"] == m] == k).all()
+
+
+T_SWEEP = {"parameter": "pde.T", "values": [0.5, 2.0]}
+
+
+def test_reference_of_a_final_time_member_is_its_own_solve():
+    """pde.T is one binding entry: each member runs on its own clock (models/time_scaled.py), and
+    its reference equals a direct solve to its own T on its own times."""
+    cfg = tiny_config(pde={"a": 0.2}, sweep=T_SWEEP)
+    swept = solve_reference(cfg)
+    assert swept.t.shape == (2, 16)
+    for i, T in enumerate((0.5, 2.0)):
+        alone = solve_reference(tiny_config(pde={"a": 0.2, "T": T}))
+        np.testing.assert_allclose(swept.t[i], alone.t, rtol=1e-15, atol=1e-15)
+        np.testing.assert_allclose(swept.u[i], alone.u[0], rtol=0, atol=1e-6)
+    assert swept.T.tolist() == [0.5, 2.0]
+
+
+def test_member_in_a_final_time_sweep_trains_as_it_would_alone():
+    """A member on its clock s = t · pde.T / T_i sees the same points, network inputs, conditions
+    and residual as a run with pde.T = T_i: its losses and parameters agree to float32 rounding."""
+    phases = [{"optimizer": "adam", "iterations": 20, "lr": 1e-2, "schedule": "cosine"}]
+    cfg = tiny_config(pde={"a": 0.2}, sweep=T_SWEEP, phases=phases, conditions={"kind": "hard", "base": "heat"})
+    keys = member_keys(cfg.runtime.seed, 2)
+    trainer = Trainer(build_setup(cfg), members_of(cfg), keys)
+    assert trainer.columns[:4] == ("step", "member", "a", "T")
+    result = train(trainer)
+    h = result.history
+    t, x = output_grid(cfg)
+    swept_u = trainer.predict(result.state.params, t, x)
+    for m, T in enumerate((0.5, 2.0)):
+        alone_cfg = tiny_config(pde={"a": 0.2, "T": T}, phases=phases, conditions={"kind": "hard", "base": "heat"})
+        alone = Trainer(build_setup(alone_cfg), [0.2], keys[m : m + 1])
+        alone_result = train(alone)
+        np.testing.assert_allclose(alone_result.history["loss"], h["loss"][h["member"] == m], rtol=2e-3)
+        alone_u = alone.predict(alone_result.state.params, *output_grid(alone_cfg))
+        np.testing.assert_allclose(swept_u[m], alone_u[0], rtol=0, atol=2e-3)
+        assert (h["T"][h["member"] == m] == T).all()
 
 
 def test_resume_with_another_sweep_is_refused(tmp_path):

@@ -59,7 +59,7 @@ def execute(prep: Prepared, cfg: TrainPinnConfig, run: RunDirectory, restored: R
     cur = Engine(trainer, run, f"train-pinn ({n} member{'s' * (n > 1)})").run(start)
     t, x = output_grid(cfg)
     u = trainer.predict(cur.state.params, t, x)
-    run.write_npz("predictions.npz", t=t, x=x, a=ref.a, k=ref.k, u=u)
+    run.write_npz("predictions.npz", t=ref.t, x=x, a=ref.a, k=ref.k, u=u)  # ref.t: each member's times
     errors = member_errors(u, ref.u)
     if n > 1:
         outputs.members_csv(run, trainer.member_table, errors, cur)

@@ -234,6 +234,9 @@ class TrainPinnConfig(Section):
                 "reference.nx", f"nx − 1 must be a multiple of output.nx − 1 = {self.output.nx - 1} (got {self.reference.nx})"
             )
         times = self.output.profile_times or []
+        if times and self.sweep is not None and "pde.T" in self.sweep.names:
+            raise KeyedError("output.profile_times", "pde.T is swept: each member's profiles are drawn at fractions "
+                             "0, 1/4, …, 1 of its own T; remove profile_times")
         for i, t in enumerate(times):
             if not 0 <= t <= self.pde.T:
                 raise KeyedError(f"output.profile_times[{i}]", f"must lie in [0, T={self.pde.T}]")
@@ -246,9 +249,11 @@ class TrainPinnConfig(Section):
 
     def binding(self) -> Binding:
         """What a train-pinn sweep may vary: the PDE's threshold and steepness, bounded as
-        simulate's reaction_diffusion fields are, set on the member's model (model.a, model.k)."""
+        simulate's reaction_diffusion fields are, set on the member's model (model.a, model.k),
+        and the final time T, which gives each member its own clock (models/time_scaled.py)."""
         return Binding("train-pinn", (Parameter("pde.a", ReactionDiffusionConfig, target=("a",)),
-                                      Parameter("pde.k", ReactionDiffusionConfig, target=("k",))))
+                                      Parameter("pde.k", ReactionDiffusionConfig, target=("k",)),
+                                      Parameter("pde.T", PinnPDEConfig, moves_time=True)))
 
     @property
     def member_sweep(self) -> SweepConfig:

@@ -33,6 +33,7 @@ class Parameter:
     integer: bool = False  # whole numbers only (seeds)
     moves_edges: bool = False  # a stimulus timing: moves the step-size controller's jump times
     moves_grid: bool = False  # a length: moves the spacing of a grid (analyses read it per member)
+    moves_time: bool = False  # a final time: each member runs on its own clock (models/time_scaled.py)
 
     @property
     def name(self) -> str:
@@ -101,17 +102,20 @@ class Binding:
         return set_values(tree, tuple(t for t, _ in kept), [row[j] for _, j in kept])
 
     def where(self, names: Sequence[str], kind: str) -> list[int]:
-        """Columns whose parameter moves stimulus edges (`kind="edges"`) or a grid (`"grid"`)."""
-        flag = {"edges": "moves_edges", "grid": "moves_grid"}[kind]
+        """Columns whose parameter moves stimulus edges (`kind="edges"`), a grid (`"grid"`) or the
+        final time (`"time"`)."""
+        flag = {"edges": "moves_edges", "grid": "moves_grid", "time": "moves_time"}[kind]
         return [j for j, n in enumerate(names) if getattr(self[n], flag)]
 
 
-def set_values(tree, targets: Sequence[tuple[str, ...] | str], row):
+def set_values(tree, targets: Sequence[tuple[str, ...] | str | None], row):
     """`tree` with the value at each target (a chain of attributes, or a dotted path) replaced by
     row[j], with `eqx.tree_at`: the one way a member's value is put into a model pytree."""
     import equinox as eqx
 
     for j, target in enumerate(targets):
+        if target is None:  # a value no model field holds (a final time: the member's clock)
+            continue
         target = tuple(target.split(".")) if isinstance(target, str) else tuple(target)
         tree = eqx.tree_at(_getter(target), tree, row[j])
     return tree

@@ -72,6 +72,7 @@ class Ansatz(eqx.Module):
             return jnp.zeros_like(x)
         return self.profile(x) - second_derivative(self.profile, x)
 
-    def __call__(self, net: PinnNetwork, t: Float[Array, ""], x: Float[Array, ""]) -> Float[Array, ""]:
-        """u(t, x) at one point."""
-        return self.base(t, x) + self.learned(net, t, x)
+    def __call__(self, net: PinnNetwork, t: Float[Array, ""], x: Float[Array, ""], scale=None) -> Float[Array, ""]:
+        """u(t, x) at one point. `scale`: t is a member's clock s (pde.T swept), whose time is
+        scale · s: the base is evaluated at that time, the network on the clock."""
+        return self.base(t if scale is None else scale * t, x) + self.learned(net, t, x)

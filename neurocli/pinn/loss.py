@@ -18,14 +18,16 @@ PdeParams = Float[Array, " parameters"]
 
 
 def _member(setup: Numerics, static, params, pde: PdeParams):
-    """A member's model (its constants set where the binding puts them) and network."""
-    return set_values(setup.model, setup.targets, pde), eqx.combine(params, static)
+    """A member's model (its constants set where the binding puts them), network, and clock scale
+    (T_i / pde.T when pde.T is swept, else None: no scaling at all)."""
+    scale = None if setup.clock is None else pde[setup.clock] / setup.T
+    return set_values(setup.model, setup.targets, pde), eqx.combine(params, static), scale
 
 
 def member_terms(setup: Numerics, static, params, pde: PdeParams, t, x):
     """The loss terms of one member on the points (t, x), in `setup.terms` order."""
-    model, net = _member(setup, static, params, pde)
-    r = residual(model, setup.ansatz, net, t, x, setup.derivatives)
+    model, net, scale = _member(setup, static, params, pde)
+    r = residual(model, setup.ansatz, net, t, x, setup.derivatives, scale)
     if setup.weighting.kind == "causal":
         w = setup.weighting
         res = causal_residual(r * r, t, setup.T, w.chunks, w.epsilon)
@@ -35,7 +37,7 @@ def member_terms(setup: Numerics, static, params, pde: PdeParams, t, x):
     if "initial" in setup.terms:
         terms.append(initial_term(model, setup.ansatz, net, x))
     if "boundary" in setup.terms:
-        terms.append(boundary_term(setup.ansatz, net, t, setup.boundary))
+        terms.append(boundary_term(setup.ansatz, net, t, setup.boundary, scale))
     return jnp.stack(terms)
 
 
@@ -46,9 +48,9 @@ def weighted(setup, static, params, pde: PdeParams, t, x, weights):
 
 def member_residual(setup: Numerics, static, params, pde: PdeParams):
     """(t, x) -> the member's PDE residual at those points."""
-    model, net = _member(setup, static, params, pde)
+    model, net, scale = _member(setup, static, params, pde)
 
     def fn(t, x):
-        return residual(model, setup.ansatz, net, t, x, setup.derivatives)
+        return residual(model, setup.ansatz, net, t, x, setup.derivatives, scale)
 
     return fn

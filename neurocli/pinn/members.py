@@ -39,6 +39,15 @@ def constants(cfg: TrainPinnConfig, members: MemberTable) -> np.ndarray:
     return np.stack([members.column(p, fill[p]) for p in cfg.binding().paths], axis=1)
 
 
-def targets(cfg: TrainPinnConfig) -> tuple[tuple[str, ...], ...]:
-    """Where each column of `constants` goes in the model (static: part of the compiled step)."""
+def targets(cfg: TrainPinnConfig) -> tuple[tuple[str, ...] | None, ...]:
+    """Where each column of `constants` goes in the model (static: part of the compiled step);
+    None for the final time, which no model field holds."""
     return tuple(p.target for p in cfg.binding().parameters)
+
+
+def clock(cfg: TrainPinnConfig) -> int | None:
+    """The column of `constants` that holds each member's final time, when pde.T is swept (each
+    member then trains on its own clock s = t · pde.T / T_i); None otherwise."""
+    binding = cfg.binding()
+    swept = cfg.member_sweep.names
+    return next((j for j, p in enumerate(binding.parameters) if p.moves_time and p.path in swept), None)

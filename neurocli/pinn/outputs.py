@@ -40,10 +40,11 @@ def members_csv(run: RunDirectory, members: MemberTable, errors, cur: Cursor) ->
 
 def metrics(cfg: TrainPinnConfig, ref: Reference, errors, cur: Cursor, params, wall_s: float) -> dict:
     members = []
-    for i, (a, k) in enumerate(zip(ref.a, ref.k)):
+    for i, (a, k, T) in enumerate(zip(ref.a, ref.k, ref.T)):
         members.append({
             "a": float(a),
             "k": float(k),
+            "T": float(T),
             "final_loss": float(cur.final_loss[i]),
             "best_loss": float(cur.best_loss[i]),
             "rel_l2": float(errors["rel_l2"][i]),
@@ -67,7 +68,7 @@ def metrics(cfg: TrainPinnConfig, ref: Reference, errors, cur: Cursor, params, w
         "reference_nx": ref.solver_nx,
         "reference_solver": cfg.reference.solver.name,
         "reference_num_steps": ref.num_steps,
-        "nt": int(ref.t.size),
+        "nt": int(ref.t.shape[-1]),
         "nx": int(ref.x.size),
         "derivatives": cfg.derivatives,
         "precision": cfg.runtime.precision,
@@ -94,21 +95,24 @@ def figures(run: RunDirectory, cfg: TrainPinnConfig, members: MemberTable, ref: 
     titles = [members.label(i) for i in shown]
     err_titles = [f"{members.label(i)}: rel L2 {errors['rel_l2'][i]:.2g}" for i in shown]
     u_s, ref_s = u[shown], ref.u[shown]
-    scale = pde_plots.colour_scale(ref.t, u_s, ref_s)  # one scale for prediction and reference
+    t = ref.t if ref.t.ndim == 1 else ref.t[shown]  # each member's own times when pde.T is swept
+    scale = pde_plots.colour_scale(ref.t if ref.t.ndim == 1 else ref.t[0], u_s, ref_s)  # one scale for both
     grid = dict(x_label=X_LABEL, t_label=T_LABEL)
     bc = cfg.pde.boundary
     k = "" if members.swept("pde.k") else f", k = {cfg.pde.k:g}"
     run.save_figure("heatmaps", pde_plots.heatmap_grid(
-        ref.t, ref.x, u_s, titles, label=U_LABEL, scale=scale, suptitle=f"PINN u(t, x){k}, boundary {bc}{some}", **grid))
+        t, ref.x, u_s, titles, label=U_LABEL, scale=scale, suptitle=f"PINN u(t, x){k}, boundary {bc}{some}", **grid))
     run.save_figure("heatmaps_reference", pde_plots.heatmap_grid(
-        ref.t, ref.x, ref_s, titles, label=U_LABEL, scale=scale,
+        t, ref.x, ref_s, titles, label=U_LABEL, scale=scale,
         suptitle=f"reference (finite differences, {ref.boundary}, nx = {ref.solver_nx}){some}", **grid))
     run.save_figure("heatmaps_error", pde_plots.heatmap_grid(
-        ref.t, ref.x, np.abs(u_s - ref_s), err_titles, label="|u − reference| (dimensionless)", vmin=0.0,
+        t, ref.x, np.abs(u_s - ref_s), err_titles, label="|u − reference| (dimensionless)", vmin=0.0,
         suptitle=f"absolute error of the PINN{some}", **grid))
     times = cfg.output.profile_times or list(np.linspace(0.0, cfg.pde.T, 5))
+    if ref.t.ndim == 2:  # pde.T swept: fractions 0, 1/4, …, 1 of each member's T
+        times = np.outer(ref.T[shown], np.linspace(0.0, 1.0, 5))
     run.save_figure("profiles", pinn_plots.profiles_grid(
-        ref.t, ref.x, u_s, ref_s, times=times, titles=err_titles, label=U_LABEL, x_label=X_LABEL))
+        t, ref.x, u_s, ref_s, times=times, titles=err_titles, label=U_LABEL, x_label=X_LABEL))
     if len(history):
         member = history["member"]
         steps = history["step"][member == 0]

@@ -25,11 +25,17 @@ def reaction(model: ReactionDiffusion, u: Batch) -> Batch:
     return heaviside_k(u - model.a, model.k)
 
 
-def residual(model: ReactionDiffusion, ansatz: Ansatz, net: PinnNetwork, t: Batch, x: Batch, mode: str) -> Batch:
-    """r at every point of the batch; `mode` is how derivatives are taken (derivatives.py)."""
+def residual(model: ReactionDiffusion, ansatz: Ansatz, net: PinnNetwork, t: Batch, x: Batch, mode: str,
+             scale=None) -> Batch:
+    """r at every point of the batch; `mode` is how derivatives are taken (derivatives.py).
+    `scale`: t is the member's clock s and its time is scale · s (a swept pde.T), so u_t = u_s / scale."""
     w, w_t, w_xx = value_and_derivatives(lambda tt, xx: ansatz.learned(net, tt, xx), t, x, mode)
-    b = jax.vmap(ansatz.base)(t, x)
-    linear = (w_t - w_xx + w) + jax.vmap(ansatz.base_operator)(t, x)
+    if scale is None:
+        b = jax.vmap(ansatz.base)(t, x)
+        linear = (w_t - w_xx + w) + jax.vmap(ansatz.base_operator)(t, x)
+    else:
+        b = jax.vmap(lambda s, xx: ansatz.base(scale * s, xx))(t, x)
+        linear = (w_t / scale - w_xx + w) + jax.vmap(lambda s, xx: ansatz.base_operator(scale * s, xx))(t, x)
     return linear - reaction(model, b + w)
 
 
@@ -39,9 +45,9 @@ def initial_term(model: ReactionDiffusion, ansatz: Ansatz, net: PinnNetwork, x: 
     return jnp.mean((u0 - model.initial(x)) ** 2)
 
 
-def boundary_term(ansatz: Ansatz, net: PinnNetwork, t: Batch, boundary: str) -> Float[Array, ""]:
+def boundary_term(ansatz: Ansatz, net: PinnNetwork, t: Batch, boundary: str, scale=None) -> Float[Array, ""]:
     """dirichlet: mean u² at both ends; neumann: mean u_x² at both ends (soft conditions)."""
-    f = lambda tt, xx: ansatz(net, tt, xx)  # noqa: E731
+    f = lambda tt, xx: ansatz(net, tt, xx, scale)  # noqa: E731
     ends = (jnp.zeros_like(t), jnp.full_like(t, ansatz.length))
     if boundary == "dirichlet":
         return sum(jnp.mean(jax.vmap(f)(t, e) ** 2) for e in ends) / 2

@@ -16,7 +16,7 @@ from neurocli.models import build_model, build_profile
 from neurocli.models.reaction_diffusion import ReactionDiffusion
 from neurocli.pinn.ansatz import Ansatz
 from neurocli.pinn.heat import QUADRATURE_INTERVALS, heat_series
-from neurocli.pinn.members import constants, members_of, targets
+from neurocli.pinn.members import clock, constants, members_of, targets
 from neurocli.pinn.networks import PinnNetwork, init_networks
 
 
@@ -51,7 +51,8 @@ class Numerics:
     """What the jitted steps and losses read (small and frozen; no schema objects)."""
 
     model: ReactionDiffusion  # a member's constants are set in the step (at `targets`)
-    targets: tuple[tuple[str, ...], ...]  # where each member constant goes in `model` (members.targets)
+    targets: tuple[tuple[str, ...] | None, ...]  # where each member constant goes in `model` (members.targets)
+    clock: int | None  # pde.T swept: the constant holding each member's T; training runs in s = t · T / T_i
     ansatz: Ansatz
     dtype: object
     T: float
@@ -74,7 +75,7 @@ def numerics(cfg: TrainPinnConfig, model: ReactionDiffusion, ansatz: Ansatz) -> 
     else:
         terms = ("residual", "initial", "boundary")
     return Numerics(
-        model, targets(cfg), ansatz, dtype_of(cfg), float(pde.T), float(pde.length), pde.boundary, terms, cfg.derivatives,
+        model, targets(cfg), clock(cfg), ansatz, dtype_of(cfg), float(pde.T), float(pde.length), pde.boundary, terms, cfg.derivatives,
         Collocation(col.kind, col.points, col.batch, float(col.time_power), col.lbfgs_points, adaptive),
         Weighting(w.kind, float(w.alpha), float(w.epsilon), int(w.chunks)),
     )
@@ -140,7 +141,7 @@ def dtype_of(cfg: TrainPinnConfig):
 def build_pde_model(cfg: TrainPinnConfig) -> ReactionDiffusion:
     """The model the residual takes its constants from (`a` and `k` are replaced per member), its
     float parameters in the training precision whatever the process-wide x64 setting."""
-    a, k = constants(cfg, members_of(cfg))[0]
+    a, k = constants(cfg, members_of(cfg))[0][:2]
     model = build_model(model_config(cfg, float(a), float(k)))
     dtype = dtype_of(cfg)
     return jax.tree_util.tree_map(lambda v: jnp.asarray(v, dtype) if eqx.is_inexact_array(v) else v, model)

@@ -78,7 +78,8 @@ class Trainer:
         self.phase_starts = setup.cfg.phase_starts
         self._compiled: dict[int, Callable] = {}
         self.members = self.n
-        self.parameter_columns = ("a", "k") if members.swept("pde.k") else ("a",)
+        self.parameter_columns = ("a", *(("k",) if members.swept("pde.k") else ()),
+                                  *(("T",) if members.swept("pde.T") else ()))
         self.columns = ("step", "member", *self.parameter_columns, *setup.loss_columns)
         out = setup.cfg.output
         self.settings = Settings(tuple(p.iterations for p in setup.cfg.phases), out.checkpoint_every, out.log_every, 1)
@@ -169,7 +170,7 @@ class Trainer:
     def record(self, step: int, phase: int, losses, wall_s: float) -> Record:
         """Rows (step = steps done) per member; the loss is at the parameters the step started from."""
         host = np.asarray(self.unpadded(losses), dtype=np.float64)
-        values = {"a": self.constants[:, 0], "k": self.constants[:, 1]}
+        values = dict(zip(("a", "k", "T"), self.constants.T))
         rows = [{"step": step + 1, "member": m, **{c: values[c][m] for c in self.parameter_columns},
                  **dict(zip(self.setup.loss_columns, host[m]))} for m in range(self.n)]
         return Record(rows, host[:, 0], np.isfinite(host).all(axis=1))
@@ -208,15 +209,21 @@ class Trainer:
 
     # -- evaluation ---------------------------------------------------------------------------------
     def predict(self, params, t: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """u on the grid t × x for every member: (members, nt, nx), float64 on the host."""
+        """u on the grid t × x for every member: (members, nt, nx), float64 on the host. With pde.T
+        swept, t is the members' clock s ∈ [0, pde.T]: member i's times are s · T_i / pde.T."""
         tt, xx = np.meshgrid(t, x, indexing="ij")
         tq = jnp.asarray(tt.ravel(), self.setup.dtype)
         xq = jnp.asarray(xx.ravel(), self.setup.dtype)
-        ansatz, static = self.setup.ansatz, self.static
+        ansatz, static, numerics = self.setup.ansatz, self.static, self.setup.numerics
+        clock = numerics.clock
 
         @jax.jit
-        def fn(params):
-            return jax.vmap(lambda p: jax.vmap(lambda a, b: ansatz(eqx.combine(p, static), a, b))(tq, xq))(params)
+        def fn(params, pde):
+            def member(p, row):
+                scale = None if clock is None else row[clock] / numerics.T
+                return jax.vmap(lambda a, b: ansatz(eqx.combine(p, static), a, b, scale))(tq, xq)
 
-        u = np.asarray(fn(params), dtype=np.float64)
+            return jax.vmap(member)(params, pde)
+
+        u = np.asarray(fn(params, self.unpadded(self.pde)), dtype=np.float64)
         return u.reshape(-1, t.size, x.size)

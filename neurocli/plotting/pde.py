@@ -50,8 +50,8 @@ def colour_scale(t, *field_sets, clip: bool = True) -> ColourScale:
 
 def heatmap_grid(t, x, fields, titles, *, cmap="plasma", label="u", vmin=None, vmax=None, suptitle=None,
                  x_label="x (dimensionless)", t_label="t (dimensionless)", scale: ColourScale | None = None):
-    """One heatmap per field (fields: (n, nt, nx); x: (nx,), or (n, nx) for a grid per field) with
-    one shared colour scale and colorbar.
+    """One heatmap per field (fields: (n, nt, nx); x: (nx,), or (n, nx) for a grid per field; t:
+    (nt,), or (n, nt) for each field's own times) with one shared colour scale and colorbar.
 
     `scale`: the colour scale (share one between figures to compare them); by default
     `colour_scale` of these fields, which clips an early pulse that would hide the later front
@@ -60,8 +60,9 @@ def heatmap_grid(t, x, fields, titles, *, cmap="plasma", label="u", vmin=None, v
     n = fields.shape[0]
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    if scale is None:
-        scale = colour_scale(t, fields, clip=vmin is None and vmax is None)
+    ts = np.broadcast_to(np.asarray(t, dtype=float), (n, fields.shape[1]))
+    if scale is None:  # the early fraction is the same samples of every member's own times
+        scale = colour_scale(ts[0], fields, clip=vmin is None and vmax is None)
     vmin = scale.vmin if vmin is None else vmin
     vmax = scale.vmax if vmax is None else vmax
     fig, axes = figure(rows, cols, figsize=(3.6 * cols + 0.8, 2.9 * rows), squeeze=False,
@@ -71,7 +72,7 @@ def heatmap_grid(t, x, fields, titles, *, cmap="plasma", label="u", vmin=None, v
         if i >= n:
             ax.axis("off")
             continue
-        extent = (float(xs[i, 0]), float(xs[i, -1]), float(t[0]), float(t[-1]))
+        extent = (float(xs[i, 0]), float(xs[i, -1]), float(ts[i, 0]), float(ts[i, -1]))
         im = ax.imshow(fields[i], origin="lower", aspect="auto", extent=extent, cmap=cmap,
                        vmin=vmin, vmax=vmax, interpolation="nearest")
         ax.set_title(titles[i], fontsize=10)
@@ -80,6 +81,7 @@ def heatmap_grid(t, x, fields, titles, *, cmap="plasma", label="u", vmin=None, v
         if i // cols == rows - 1 or i + cols >= n:
             ax.set_xlabel(x_label)
     axes.flat[0].set_xlim(float(xs[:, 0].min()), float(xs[:, -1].max()))  # shared: every member's line whole
+    axes.flat[0].set_ylim(float(ts[:, 0].min()), float(ts[:, -1].max()))  # and every member's times
     clipped = scale.clipped_from is not None and vmax == scale.vmax
     fig.colorbar(im, ax=axes, label=scale.label(label) if clipped else label, shrink=0.9,
                  extend="max" if clipped else "neither")

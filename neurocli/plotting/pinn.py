@@ -11,9 +11,12 @@ from neurocli.plotting.style import figure
 
 
 def profiles_grid(t, x, u, reference, *, times, titles, label="u", x_label="x"):
-    """One panel per member: u(x) at `times` (solid) and the reference (dashed, same colour)."""
+    """One panel per member: u(x) at `times` (solid) and the reference (dashed, same colour). `t`
+    (n, nt) and `times` (n, k) give each member its own times (a swept final time)."""
     u, reference = np.asarray(u), np.asarray(reference)
     n = u.shape[0]
+    ts = np.broadcast_to(np.asarray(t, dtype=float), (n, u.shape[1]))
+    times = np.broadcast_to(np.asarray(times, dtype=float), (n, np.shape(times)[-1]))
     cols = min(n, 3)
     rows = math.ceil(n / cols)
     fig, axes = figure(rows, cols, figsize=(3.9 * cols, 2.9 * rows), squeeze=False, sharex=True, sharey=True)
@@ -21,7 +24,7 @@ def profiles_grid(t, x, u, reference, *, times, titles, label="u", x_label="x"):
         if i >= n:
             ax.axis("off")
             continue
-        draw_profiles(ax, t, x, u[i], times, reference[i])
+        draw_profiles(ax, ts[i], x, u[i], times[i], reference[i])
         ax.set_title(titles[i], fontsize=9)
         if i % cols == 0:
             ax.set_ylabel(label)
