@@ -70,11 +70,12 @@ def _run(command: str, module_name: str, config, sets, output_root, name, resume
     os.environ.setdefault("EQX_ON_ERROR", "nan")
     from neurocli import runner
 
-    if distributed is not None and _check_distributed(*distributed):
-        from neurocli import runtime
+    from neurocli import runtime
 
+    processes = runtime.ONE_PROCESS
+    if distributed is not None and _check_distributed(*distributed):
         try:
-            runtime.start_distributed(*distributed)
+            processes = runtime.start_distributed(*distributed)
         except Exception as exc:  # an unreachable coordinator, a clash of process ids
             typer.echo(f"error: --coordinator {distributed[0]}: could not join the processes ({exc})", err=True)
             raise typer.Exit(2) from None
@@ -84,11 +85,11 @@ def _run(command: str, module_name: str, config, sets, output_root, name, resume
     if resume is not None:
         if config is not None or sets:
             raise typer.BadParameter("--resume takes the config from the run directory; drop --config/--set")
-        code = runner.resume(command, module, resume, argv)
+        code = runner.resume(command, module, resume, argv, processes)
     elif config is None:
         raise typer.BadParameter("either --config or --resume is required", param_hint="--config")
     else:
-        code = runner.launch(command, module, config, list(sets or []), output_root, name, argv)
+        code = runner.launch(command, module, config, list(sets or []), output_root, name, argv, processes=processes)
     raise typer.Exit(code)
 
 

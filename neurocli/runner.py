@@ -44,11 +44,13 @@ def launch(
     name: str | None,
     argv: list[str],
     preset: dict | None = None,
+    processes: runtime.Processes = runtime.ONE_PROCESS,
 ) -> int:
     """Check everything a run needs before anything is written or compiled (the config, the name,
     the memory estimate, the output root), then make the run directory and execute.
     `config_path` None: the schema's defaults (then `name` is needed); `preset`: config values the
-    command line gives as arguments (e.g. discover's RUN_DIR)."""
+    command line gives as arguments (e.g. discover's RUN_DIR); `processes`: this process among the
+    run's (`runtime.start_distributed`)."""
     failure = None
     config_path = None if config_path is None else Path(config_path)
     try:
@@ -59,9 +61,9 @@ def launch(
         source = config_source(config_path, overrides)
         memory.check_config(cfg, source)
         check_output_root(output_root)
-        _configure(module, cfg)
+        _configure(module, cfg, processes)
         prepared = module.prepare(cfg, source)
-        if runtime.is_main_process():  # process 0 alone writes the run directory
+        if processes.main:  # process 0 alone writes the run directory
             run = RunDirectory.create(Path(output_root), command, name, argv, cfg.runtime.seed)
         else:
             run = DetachedRun()
@@ -72,31 +74,32 @@ def launch(
     except Exception as exc:  # a check itself failed (a bug): say so, no traceback unless NEUROCLI_DEBUG
         failure = EXIT_FAILED, f"could not check the run: {type(exc).__name__}: {exc}"
         traceback.print_exc(file=sys.stderr) if _debug() else None
-    if not _everyone_started(failure):
+    if not _everyone_started(failure, processes):
         return failure[0] if failure else EXIT_FAILED
     return _execute(command, module, prepared, cfg, run, None, config_text=dump_config(cfg))
 
 
-def _configure(module: ModuleType, cfg) -> None:
+def _configure(module: ModuleType, cfg, processes: runtime.Processes) -> None:
     """JAX's precision, compilation cache and CPU devices for this run (before anything computes).
     A command whose members run in parallel says so by `parallel_members(cfg)`."""
     parallel = getattr(module, "parallel_members", lambda cfg: False)(cfg)
-    devices = runtime.cpu_devices(cfg.runtime.cpu_devices, parallel)
+    devices = runtime.cpu_devices(cfg.runtime.cpu_devices, parallel, processes.count)
     runtime.configure(cfg.runtime.precision, cfg.runtime.compilation_cache, devices)
 
 
-def _everyone_started(failure: tuple[int, str] | None) -> bool:
+def _everyone_started(failure: tuple[int, str] | None, processes: runtime.Processes) -> bool:
     """Reports this process's failure to start; with several processes, whether all of them
     started (each calls this once, so one that failed alone does not leave the others waiting)."""
     if failure is not None:
         _error(failure[1])
-    everyone = runtime.all_ok(failure is None)
+    everyone = processes.all_ok(failure is None)
     if failure is None and not everyone:
         _error("another process could not start the run (its error is in its own output); stopping")
     return everyone
 
 
-def resume(command: str, module: ModuleType, run_path: Path, argv: list[str]) -> int:
+def resume(command: str, module: ModuleType, run_path: Path, argv: list[str],
+           processes: runtime.Processes = runtime.ONE_PROCESS) -> int:
     """Continue a run in place from its config.yaml and latest checkpoint (see the module doc)."""
     run_path = Path(run_path)
     config_file = run_path / "config.yaml"
@@ -111,15 +114,15 @@ def resume(command: str, module: ModuleType, run_path: Path, argv: list[str]) ->
         if run.info.get("command") != command:
             raise ConfigError(str(run_path), [("", f"was made by `neurocli {run.info.get('command')}`, not `{command}`")])
         if run.info.get("status") == "completed":
-            if runtime.is_main_process():  # process 0 alone reports the run directory
+            if processes.main:  # process 0 alone reports the run directory
                 print(f"{run_path}: this run has completed; nothing to resume (nothing changed)", file=sys.stderr)
                 print(run.path)
             return EXIT_OK
         cfg = validate(module.SCHEMA, read_yaml(config_file), str(config_file))
-        _configure(module, cfg)
+        _configure(module, cfg, processes)
         prepared = module.prepare(cfg, str(config_file))
         restored = module.restore(prepared, cfg, run)
-        if runtime.is_main_process():
+        if processes.main:
             run.check_writable()  # a read-only mount or a full disk: refused before anything is written
     except ConfigError as exc:
         failure = EXIT_USAGE, str(exc)
@@ -127,9 +130,9 @@ def resume(command: str, module: ModuleType, run_path: Path, argv: list[str]) ->
         failure = EXIT_USAGE, f"cannot resume: {exc}"
     except FileWriteError as exc:
         failure = EXIT_FAILED, f"cannot resume: {exc}"
-    if not _everyone_started(failure):
+    if not _everyone_started(failure, processes):
         return failure[0] if failure else EXIT_FAILED
-    if not runtime.is_main_process():  # every process checked the same files; process 0 alone writes
+    if not processes.main:  # every process checked the same files; process 0 alone writes
         run = DetachedRun(run.info)
     run.info.setdefault("resumed", []).append(list(argv))
     return _execute(command, module, prepared, cfg, run, restored)

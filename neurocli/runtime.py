@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import sys
@@ -74,10 +75,35 @@ def cache_problem(path: Path) -> str | None:
     return None
 
 
-_PROCESS = {"index": 0, "count": 1}
+@dataclasses.dataclass(frozen=True)
+class Processes:
+    """This process among the run's processes: one (the default), or those joined by
+    `start_distributed` (`--coordinator`). The runner passes it along; nothing global."""
+
+    index: int = 0
+    count: int = 1
+
+    @property
+    def main(self) -> bool:
+        """Process 0 (or the only one): the one that writes the run directory."""
+        return self.index == 0
+
+    def all_ok(self, ok: bool) -> bool:
+        """Whether every process is ok (`ok` alone with one process). Every process must call it
+        at the same point: a process that failed alone (process 0 could not make the run
+        directory) would otherwise leave the others waiting in the run's first collective."""
+        if self.count == 1:
+            return ok
+        import numpy as np
+        from jax.experimental import multihost_utils
+
+        return bool(np.all(multihost_utils.process_allgather(np.array([int(ok)], dtype=np.int32))))
 
 
-def start_distributed(coordinator: str, num_processes: int | None = None, process_id: int | None = None) -> None:
+ONE_PROCESS = Processes()
+
+
+def start_distributed(coordinator: str, num_processes: int | None = None, process_id: int | None = None) -> Processes:
     """Join JAX's multi-controller runtime (before any array is made): every process runs the
     same program; sweeps shard their member axis over the devices of all processes.
     `coordinator` is HOST:PORT of process 0, or `auto` to take everything from the cluster
@@ -90,7 +116,7 @@ def start_distributed(coordinator: str, num_processes: int | None = None, proces
         jax.distributed.initialize()
     else:
         jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)
-    _PROCESS.update(index=jax.process_index(), count=jax.process_count())
+    return Processes(jax.process_index(), jax.process_count())
 
 
 def cpu_cores() -> int:
@@ -101,30 +127,13 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
-def cpu_devices(requested: int | None, parallel_members: bool) -> int:
+def cpu_devices(requested: int | None, parallel_members: bool, processes: int = 1) -> int:
     """How many CPU devices a run makes: `runtime.cpu_devices` when given; else one per core when
     the run's members can run in parallel (and this is the only process: several processes on
     a machine share its cores), else 1."""
     if requested is not None:
         return requested
-    return cpu_cores() if parallel_members and _PROCESS["count"] == 1 else 1
-
-
-def is_main_process() -> bool:
-    """Process 0 (or the only one): the one that writes the run directory."""
-    return _PROCESS["index"] == 0
-
-
-def all_ok(ok: bool) -> bool:
-    """Whether every process is ok (`ok` alone with one process). Every process must call it at
-    the same point: a process that failed alone (process 0 could not make the run directory)
-    would otherwise leave the others waiting in the run's first collective."""
-    if _PROCESS["count"] == 1:
-        return ok
-    import numpy as np
-    from jax.experimental import multihost_utils
-
-    return bool(np.all(multihost_utils.process_allgather(np.array([int(ok)], dtype=np.int32))))
+    return cpu_cores() if parallel_members and processes == 1 else 1
 
 
 def compilation_cache_dir() -> Path | None:

@@ -75,13 +75,12 @@ def test_a_changed_byte_in_a_cached_program_is_a_miss_that_removes_it(cache, cap
     path.write_bytes(bytes(raw))
     capsys.readouterr()
     compiled = program_cache.compile_cached(_scaled(6.3), x)
-    assert program_cache.last["status"] == "miss" and "digest" in program_cache.last["reason"]
+    assert compiled.outcome.status == "miss" and "digest" in compiled.outcome.reason
     warning = capsys.readouterr().err
     assert warning.count("warning: program cache:") == 1 and str(path) in warning and "removed it" in warning
     np.testing.assert_array_equal(np.asarray(compiled(x)), np.asarray(jax.jit(_scaled(6.3))(x)))
     # traced again and stored again, verified: the next call hits
-    program_cache.compile_cached(_scaled(6.3), x)
-    assert program_cache.last["status"] == "hit"
+    assert program_cache.compile_cached(_scaled(6.3), x).outcome.status == "hit"
 
 
 def test_a_program_copied_over_another_key_is_not_run(cache, capsys):
@@ -93,7 +92,7 @@ def test_a_program_copied_over_another_key_is_not_run(cache, capsys):
     shutil.copyfile(one, other)  # a valid program, stored under the wrong key
     capsys.readouterr()
     compiled = program_cache.compile_cached(_scaled(16.3), x)
-    assert program_cache.last["status"] == "miss"
+    assert compiled.outcome.status == "miss"
     assert "another program" in capsys.readouterr().err
     np.testing.assert_allclose(np.asarray(compiled(x)), 16.3 * np.sin(np.asarray(x)), rtol=1e-15)
 
@@ -104,7 +103,7 @@ def test_a_file_of_the_old_format_or_garbage_is_a_miss(cache, capsys):
     cache.mkdir(parents=True)
     (cache / f"{key[:40]}.jaxexport").write_bytes(b"\x00" * 64)
     compiled = program_cache.compile_cached(_scaled(2.0), x)
-    assert program_cache.last["status"] == "miss" and "not a neurocli program file" in capsys.readouterr().err
+    assert compiled.outcome.status == "miss" and "not a neurocli program file" in capsys.readouterr().err
     np.testing.assert_array_equal(np.asarray(compiled(x)), 2.0 * np.sin(np.arange(3.0)))
 
 
@@ -114,7 +113,7 @@ def test_an_unwritable_program_cache_is_a_warning_and_the_program_still_runs(tmp
     monkeypatch.setattr(program_cache, "program_dir", lambda: blocker / "programs")  # under a file
     x = jnp.arange(3.0)
     compiled = program_cache.compile_cached(_scaled(3.0), x)
-    assert program_cache.last["status"] == "miss"
+    assert compiled.outcome.status == "miss"
     assert "could not store" in capsys.readouterr().err
     np.testing.assert_array_equal(np.asarray(compiled(x)), 3.0 * np.sin(np.arange(3.0)))
 

@@ -55,9 +55,18 @@ JAX_FLAGS = ("jax_enable_x64", "jax_default_matmul_precision", "jax_numpy_rank_p
              "jax_numpy_dtype_promotion", "jax_default_prng_impl", "jax_threefry_partitionable",
              "jax_use_shardy_partitioner", "jax_disable_jit", "jax_debug_nans", "jax_debug_infs", "jax_enable_checks")
 
-# what happened to the calls in this process; tests and the progress line read it
-stats = {"hits": 0, "misses": 0, "fallbacks": 0, "uncached": 0}
-last: dict[str, Any] = {"status": None, "key": None, "reason": None}
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What one `compile_cached` call did: `status` hit (read from the cache), miss (traced and
+    stored), fallback (traced; the program could not be exported or compiled), uncached (its
+    closure cannot be fingerprinted) or off (no cache); `reason` says why when it is not a hit.
+    The returned callable carries it as `.outcome` (nothing is counted globally)."""
+
+    status: str
+    key: str | None = None
+    reason: str | None = None
 
 
 class Unfingerprintable(TypeError):
@@ -76,13 +85,12 @@ def compile_cached(fn: Callable, *args, key_parts: Any = (), then: str | None = 
     directory = program_dir()
     if directory is None:
         progress.phase("compiling", "tracing (program cache off)")
-        return _announced(_plain(fn, args, "off", "the program cache is off"), then)
+        return _announced(_plain(fn, args, Outcome("off", None, "the program cache is off")), then)
     try:
         key = program_key(fn, args, key_parts)
     except Unfingerprintable as exc:
-        stats["uncached"] += 1
         progress.phase("compiling", "tracing")
-        return _announced(_plain(fn, args, "uncached", str(exc)), then)
+        return _announced(_plain(fn, args, Outcome("uncached", None, str(exc))), then)
 
     leaves, in_tree = jax.tree_util.tree_flatten(args)
     path = directory / f"{key[:40]}.jaxexport"
@@ -105,21 +113,19 @@ def compile_cached(fn: Callable, *args, key_parts: Any = (), then: str | None = 
             exported = jax.export.export(jax.jit(flat_fn))(*leaves)
             data = bytes(exported.serialize())
         except Exception as exc:  # host callbacks, custom pytrees in the output...
-            stats["fallbacks"] += 1
-            return _announced(_plain(fn, args, "fallback", f"export failed: {type(exc).__name__}: {exc}"), then)
+            return _announced(_plain(fn, args, Outcome("fallback", None, f"export failed: {type(exc).__name__}: {exc}")), then)
         _store(path, key, data)
     try:
         with _lapack_when_called(data):
             compiled = jax.jit(exported.call).lower(*leaves).compile()
     except Exception as exc:
-        stats["fallbacks"] += 1
-        return _announced(_plain(fn, args, "fallback", f"cached program did not compile: {type(exc).__name__}: {exc}"), then)
-    stats["hits" if status == "hit" else "misses"] += 1
-    last.update(status=status, key=key, reason=reason)
+        return _announced(_plain(fn, args, Outcome("fallback", None,
+                                                   f"cached program did not compile: {type(exc).__name__}: {exc}")), then)
 
     def call(*call_args):
         return compiled(*jax.tree_util.tree_leaves(call_args))
 
+    call.outcome = Outcome(status, key, reason)
     return _announced(call, then)
 
 
@@ -154,6 +160,7 @@ def compile_cached_step(step: Callable, state, *rest, stats: Callable[[list], An
         new_leaves, out_leaves = compiled(eqx.partition((state, *rest), eqx.is_array)[0])
         return eqx.combine(jax.tree_util.tree_unflatten(state_def, new_leaves), state_static), stats(out_leaves)
 
+    call.outcome = compiled.outcome
     return call
 
 
@@ -180,7 +187,7 @@ def _lapack_when_called(serialized: bytes):
 
 
 def _announced(compiled: Callable, then: str | None) -> Callable:
-    """`compiled`, announcing the phase `then` on its first call."""
+    """`compiled`, announcing the phase `then` on its first call (its `.outcome` kept)."""
     if then is None:
         return compiled
     announced = [False]
@@ -191,16 +198,23 @@ def _announced(compiled: Callable, then: str | None) -> Callable:
             progress.phase(then)
         return compiled(*args)
 
+    call.outcome = compiled.outcome
     return call
 
 
-def _plain(fn, args, status: str, reason: str | None):
+def _plain(fn, args, outcome: Outcome):
+    """`fn` traced and compiled as `jax.jit` does, carrying `outcome` (why it was not cached)."""
     import jax
 
-    last.update(status=status, key=None, reason=reason)
-    if os.environ.get("NEUROCLI_DEBUG", "0") not in ("", "0") and reason:
-        print(f"program cache: {status}: {reason}", file=sys.stderr)
-    return jax.jit(fn).lower(*args).compile()
+    if os.environ.get("NEUROCLI_DEBUG", "0") not in ("", "0") and outcome.reason:
+        print(f"program cache: {outcome.status}: {outcome.reason}", file=sys.stderr)
+    compiled = jax.jit(fn).lower(*args).compile()
+
+    def call(*call_args):
+        return compiled(*call_args)
+
+    call.outcome = outcome
+    return call
 
 
 def program_dir() -> Path | None:

@@ -185,6 +185,7 @@ class SolveOutput:
     num_rejected_steps: np.ndarray
     compile_s: float
     run_s: float
+    cache_status: str | None = None  # the program cache's outcome (hit, miss, fallback, uncached, off)
 
 
 def set_fields(problem: Problem, paths: Sequence[str | tuple[str, ...]], row) -> Problem:
@@ -247,11 +248,7 @@ def run_solve(problem: Problem, spec: SolveSpec, sweep_path: str | Sequence[str]
     if n is not None:
         ys, steps, rejected, result = ys[:n], steps[:n], rejected[:n], result[:n]
     _check(result, ys, steps)
-    return SolveOutput(np.asarray(spec.ts), ys, steps, rejected, compile_s, run_s)
-
-
-TRACES = {"run_chunks": 0}
-"""How often the chunked solve was traced (tests check: once for all chunks)."""
+    return SolveOutput(np.asarray(spec.ts), ys, steps, rejected, compile_s, run_s, compiled.outcome.status)
 
 
 @dataclasses.dataclass
@@ -357,8 +354,8 @@ def run_chunks(
         local, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec("members")), out_specs=PartitionSpec("members"),
         check_vma=False)  # diffrax's loop carries are not typed for varying manual axes
 
+    @eqx.debug.assert_max_traces(max_traces=1)  # one trace serves every chunk (the last is padded)
     def fn(dynamic, rows, kept_rows):
-        TRACES["run_chunks"] += 1
         out, saved = spread(dynamic, rows)
         out["_kept"] = saved[kept_rows]
         return jax.lax.with_sharding_constraint(out, replicated)  # every process gets every member
