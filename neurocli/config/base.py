@@ -112,6 +112,28 @@ def field_unit(section: type[BaseModel], name: str) -> str | None:
 
 
 @dataclasses.dataclass(frozen=True)
+class Moves:
+    """What a field's value moves when it differs between members (`Annotated[float, Moves.EDGES]`):
+    a stimulus timing moves the solver's jump times, a length the grid's spacing, a final time
+    the clock (each member then runs on its own)."""
+
+    what: str
+
+    EDGES: typing.ClassVar[Moves]
+    GRID: typing.ClassVar[Moves]
+    TIME: typing.ClassVar[Moves]
+
+
+Moves.EDGES, Moves.GRID, Moves.TIME = Moves("edges"), Moves("grid"), Moves("time")
+
+
+def field_moves(section: type[BaseModel], name: str) -> set[str]:
+    """What the field's value moves (`Moves` metadata): a subset of edges, grid, time."""
+    info = section.model_fields.get(name)
+    return {m.what for m in (info.metadata if info else ()) if isinstance(m, Moves)}
+
+
+@dataclasses.dataclass(frozen=True)
 class Limits:
     """A number field's bounds as its schema states them (gt/ge/lt/le)."""
 

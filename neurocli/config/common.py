@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from neurocli.config.base import KeyedError, Section, ignored_unless
+from neurocli.config.base import KeyedError, Moves, Section, ignored_unless
 
 EXPLICIT_SOLVERS = ("euler", "heun", "bosh3", "tsit5", "dopri5", "dopri8")
 IMPLICIT_SOLVERS = ("kvaerno3", "kvaerno4", "kvaerno5")
@@ -124,8 +124,8 @@ class PulseStimulus(Section):
     """A rectangular current pulse: `amplitude` µA/cm² for start <= t < start + duration (ms)."""
 
     kind: Literal["pulse"]
-    start: float
-    duration: PositiveFloat
+    start: Annotated[float, Moves.EDGES]
+    duration: Annotated[PositiveFloat, Moves.EDGES]
     amplitude: float
 
 
@@ -133,7 +133,7 @@ class StepStimulus(Section):
     """A constant current switched on at `start` (ms) and held."""
 
     kind: Literal["step"]
-    start: float = 0.0
+    start: Annotated[float, Moves.EDGES] = 0.0
     amplitude: float
 
 
@@ -141,9 +141,9 @@ class PulseTrainStimulus(Section):
     """`count` pulses of `duration` ms every `period` ms from `start`."""
 
     kind: Literal["pulse_train"]
-    start: float
-    period: PositiveFloat
-    duration: PositiveFloat
+    start: Annotated[float, Moves.EDGES]
+    period: Annotated[PositiveFloat, Moves.EDGES]
+    duration: Annotated[PositiveFloat, Moves.EDGES]
     amplitude: float
     count: Annotated[int, Field(ge=1, le=100_000)]
 

@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import Field, PositiveFloat, model_validator
 
-from neurocli.config.base import KeyedError, Section, Unit
+from neurocli.config.base import KeyedError, Moves, Section, Unit
 from neurocli.models.hh_membrane import SQUID
 
 
@@ -101,7 +101,7 @@ class ReactionDiffusionConfig(_ModelSection):
     name: Literal["reaction_diffusion"]
     a: Annotated[float, Unit(""), Field(gt=0, lt=1)] = 0.2
     k: Annotated[PositiveFloat, Unit("")] = 5.0
-    length: Annotated[PositiveFloat, Unit("")] = math.pi
+    length: Annotated[PositiveFloat, Unit(""), Moves.GRID] = math.pi
     nx: Annotated[int, Field(ge=5, le=20001)] = 201
     boundary: Literal["dirichlet", "neumann"]
     initial: ProfileConfig = PhiProfile()
@@ -128,7 +128,7 @@ class HHCableConfig(_HHParameters):
     temperature_C: Annotated[float, Unit("°C"), Field(ge=-20, le=50)] = 18.5
     diameter_um: Annotated[PositiveFloat, Unit("µm")] = 476.0
     R_i_ohm_cm: Annotated[PositiveFloat, Unit("Ω·cm")] = 35.4
-    length_cm: Annotated[PositiveFloat, Unit("cm")] = 6.0
+    length_cm: Annotated[PositiveFloat, Unit("cm"), Moves.GRID] = 6.0
     nx: Annotated[int, Field(ge=11, le=20001)] = 401
     stim_extent_cm: Annotated[PositiveFloat, Unit("cm")] = 0.1
 

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from neurocli.config.base import KeyedError, Section, ignored_unless
+from neurocli.config.base import KeyedError, Moves, Section, ignored_unless
 from neurocli.config.common import RuntimeConfig, SolverConfig, SweepConfig
 from neurocli.config.models import PhiProfile, ProfileConfig, ReactionDiffusionConfig
 from neurocli.members.binding import Binding, Parameter
@@ -32,7 +32,7 @@ class PinnPDEConfig(Section):
 
     a: float | list[float] = Field(default=0.2, description="threshold; a list is a sweep")
     k: PositiveFloat = Field(default=5.0, description="steepness of H_k (the sharp limit is k -> inf)")
-    T: PositiveFloat = Field(default=1.0, description="final time")
+    T: Annotated[PositiveFloat, Moves.TIME] = Field(default=1.0, description="final time")
     length: PositiveFloat = math.pi
     initial: ProfileConfig = PhiProfile()
     boundary: Boundary
@@ -253,7 +253,7 @@ class TrainPinnConfig(Section):
         and the final time T, which gives each member its own clock (models/time_scaled.py)."""
         return Binding("train-pinn", (Parameter("pde.a", ReactionDiffusionConfig, target=("a",)),
                                       Parameter("pde.k", ReactionDiffusionConfig, target=("k",)),
-                                      Parameter("pde.T", PinnPDEConfig, moves_time=True)))
+                                      Parameter("pde.T", PinnPDEConfig)))
 
     @property
     def member_sweep(self) -> SweepConfig:

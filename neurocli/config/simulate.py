@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, PositiveInt, model_validator
 
-from neurocli.config.base import KeyedError, Section, ignored_unless
+from neurocli.config.base import KeyedError, Section, field_moves, ignored_unless
 from neurocli.config.common import (
     IMEX_SOLVERS,
     IMPLICIT_SOLVERS,
@@ -148,12 +148,6 @@ class SimulateConfig(Section):
         return simulate_binding(self.model, self.stimulus)
 
 
-STIMULUS_TIMING = ("start", "duration", "period")
-"""Stimulus fields that move its edges (the step-size controller's jump times)."""
-GRID_LENGTHS = ("length", "length_cm")
-"""Model fields that set the length of a grid (its spacing moves with them)."""
-
-
 def simulate_binding(model, stimulus) -> Binding:
     params = []
     for root, section in (("model", model), ("stimulus", stimulus)):
@@ -161,9 +155,8 @@ def simulate_binding(model, stimulus) -> Binding:
             if not isinstance(getattr(section, name), float):
                 continue
             unit = None
+            timing = "edges" in field_moves(type(section), name)
             if root == "stimulus":  # the model's units: µA/cm² and ms, or dimensionless
-                unit = model.units["time"] if name in STIMULUS_TIMING else model.units["current"]
-            params.append(Parameter(f"{root}.{name}", type(section), target=(root, name), unit=unit,
-                                    moves_edges=root == "stimulus" and name in STIMULUS_TIMING,
-                                    moves_grid=root == "model" and name in GRID_LENGTHS))
+                unit = model.units["time"] if timing else model.units["current"]
+            params.append(Parameter(f"{root}.{name}", type(section), target=(root, name), unit=unit))
     return Binding("simulate", tuple(params))

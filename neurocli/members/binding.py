@@ -1,7 +1,9 @@
 """Which dotted paths a command may sweep, what limits them, and where each value goes.
 
 A `Parameter` ties one sweepable path (`model.g_Na`, `pde.k`, `runtime.seed`) to the schema field
-that states its bounds and unit (pydantic metadata: `Field(gt=0)`, `config.base.Unit`), and to
+that states its bounds, unit and what it moves (pydantic metadata: `Field(gt=0)`,
+`config.base.Unit`, `config.base.Moves`: a stimulus timing moves the jump times, a length the
+grid, a final time the clock), and to
 where a member's value lives: a chain of attributes in the command's pytree (set with
 `eqx.tree_at`), or nowhere (`target=None`: the command sets it on the member's config). A
 `Binding` is one command's parameters; `Binding.validate` is the one sweep validator of every
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from neurocli.config.base import KeyedError, Limits, field_unit
+from neurocli.config.base import KeyedError, Limits, field_moves, field_unit
 from neurocli.members.table import MemberTable
 
 
@@ -31,9 +33,6 @@ class Parameter:
     unit: str | None = None  # overrides the field's declared unit
     limits: Limits | None = None  # overrides the field's bounds
     integer: bool = False  # whole numbers only (seeds)
-    moves_edges: bool = False  # a stimulus timing: moves the step-size controller's jump times
-    moves_grid: bool = False  # a length: moves the spacing of a grid (analyses read it per member)
-    moves_time: bool = False  # a final time: each member runs on its own clock (models/time_scaled.py)
 
     @property
     def name(self) -> str:
@@ -43,6 +42,11 @@ class Parameter:
         if self.limits is not None:
             return self.limits
         return Limits.of(self.section, self.name) if self.section is not None else Limits()
+
+    def moves(self) -> set[str]:
+        """What the value moves (the field's `Moves` metadata): edges (a stimulus timing: the
+        solver's jump times), grid (a length: the spacing), time (a final time: the clock)."""
+        return field_moves(self.section, self.name) if self.section is not None else set()
 
     def declared_unit(self) -> str | None:
         if self.unit is not None:
@@ -104,8 +108,7 @@ class Binding:
     def where(self, names: Sequence[str], kind: str) -> list[int]:
         """Columns whose parameter moves stimulus edges (`kind="edges"`), a grid (`"grid"`) or the
         final time (`"time"`)."""
-        flag = {"edges": "moves_edges", "grid": "moves_grid", "time": "moves_time"}[kind]
-        return [j for j, n in enumerate(names) if getattr(self[n], flag)]
+        return [j for j, n in enumerate(names) if kind in self[n].moves()]
 
 
 def set_values(tree, targets: Sequence[tuple[str, ...] | str | None], row):

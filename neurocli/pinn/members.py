@@ -50,4 +50,4 @@ def clock(cfg: TrainPinnConfig) -> int | None:
     member then trains on its own clock s = t · pde.T / T_i); None otherwise."""
     binding = cfg.binding()
     swept = cfg.member_sweep.names
-    return next((j for j, p in enumerate(binding.parameters) if p.moves_time and p.path in swept), None)
+    return next((j for j, p in enumerate(binding.parameters) if "time" in p.moves() and p.path in swept), None)

@@ -52,7 +52,7 @@ def solve_reference(cfg: TrainPinnConfig) -> Reference:
     t, x = output_grid(cfg)
     clocked = clock(cfg) is not None  # pde.T swept: every member solved on its own clock s ∈ [0, pde.T]
     inner = ("model", "inner") if clocked else ("model",)
-    targets = [("model", "horizon") if binding[name].moves_time else (*inner, *binding[name].target)
+    targets = [("model", "horizon") if "time" in binding[name].moves() else (*inner, *binding[name].target)
                for name in members.names]  # where the member's value lives in the Problem
     with jax.enable_x64(True):
         model = build_model(model_config(cfg, float(a[0]), float(k[0]), nx=nx))
