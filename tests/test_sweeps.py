@@ -21,7 +21,8 @@ from neurocli.config.base import ConfigError, validate
 from neurocli.config.simulate import SimulateConfig
 from neurocli.members.file import MembersFile
 from neurocli.models import HodgkinHuxley, build_stimulus
-from neurocli.analysis.spikes import firing_rate_hz, spike_times, voltage_summary
+from neurocli.analysis.spikes import voltage_summary
+from reference_analysis import firing_rate_hz, spike_times
 
 HH = {
     "model": {"name": "hh"},
@@ -131,18 +132,23 @@ def test_chunks_equal_one_solve_and_compile_once():
     spec = solve.SolveSpec(cfg.solver, 0.0, 40.0, cfg.time.grid, (0.0,), save=save)
     table = cfg.sweep.table()
 
+    traces = []
+
+    def counted(ts, saved, member):  # called once per trace of the chunk function
+        traces.append(len(ts))
+        return analyse(ts, saved, member)
+
     def collect(chunk):
         got = {}
-        # run_chunks's chunk function is wrapped in eqx.debug.assert_max_traces(max_traces=1): a
-        # second trace (a chunk of another shape, the padded last one) would raise here
-        times = solve.run_chunks(problem, spec, cfg.sweep.names, table, analyse, solve.ChunkPlan(5, chunk),
+        times = solve.run_chunks(problem, spec, cfg.sweep.names, table, counted, solve.ChunkPlan(5, chunk),
                                  lambda i, a, b, out: got.setdefault(i, out))
         merged = {k: np.concatenate([got[i][k] for i in sorted(got)]) for k in got[0]}
         return merged, times
 
     whole, _ = collect(5)
+    before = len(traces)
     chunked, times = collect(2)  # chunks of 2, 2, 1 (the last padded)
-    assert times.chunks_run == 3
+    assert times.chunks_run == 3 and len(traces) - before == 1  # one trace served all three chunks
     for key in whole:
         np.testing.assert_array_equal(chunked[key], whole[key], err_msg=key)
     assert whole["spike_count"].tolist()[0] == 0 and whole["spike_count"][-1] > 3
@@ -249,7 +255,7 @@ def test_interrupted_sweep_resumes_skipping_finished_chunks(tmp_path, monkeypatc
 @pytest.mark.slow
 def test_cable_sweep_velocity_in_chunk_equals_numpy_analysis():
     """Per member, on that member's own grid: a swept length moves the velocity points with it."""
-    from neurocli.analysis import cable as cable_analysis
+    import reference_analysis
     from neurocli.simulation.sweep import chunk_analysis
     from neurocli.models import build_model
 
@@ -275,7 +281,7 @@ def test_cable_sweep_velocity_in_chunk_equals_numpy_analysis():
                            cfg.sweep.names, table)
     for i, (_, length, _) in enumerate(table):
         x = np.linspace(0.0, length, 41)
-        ref = cable_analysis.analyse(ts, x, full.ys[i], rest=float(full.ys[i, 0, 20]), threshold=0.0,
+        ref = reference_analysis.analyse(ts, x, full.ys[i], rest=float(full.ys[i, 0, 20]), threshold=0.0,
                                      positions=(length / 3, 2 * length / 3), site=length / 2)
         assert got["reached_far_end"][i] == ref.reached_far_end
         assert got["spike_count"][i] == len(ref.spike_times_ms)

@@ -1,77 +1,25 @@
-"""Measurements on a propagating action potential V(t, x): arrival times, conduction velocity,
-spike peak and width at half amplitude, whether the impulse reached the far end. NumPy only.
+"""Measurements on a propagating action potential V(t, x): conduction velocity, spike peak and
+width at half amplitude, whether the impulse reached the far end (`summary`, JAX, inside the
+compiled solve of every cable run), and arrival times along the cable (NumPy, for figures).
 
 Units: t in ms, x in cm, V in mV; velocities are reported in m/s (1 cm/ms = 10 m/s).
 """
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 
-from neurocli.analysis.front import first_crossing, front_speed, nearest_node, speed_between
-from neurocli.analysis.spikes import spike_times
+from neurocli.analysis.front import first_crossing, nearest_node, speed_between
 
 M_PER_S_PER_CM_PER_MS = 10.0
 """1 cm/ms = 1e-2 m / 1e-3 s = 10 m/s."""
 
 
 def arrival_times(t: np.ndarray, V: np.ndarray, threshold: float) -> np.ndarray:
-    """First threshold crossing at every node: V (nt, nx) -> (nx,) times, NaN where none."""
+    """First threshold crossing at every node: V (nt, nx) -> (nx,) times, NaN where none (the
+    snapshot figures' times)."""
     return np.array([first_crossing(t, V[:, i], threshold) for i in range(V.shape[1])])
-
-
-def conduction_velocity(t, x, V, threshold: float, positions: tuple[float, float]) -> float:
-    """(x₂ − x₁) / (t₂ − t₁) in m/s from the first threshold crossings at the nodes nearest to
-    `positions` (cm); NaN if the impulse did not cross at both."""
-    return front_speed(t, x, V, threshold, positions) * M_PER_S_PER_CM_PER_MS
-
-
-def half_width(t: np.ndarray, v: np.ndarray, rest: float) -> float:
-    """Duration (ms) for which v exceeds rest + (peak − rest)/2 around its peak, with the two
-    crossings linearly interpolated; NaN if the spike does not come back down within the run."""
-    k = int(np.argmax(v))
-    level = rest + 0.5 * (v[k] - rest)
-    before = np.nonzero(v[: k + 1] < level)[0]
-    after = np.nonzero(v[k:] < level)[0]
-    if before.size == 0 or after.size == 0:
-        return float("nan")
-    a = before[-1]  # v[a] < level <= v[a + 1]
-    b = k + after[0]  # v[b - 1] >= level > v[b]
-    t_up = t[a] + (level - v[a]) / (v[a + 1] - v[a]) * (t[a + 1] - t[a])
-    t_down = t[b - 1] + (level - v[b - 1]) / (v[b] - v[b - 1]) * (t[b] - t[b - 1])
-    return float(t_down - t_up)
-
-
-@dataclasses.dataclass(frozen=True)
-class Propagation:
-    """What one solve of the cable shows (see `analyse`)."""
-
-    velocity_m_per_s: float
-    peak_V_mV: float
-    min_V_mV: float
-    half_width_ms: float
-    spike_times_ms: list[float]
-    reached_far_end: bool
-    arrival_ms: np.ndarray  # (nx,)
-
-
-def analyse(t, x, V, *, rest: float, threshold: float, positions: tuple[float, float], site: float) -> Propagation:
-    """V: (nt, nx). Velocity between `positions`; peak, minimum, half-amplitude width (from
-    `rest`) and spike times recorded at `site` (cm); far end reached if its V crossed threshold."""
-    k = nearest_node(x, site)
-    v_site = V[:, k]
-    fired = bool(np.any(v_site >= threshold))
-    return Propagation(
-        velocity_m_per_s=conduction_velocity(t, x, V, threshold, positions),
-        peak_V_mV=float(v_site.max()),
-        min_V_mV=float(v_site.min()),
-        half_width_ms=half_width(t, v_site, rest) if fired else float("nan"),
-        spike_times_ms=spike_times(t, v_site, threshold).tolist(),
-        reached_far_end=bool(np.any(V[:, -1] >= threshold)),
-        arrival_ms=arrival_times(t, V, threshold),
-    )
 
 
 def power_law_exponent(values, velocities) -> float:
@@ -93,9 +41,10 @@ def recorded_nodes(x: np.ndarray, positions: tuple[float, float], site: float) -
 
 
 def summary(t, V, *, distance_cm: float, threshold: float, max_times: int) -> dict:
-    """JAX, inside a compiled sweep chunk, per member: V (nt, 4) at the RECORDED nodes ->
-    what `analyse` reports (the same formulas, fixed-size arrays; the resting level is V at the
-    site at t0). `distance_cm`: between the two velocity nodes."""
+    """JAX, inside the compiled solve, per member: V (nt, 4) at the RECORDED nodes -> the
+    velocity between the first two (m/s), and at the site (the third) spike count, times, peak,
+    minimum and the width at half amplitude above the resting level (V at the site at t0);
+    whether the far end (the fourth) crossed threshold. `distance_cm`: between the velocity nodes."""
     import jax.numpy as jnp
 
     from neurocli.analysis.spikes import voltage_summary

@@ -3,15 +3,15 @@ between the first upward crossings of a level there. The reaction–diffusion fr
 crosses a (the level of the McKean travelling wave, whose speed for the step H is
 c = (1 − 2a)/√(a(1 − a))); the cable's impulse is where V crosses the spike threshold.
 
-NumPy for one run (`front_speed`), JAX inside a compiled sweep chunk (`speed_between`): the same
-formula, NaN where the level was not crossed at both nodes or not first at the first one.
+JAX inside the compiled solve (`speed_between`), NaN where the level was not crossed at both
+nodes or not first at the first one; `first_crossing` (NumPy) times a front for figures.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from neurocli.analysis.spikes import crossings, spike_times
+from neurocli.analysis.spikes import crossings
 
 
 def nearest_node(x: np.ndarray, position: float) -> int:
@@ -19,23 +19,19 @@ def nearest_node(x: np.ndarray, position: float) -> int:
 
 
 def first_crossing(t: np.ndarray, v: np.ndarray, level: float) -> float:
-    """The first upward crossing of `level` (linearly interpolated); NaN if there is none."""
-    times = spike_times(t, v, level)
-    return float(times[0]) if times.size else float("nan")
-
-
-def front_speed(t, x, u, level: float, positions: tuple[float, float]) -> float:
-    """(x₂ − x₁) / (t₂ − t₁) (units of x per unit of t) from the first upward crossings of `level`
-    at the nodes nearest to `positions`; u: (nt, nx)."""
-    i, j = nearest_node(x, positions[0]), nearest_node(x, positions[1])
-    t_i, t_j = first_crossing(t, u[:, i], level), first_crossing(t, u[:, j], level)
-    if not (np.isfinite(t_i) and np.isfinite(t_j)) or t_j <= t_i:
+    """The first upward crossing of `level` (linearly interpolated), NumPy; NaN if there is none.
+    For figures (where a front is when): metrics come from the compiled analysis."""
+    above = v >= level
+    idx = np.nonzero(~above[:-1] & above[1:])[0]
+    if idx.size == 0:
         return float("nan")
-    return float((x[j] - x[i]) / (t_j - t_i))
+    i = idx[0]
+    return float(t[i] + (level - v[i]) / (v[i + 1] - v[i]) * (t[i + 1] - t[i]))
 
 
 def speed_between(t, u_i, u_j, distance, level):
-    """JAX: `front_speed` from the traces u_i, u_j (nt,) of two nodes `distance` apart."""
+    """JAX: (distance) / (t_j − t_i) from the first upward crossings of `level` in the traces
+    u_i, u_j (nt,) of two nodes `distance` apart (units of x per unit of t)."""
     import jax.numpy as jnp
 
     def first(v):

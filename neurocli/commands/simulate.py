@@ -1,4 +1,4 @@
-"""`neurocli simulate`: config -> model -> one diffrax solve, or a chunked sweep -> run directory."""
+"""`neurocli simulate`: config -> model -> a member table (one row without a sweep) -> chunked solves with their analysis -> run directory."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from neurocli import progress
 from neurocli.config.base import ConfigError
 from neurocli.config.simulate import SimulateConfig
 from neurocli.members.file import MembersFile
-from neurocli.numerics.solve import Problem, run_solve
+from neurocli.numerics.solve import Problem
 from neurocli.run_dir import RunDirectory
 from neurocli.simulation import cable_outputs, outputs, sweep
-from neurocli.simulation.problem import build_problem, make_spec
+from neurocli.simulation.problem import build_problem
 
 SCHEMA = SimulateConfig
 RESUMABLE = True
@@ -48,10 +48,10 @@ def execute(problem: Problem, cfg: SimulateConfig, run: RunDirectory, restored: 
     if resumable(cfg):
         return sweep.run(problem, cfg, run, resume=bool(restored))
     progress.phase("building", cfg.model.name)
-    out = run_solve(problem, make_spec(cfg, problem))
-    progress.phase("writing", f"solved in {out.run_s:.2f} s")
+    result, times = sweep.solve_lone(problem, cfg)  # the one-row member table, through the chunk driver
+    progress.phase("writing", f"solved in {times.run_s:.2f} s")
     if cfg.model.geometry == "cable":
-        return cable_outputs.write(cfg, problem.model, out, run)
+        return cable_outputs.write(cfg, problem.model, result, times, run)
     if cfg.model.geometry == "pde":
-        return outputs.pde_outputs(cfg, problem, out, run)
-    return outputs.neuron_outputs(cfg, problem, out, run)
+        return outputs.pde_outputs(cfg, problem, result, times, run)
+    return outputs.neuron_outputs(cfg, problem, result, times, run)

@@ -298,6 +298,7 @@ class ChunkTimes:
     run_s: float
     chunks_run: int
     kept: np.ndarray | None = None  # (len(keep), nt, ...): what the kept members saved
+    cache_status: str | None = None  # the program cache's outcome for the chunk program
 
 
 def run_chunks(
@@ -309,6 +310,8 @@ def run_chunks(
     plan: ChunkPlan,
     on_chunk: Callable[[int, int, int, dict], None],
     keep: Sequence[int] = (),
+    label: bool = True,
+    then: str | None = None,
 ) -> ChunkTimes:
     """Solve the members (rows of `table`, one column per dotted path in `paths`) of chunks
     `plan.first` … in order. Each chunk is one jitted, vmapped solve, sharded over the global
@@ -350,15 +353,17 @@ def run_chunks(
     # Implicit solvers stay a vmap over the sharded axis (a collective per step) until equinox
     # checks closure-converted inputs under shard_map (diffrax#765, equinox PR #1261).
     per_device = spec.solver.name not in IMPLICIT_SOLVERS + IMEX_SOLVERS
-    spread = local if not per_device else jax.shard_map(
-        local, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec("members")), out_specs=PartitionSpec("members"),
-        check_vma=False)  # diffrax's loop carries are not typed for varying manual axes
 
-    @eqx.debug.assert_max_traces(max_traces=1)  # one trace serves every chunk (the last is padded)
-    def fn(dynamic, rows, kept_rows):
+    def fn(dynamic, rows, kept_rows):  # traced once: every chunk is padded to one width
+        # the mesh is rebuilt here (the same devices), so that the closure holds only what the
+        # program cache can fingerprint: the key covers the arguments' shardings
+        mesh = global_mesh()
+        spread = local if not per_device else jax.shard_map(
+            local, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec("members")), out_specs=PartitionSpec("members"),
+            check_vma=False)  # diffrax's loop carries are not typed for varying manual axes
         out, saved = spread(dynamic, rows)
         out["_kept"] = saved[kept_rows]
-        return jax.lax.with_sharding_constraint(out, replicated)  # every process gets every member
+        return jax.lax.with_sharding_constraint(out, NamedSharding(mesh, PartitionSpec()))  # every process gets all
 
     dynamic = jax.tree_util.tree_map(lambda a: _global(a, replicated), dynamic)
 
@@ -389,15 +394,16 @@ def run_chunks(
     rows = table[todo[0][1]:todo[0][2]] if todo else table[extra[0]]
     example_args = args_of(rows, np.zeros(0, dtype=int))
     start_time = time.perf_counter()
-    compiled = jax.jit(fn).lower(*example_args).compile()
+    compiled = compile_cached(fn, *example_args, then=then)  # a warm run neither traces nor compiles
     times.compile_s = time.perf_counter() - start_time
+    times.cache_status = compiled.outcome.status
     for index, start, stop in todo:
         inside = keep[(keep >= start) & (keep < stop)]
         out = run(args_of(table[start:stop], inside - start))
         kept.update(zip(inside.tolist(), out.pop("_kept")[: len(inside)]))
         out = {k: v[: stop - start] for k, v in out.items()}
         result, finite = out.pop("_result"), out.pop("_finite")
-        _check_members(result, finite, out["num_steps"], start)
+        _check_members(result, finite, out["num_steps"], start, label)
         on_chunk(index, start, stop, out)
         times.chunks_run += 1
     for members in extra:  # kept members of chunks finished before this run

@@ -16,7 +16,7 @@ from neurocli.plotting import cable as cable_plots
 from neurocli.plotting import figure_worker
 from neurocli.plotting import pde as pde_plots
 from neurocli.run_dir import RunDirectory
-from neurocli.numerics.solve import SolveOutput
+from neurocli.numerics.solve import ChunkTimes
 
 POWER_LAW_PARAMETERS = ("diameter_um", "R_i_ohm_cm")
 """Swept parameters whose velocity curve is a power law in cable theory (c ∝ √(d / R_i))."""
@@ -50,19 +50,16 @@ def measuring_points(an, x: np.ndarray) -> tuple[tuple[float, float], float]:
     return (an.velocity_points[0] * length, an.velocity_points[1] * length), an.recording_point * length
 
 
-def write(cfg, model, out: SolveOutput, run: RunDirectory) -> dict:
-    """One cable run (sweeps: neurocli/simulation/sweep.py and sweep_figures.py)."""
+def write(cfg, model, result: dict, times: ChunkTimes, run: RunDirectory) -> dict:
+    """One cable run (sweeps: neurocli/simulation/sweep.py and sweep_figures.py): `result` is its
+    analysis from the chunk driver (`cable_analysis.summary`, as a sweep's), `times.kept[0]` V."""
     x = np.asarray(model.grid())
-    t, V = out.ts, out.ys
+    t, V = cfg.time.grid, times.kept[0]
     run.write_npz("solution.npz", t=t, x=x, u=V)
 
     an = cfg.analysis
     length = float(x[-1])
     positions, site = measuring_points(an, x)
-    result = cable_analysis.analyse(
-        t, x, V, rest=float(V[0, cable_analysis.nearest_node(x, site)]),
-        threshold=an.spike_threshold_mV, positions=positions, site=site,
-    )
 
     model_cfg = cfg.model
     title = (
@@ -74,22 +71,23 @@ def write(cfg, model, out: SolveOutput, run: RunDirectory) -> dict:
     sample_at = sorted({0.0, positions[0], site, positions[1], length})
     figure_worker.save(run, "voltage_traces", cable_plots.voltage_at_positions, t, x, V, sample_at, title=title,
                        marked=positions)
-    times = _snapshot_times(t, x, result.arrival_ms)
-    figure_worker.save(run, "snapshots", cable_plots.snapshots, t, x, V, times, title=title)
+    snapshots = _snapshot_times(t, x, cable_analysis.arrival_times(t, V, an.spike_threshold_mV))
+    figure_worker.save(run, "snapshots", cable_plots.snapshots, t, x, V, snapshots, title=title)
 
+    spikes = result["spike_times_ms"]
     return {
-        "conduction_velocity_m_per_s": float(result.velocity_m_per_s),
-        "reached_far_end": result.reached_far_end,
-        "spike_count": len(result.spike_times_ms),
-        "spike_times_ms": result.spike_times_ms,
-        "peak_V_mV": result.peak_V_mV,
-        "min_V_mV": result.min_V_mV,
-        "spike_half_width_ms": float(result.half_width_ms),
-        "num_steps": int(out.num_steps),
-        "num_rejected_steps": int(out.num_rejected_steps),
+        "conduction_velocity_m_per_s": float(result["conduction_velocity_m_per_s"]),
+        "reached_far_end": bool(result["reached_far_end"]),
+        "spike_count": int(result["spike_count"]),
+        "spike_times_ms": spikes[np.isfinite(spikes)].tolist(),
+        "peak_V_mV": float(result["peak_V_mV"]),
+        "min_V_mV": float(result["min_V_mV"]),
+        "spike_half_width_ms": float(result["spike_half_width_ms"]),
+        "num_steps": int(result["num_steps"]),
+        "num_rejected_steps": int(result["num_rejected_steps"]),
         **grid_metrics(an, t, x, positions, site),
-        "compile_s": out.compile_s,
-        "run_s": out.run_s,
+        "compile_s": times.compile_s,
+        "run_s": times.run_s,
     }
 
 

@@ -24,7 +24,8 @@ from neurocli.analysis.front import speed_between
 from neurocli.members.file import MembersFile
 from neurocli.memory import budget_bytes, simulate_member_bytes
 from neurocli.run_dir import RunDirectory
-from neurocli.numerics.solve import ChunkPlan, Problem, SolveOutput, SolveSpec, plan_chunks, run_chunks
+from neurocli.members import MemberTable
+from neurocli.numerics.solve import ChunkPlan, ChunkTimes, Problem, SolveOutput, SolveSpec, plan_chunks, run_chunks
 from neurocli.simulation import sweep_figures
 from neurocli.simulation.problem import FRONT_UNDEFINED, front_nodes, jump_times, rate_window
 from neurocli.analysis.spikes import RATE_UNDEFINED, voltage_summary
@@ -49,11 +50,12 @@ def swept_metrics(sweep, table: np.ndarray) -> dict:
     return {"swept": list(sweep.names), "values": table.tolist(), "combine": combine}
 
 
-def chunk_analysis(cfg, problem: Problem):
+def chunk_analysis(cfg, problem: Problem, max_times: int | None = None):
     """(save, analyse, metric names): what a chunk keeps per output time, and its analysis
-    `analyse(ts, saved, member)` (member: that member's Problem)."""
+    `analyse(ts, saved, member)` (member: that member's Problem). `max_times`: spike times kept
+    per member (default `analysis.max_spike_times`; a lone run keeps every one)."""
     an = cfg.analysis
-    thr, k = an.spike_threshold_mV, an.max_spike_times
+    thr, k = an.spike_threshold_mV, an.max_spike_times if max_times is None else max_times
     model = problem.model
     if cfg.model.geometry in ("cable", "pde"):
         def save(t, y):  # full_field depends on the static grid only: the base model serves all
@@ -95,6 +97,21 @@ def _agree(plan: ChunkPlan) -> ChunkPlan:
 
     chunk, first = (int(v) for v in multihost_utils.broadcast_one_to_all(np.array([plan.chunk, plan.first])))
     return ChunkPlan(plan.members, chunk, first)
+
+
+def solve_lone(problem: Problem, cfg) -> tuple[dict, ChunkTimes]:
+    """A run without a sweep: the one-row member table through the same chunk driver as a sweep
+    (the same compiled analysis), its trajectory kept. Returns (its analysis, as NumPy scalars and
+    arrays; the driver's times, with `kept[0]` what it saved at every output time)."""
+    members = MemberTable.single()
+    every_spike = cfg.time.num_samples // 2 + 1  # upward crossings alternate with downward ones
+    save, analyse, _ = chunk_analysis(cfg, problem, every_spike)
+    tc = cfg.time
+    spec = SolveSpec(cfg.solver, tc.t0, tc.t1, tc.grid, jump_times(cfg), save=save)
+    got: dict = {}
+    times = run_chunks(problem, spec, members.names, members.values, analyse, ChunkPlan(1, 1),
+                       lambda index, start, stop, out: got.update(out), keep=[0], label=False, then="solving")
+    return {name: value[0] for name, value in got.items()}, times
 
 
 def members_header(cfg) -> list[str]:
