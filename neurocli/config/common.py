@@ -348,24 +348,73 @@ class SweepConfig(Section):
 
 
 def check_sweep_path(sweep: SweepConfig | None, sections: dict[str, Section]) -> None:
-    """Every swept parameter must be a float field of one of `sections`."""
+    """Every swept parameter must be a float field of one of `sections`, or of a section inside
+    one (`model.heaviside.offset`); the values swept into such a nested field must pass its own
+    checks (e.g. offset in [0, 1])."""
     if sweep is None:
         return
     for i, path in enumerate(sweep.names):
         key = "sweep.parameter" if sweep.parameter is not None else f"sweep.parameters[{i}].parameter"
         _check_path(path, key, sections)
+        if path.count(".") >= 2:
+            axis = sweep if sweep.parameter is not None else sweep.parameters[i]
+            _check_nested_values(path, key.removesuffix("parameter"), axis, sections)
+
+
+def _swept_ends(axis) -> list[tuple[str, float]]:
+    """(key, value) of the values an axis sweeps: every listed value, the ends of a range."""
+    if getattr(axis, "values", None) is not None:
+        return [(f"values[{j}]", v) for j, v in enumerate(axis.values)]
+    for key in ("linspace", "logspace"):
+        spec = getattr(axis, key, None)
+        if spec is not None:
+            return [(key, v) for v in ((spec.start,) if spec.num == 1 else (spec.start, spec.stop))]
+    for key in ("uniform", "log_uniform"):
+        rng = getattr(axis, key, None)
+        if rng is not None:
+            return [(key, v) for v in rng]
+    return []
+
+
+def _check_nested_values(path: str, where: str, axis, sections: dict[str, Section]) -> None:
+    from pydantic import ValidationError
+
+    parts = path.split(".")
+    owner = sections[parts[0]]
+    for part in parts[1:-1]:
+        owner = getattr(owner, part)
+    for key, value in _swept_ends(axis):
+        try:
+            type(owner).model_validate({**owner.model_dump(), parts[-1]: value})
+        except (ValidationError, ValueError) as exc:
+            errors = exc.errors(include_url=False) if isinstance(exc, ValidationError) else []
+            cause = errors[0].get("ctx", {}).get("error") if errors else None
+            why = str(cause) if cause is not None else (errors[0]["msg"] if errors else str(exc))
+            raise KeyedError(where + key, f"gives {path} = {value:g}: {why.removeprefix('Value error, ')}") from None
+
+
+def scalar_paths(section: Section, prefix: str) -> list[str]:
+    """The dotted paths of a section's float fields, those of the sections inside it included
+    (`model.heaviside.offset`, `model.initial.height`)."""
+    paths = []
+    for name in type(section).model_fields:
+        value = getattr(section, name)
+        if isinstance(value, float):
+            paths.append(prefix + name)
+        elif isinstance(value, Section):
+            paths.extend(scalar_paths(value, prefix + name + "."))
+    return paths
 
 
 def _check_path(path: str, key: str, sections: dict[str, Section]) -> None:
     root, _, field = path.partition(".")
-    if root not in sections or not field or "." in field:
+    if root not in sections or not field:
         raise KeyedError(key, f"{path!r}: expected one of " + ", ".join(f"{r}.<field>" for r in sections))
     section = sections[root]
-    info = type(section).model_fields.get(field)
-    if info is None or not isinstance(getattr(section, field), float):
-        floats = [k for k, f in type(section).model_fields.items() if isinstance(getattr(section, k), float)]
+    scalars = scalar_paths(section, root + ".")
+    if path not in scalars:
         raise KeyedError(
             key,
             f"{path!r} is not a scalar parameter of {root}; "
-            f"expected one of {', '.join(root + '.' + k for k in floats)}"
+            f"expected one of {', '.join(scalars)}"
         )

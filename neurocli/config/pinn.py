@@ -20,7 +20,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from neurocli.config.base import KeyedError, Section, ignored_unless
 from neurocli.config.common import RuntimeConfig, SolverConfig, SweepConfig
-from neurocli.config.models import PhiProfile, ProfileConfig
+from neurocli.config.models import PhiProfile, ProfileConfig, check_profile
 from neurocli.config.optim import PhaseConfig
 
 Boundary = Literal["dirichlet", "neumann", "none"]
@@ -45,9 +45,7 @@ class PinnPDEConfig(Section):
             if not 0.0 < a < 1.0:
                 where = f"a[{i}]" if isinstance(self.a, list) else "a"
                 raise KeyedError(where, f"must lie in (0, 1) (got {a})")
-        centre = getattr(self.initial, "centre", self.length / 2)
-        if not 0 <= centre <= self.length:
-            raise KeyedError("initial.centre", f"must lie in [0, length={self.length}]")
+        check_profile(self.initial, self.length)
         return self
 
     def member_values(self) -> list[float]:
