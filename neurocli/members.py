@@ -92,7 +92,8 @@ class MembersFile:
             return None
         store = cls(run, header, members, record["chunk"], integers)
         store.chunks_done = record["chunks_done"]
-        run.truncate(FILE, record["csv_bytes"])
+        if store.chunks_done * store.chunk < members:  # a finished sweep's file is whole (and may be rewritten:
+            run.truncate(FILE, record["csv_bytes"])   # simulate's solution ids), so it is left as it is
         return store
 
     def append(self, index: int, rows: np.ndarray | list) -> None:
@@ -106,6 +107,12 @@ class MembersFile:
         size = self.run.append_text(FILE, text)
         self.chunks_done += 1
         self._record(size)
+
+    def rewritten(self, text: str) -> None:
+        """members.csv replaced, whole, by `text` (a finished sweep's file with columns filled in at the
+        end): written atomically, then its size recorded."""
+        self.run.write_text(FILE, text)
+        self._record(len(text.encode()))
 
     def _record(self, size: int) -> None:
         self.run.write_json(PROGRESS, {

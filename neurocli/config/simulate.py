@@ -23,6 +23,8 @@ from neurocli.config.models import CABLE_MODELS, PDE_MODELS, ModelConfig
 PDE_FRONT_POINTS = (0.7, 0.9)
 """Where a PDE run times its rightward front unless told: clear of the paper's pulse at the middle
 (u(0) < 0.008 at 0.7 of the length) and short of the end."""
+MAX_SOLUTION_MEMBERS = 400
+"""analysis.solutions keeps every member's field and compares every pair: a few hundred members."""
 PDE_KEPT_FIELDS = 12
 """A PDE sweep keeps this many members' fields unless told (neuron and cable sweeps: 5), so that a
 small sweep (the paper's six values of a) keeps every field: u (members, nt, nx) as RUNS.md has it."""
@@ -46,6 +48,14 @@ class AnalysisConfig(Section):
     recording_point: float = Field(
         default=0.5, ge=0, le=1,
         description="cable models: where spike peak, width and times are measured (fraction of the length)",
+    )
+    solutions: bool = Field(
+        default=False, description="PDE sweeps: group the members' fields u(t, x) into distinct solutions by "
+        "relative L2 distance (neurocli/analysis/solutions.py): members.csv's `solution`, metrics.json's "
+        "`solutions`, figures/solutions.pdf"
+    )
+    solution_threshold: float = Field(
+        default=0.05, gt=0, lt=1, description="solutions: the relative L2 distance within which fields are one solution"
     )
 
     @model_validator(mode="after")
@@ -136,6 +146,16 @@ class SimulateConfig(Section):
         ignored_unless(self.analysis, "spike_threshold_mV", not is_pde, no_spikes, prefix="analysis.")
         ignored_unless(self.analysis, "rate_window_ms", not is_pde, no_spikes, prefix="analysis.")
         ignored_unless(self.analysis, "max_spike_times", not is_pde, no_spikes, prefix="analysis.")
+        ignored_unless(self.analysis, "solutions", is_pde and self.sweep is not None,
+                       "solutions compares the fields of a PDE sweep's members", prefix="analysis.")
+        ignored_unless(self.analysis, "solution_threshold", self.analysis.solutions,
+                       "solution_threshold is analysis.solutions' distance", prefix="analysis.")
+        if self.analysis.solutions and self.sweep is not None:
+            if self.sweep.member_count > MAX_SOLUTION_MEMBERS:
+                raise KeyedError("analysis.solutions", f"keeps every member's field and compares every pair: at most "
+                                 f"{MAX_SOLUTION_MEMBERS} members (the sweep has {self.sweep.member_count})")
+            if "model.length" in self.sweep.names:
+                raise KeyedError("analysis.solutions", "compares fields on one grid; model.length is swept")
         ignored_unless(self.output, "trajectory_members", self.sweep is not None,
                        "trajectory_members picks the sweep members that keep traces; there is no sweep",
                        prefix="output.")

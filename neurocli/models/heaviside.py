@@ -7,7 +7,10 @@
 to s = −1/k and 1 from the threshold on (it approaches H from below); θ = 1/2 is centred. Every
 choice converges to a solution of the inclusion u_t − u_xx + u ∈ H(u − a) as k → ∞, and where u
 sits at the threshold the choice selects which one: u ≡ a with θ = a stays at a, θ < a sends it
-down, θ > a up.
+down, θ > a up. Staying is unstable: s = u − a obeys s' = (k − 1) s + (θ − a), so θ off a by one
+rounding (0.1 · 3 = 0.30000000000000004) departs like e^{(k−1)t} once a step's increment survives
+rounding: unseen at k = 5 over T = 1, fatal for large k. With θ and a the same double,
+u_t = −a + θ is exactly 0 and u stays.
 """
 
 from __future__ import annotations

@@ -35,6 +35,8 @@ CABLE_METRICS = ("conduction_velocity_m_per_s", "reached_far_end", "spike_count"
 FRONT_UNDEFINED = "u did not cross a first at one front point, then at the other, by t1"
 PDE_METRICS = ("u_min", "u_max", "front_speed", "excited_fraction")
 STEP_METRICS = ("num_steps", "num_rejected_steps")
+SOLUTION = "solution"
+"""members.csv's column of solution ids (analysis.solutions): -1 until every member is solved."""
 INTEGERS = {"spike_count", "num_steps", "num_rejected_steps"}
 FLAGS = {"reached_far_end"}
 
@@ -134,7 +136,7 @@ def members_header(cfg) -> list[str]:
     """members.csv's columns: the swept parameters, the per-member metrics, (neuron and cable
     models) the first spike times."""
     if cfg.model.name in PDE_MODELS:
-        return [*cfg.sweep.names, *PDE_METRICS, *STEP_METRICS]
+        return [*cfg.sweep.names, *PDE_METRICS, *STEP_METRICS, *([SOLUTION] if cfg.analysis.solutions else [])]
     metrics = CABLE_METRICS if cfg.model.name in CABLE_MODELS else NEURON_METRICS
     spikes = (f"spike_{i + 1}_ms" for i in range(cfg.analysis.max_spike_times))
     return [*cfg.sweep.names, *metrics, *STEP_METRICS, *spikes]
@@ -152,7 +154,8 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
     k = 0 if pde else cfg.analysis.max_spike_times
     header = members_header(cfg)
 
-    integers = INTEGERS | FLAGS
+    solutions = pde and cfg.analysis.solutions
+    integers = INTEGERS | FLAGS | {SOLUTION}
     store = MembersFile.reopen(run_dir, header, n, integers) if resume else None
     if store is not None:
         plan = ChunkPlan(n, store.chunk, store.chunks_done)
@@ -169,14 +172,20 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
         columns = [table[start:stop], *(out[m][:, None] for m in (*metric_names, *STEP_METRICS))]
         if k:
             columns.append(out["spike_times_ms"])
+        if solutions:
+            columns.append(np.full((stop - start, 1), -1))
         store.append(index, np.concatenate([np.asarray(c, dtype=float) for c in columns], axis=1))
         _say(f"sweep: chunk {index + 1}/{plan.count} done (members {start}–{stop - 1} of {n})")
 
     _say(f"sweep: {n} members in {plan.count} chunks of {plan.chunk}")
     kept = cfg.output.kept_members(n)
-    times = run_chunks(problem, spec, names, table, analyse, plan, on_chunk, keep=kept)
+    keep = np.arange(n) if solutions else kept  # solutions: every member's field
+    times = run_chunks(problem, spec, names, table, analyse, plan, on_chunk, keep=keep)
     if run_dir.detached:
         return {}
+    fields = times.kept
+    if solutions:
+        times.kept = fields[kept]
 
     data = store.read()
     per_member = {}
@@ -206,6 +215,10 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
         undefined = int(np.sum(~np.isfinite(data["firing_rate_hz"])))
         if undefined:
             metrics["firing_rate_note"] = f"null for {undefined} of {n} members: {RATE_UNDEFINED}"
+    if solutions:
+        from neurocli.simulation import solution_outputs
+
+        metrics["solutions"] = solution_outputs.write(cfg, problem, tc.grid, names, table, fields, store, run_dir)
     metrics.update(swept_metrics(sweep, table))
     metrics.update(
         members=n,
