@@ -55,3 +55,23 @@ def solution_maps(t, x, fields, titles, *, label="u (dimensionless)", x_label="x
         fig.colorbar(im, ax=list(axes[1]), label="difference of u (dimensionless)", shrink=0.9)
     fig.suptitle(f"{m} distinct solution{'s' if m != 1 else ''} (representatives)", fontsize=10)
     return fig
+
+
+def k_convergence(ks, distances, rates, prefactors, labels, *, fit_gap=10.0):
+    """‖u_k − u_{k_max}‖ / ‖u_{k_max}‖ against k (log–log), one line per group, the fitted power law
+    dashed over the range it was fitted on (k ≤ k_max / fit_gap)."""
+    fig, ax = figure(figsize=(6.4, 4.4))
+    for c, (k, e, p, pre, label) in enumerate(zip(ks, distances, rates, prefactors, labels)):
+        k, e = np.asarray(k, dtype=float), np.asarray(e, dtype=float)
+        show = e > 0
+        name = label or "members"
+        ax.loglog(k[show], e[show], "o-", color=f"C{c}", ms=4, lw=1.2, label=name)
+        if np.isfinite(p):
+            fit = k[k <= k.max() / fit_gap]
+            ax.loglog(fit, pre * fit ** (-p), "--", color=f"C{c}", lw=1.0, label=f"fit: {pre:.2g} k^(−{p:.2f})")
+    ax.set_xlabel("k (steepness of H_k, dimensionless)")
+    ax.set_ylabel("‖u_k − u_{k_max}‖ / ‖u_{k_max}‖ (relative L2)")
+    ax.set_title(f"k → ∞: distance to the largest k (k_max = {max(max(k) for k in ks):g})", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    return fig

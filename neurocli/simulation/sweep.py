@@ -179,12 +179,13 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
 
     _say(f"sweep: {n} members in {plan.count} chunks of {plan.chunk}")
     kept = cfg.output.kept_members(n)
-    keep = np.arange(n) if solutions else kept  # solutions: every member's field
+    every_field = solutions or (pde and cfg.analysis.k_convergence)
+    keep = np.arange(n) if every_field else kept  # solutions, k_convergence: every member's field
     times = run_chunks(problem, spec, names, table, analyse, plan, on_chunk, keep=keep)
     if run_dir.detached:
         return {}
     fields = times.kept
-    if solutions:
+    if every_field:
         times.kept = fields[kept]
 
     data = store.read()
@@ -219,6 +220,10 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
         from neurocli.simulation import solution_outputs
 
         metrics["solutions"] = solution_outputs.write(cfg, problem, tc.grid, names, table, fields, store, run_dir)
+    if every_field and cfg.analysis.k_convergence:
+        from neurocli.simulation import k_limit_outputs
+
+        metrics["k_convergence"] = k_limit_outputs.write(names, table, fields, run_dir)
     metrics.update(swept_metrics(sweep, table))
     metrics.update(
         members=n,
