@@ -25,10 +25,13 @@ def _cell(value: float) -> str:
     return repr(value) if np.isfinite(value) else "nan"  # repr: the shortest text that reads back exactly
 
 
-def write_members(run: RunDirectory, header: list[str], rows) -> None:
+def write_members(run: RunDirectory, header: list[str], rows, integers=()) -> None:
     """members.csv in one atomic write: `header`, then one row of numbers per member (cells as
-    MembersFile writes them: the shortest text that reads back exactly, `nan` when not finite)."""
-    lines = [",".join(header)] + [",".join(_cell(v) for v in row) for row in np.asarray(rows, dtype=float).tolist()]
+    MembersFile writes them: the shortest text that reads back exactly, `nan` when not finite;
+    the columns named in `integers` as integers)."""
+    whole = [name in set(integers) for name in header]
+    lines = [",".join(header)] + [",".join(str(int(v)) if w else _cell(v) for v, w in zip(row, whole))
+                                  for row in np.asarray(rows, dtype=float).tolist()]
     run.write_text(FILE, "\n".join(lines) + "\n")
 
 

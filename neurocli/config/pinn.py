@@ -7,7 +7,8 @@ Members: `pde.a` is a scalar or a list (a list is the one-parameter sweep), or a
 and `pde.k`. Every member is trained at once (one vmapped step) with its own (a, k); a parameter
 that is not swept takes its scalar value from `pde`. The member table (`member_table()`, one row per
 member, one column per `swept` path) is what members.csv, metrics.json and the checkpoint's
-identity record.
+identity record. `pde.heaviside` picks H_k (ramp with offset θ, or sigmoid); a ramp's
+`pde.heaviside.offset` is sweepable too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from neurocli.config.base import KeyedError, Section, ignored_unless
 from neurocli.config.common import RuntimeConfig, SolverConfig, SweepConfig
-from neurocli.config.models import PhiProfile, ProfileConfig, check_profile
+from neurocli.config.models import HeavisideConfig, PhiProfile, ProfileConfig, RampHeavisideConfig, check_profile
 from neurocli.config.optim import PhaseConfig
 
 Boundary = Literal["dirichlet", "neumann", "none"]
@@ -34,6 +35,12 @@ class PinnPDEConfig(Section):
     T: PositiveFloat = Field(default=1.0, description="final time")
     length: PositiveFloat = math.pi
     initial: ProfileConfig = PhiProfile()
+    heaviside: HeavisideConfig = Field(default=RampHeavisideConfig(), description="H_k: ramp (offset θ) or sigmoid")
+    residual: Literal["regularised", "inclusion"] = Field(
+        default="regularised", description="regularised: u_t − u_xx + u − H_k(u − a); inclusion: the distance of "
+        "u_t − u_xx + u to the set H(u − a): {0} below a − band, {1} above a + band, [0, 1] within the band"
+    )
+    band: PositiveFloat = Field(default=0.01, description="inclusion: the half-width δ of |u − a| ≤ δ where H is [0, 1]")
     boundary: Boundary
 
     @model_validator(mode="after")
@@ -46,6 +53,7 @@ class PinnPDEConfig(Section):
                 where = f"a[{i}]" if isinstance(self.a, list) else "a"
                 raise KeyedError(where, f"must lie in (0, 1) (got {a})")
         check_profile(self.initial, self.length)
+        ignored_unless(self, "band", self.residual == "inclusion", "band is the inclusion residual's")
         return self
 
     def member_values(self) -> list[float]:
@@ -191,6 +199,20 @@ class PinnOutputConfig(Section):
     profile_times: list[float] | None = Field(default=None, description="times of the profile plots (default: 5 evenly)")
 
 
+class PinnAnalysisConfig(Section):
+    """After training: the members' predictions grouped into distinct solutions by relative L2
+    distance, as simulate's analysis.solutions (neurocli/analysis/solutions.py)."""
+
+    solutions: bool = Field(default=False, description="members.csv's `solution`, metrics.json's `solutions`, "
+                            "figures/solutions.pdf")
+    solution_threshold: float = Field(default=0.05, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _check(self):
+        ignored_unless(self, "solution_threshold", self.solutions, "solution_threshold is solutions' distance")
+        return self
+
+
 class PinnRuntimeConfig(RuntimeConfig):
     """As for every command, but PINNs train in float32 by default (the reference is float64)."""
 
@@ -209,6 +231,7 @@ class TrainPinnConfig(Section):
     phases: list[PhaseConfig] = Field(default_factory=lambda: [PhaseConfig(iterations=2000, lr=3e-3, schedule="cosine")])
     reference: ReferenceConfig = ReferenceConfig()
     output: PinnOutputConfig = PinnOutputConfig()
+    analysis: PinnAnalysisConfig = PinnAnalysisConfig()
     runtime: PinnRuntimeConfig = PinnRuntimeConfig()
     sweep: SweepConfig | None = Field(default=None, description="members over pde.a and pde.k (grid, zip or samples)")
 
@@ -268,11 +291,14 @@ class TrainPinnConfig(Section):
         return int(self.phase_starts[-1])
 
 
-SWEEPABLE = {"pde.a": "must lie in (0, 1)", "pde.k": "must be > 0"}
+SWEEPABLE = {"pde.a": "must lie in (0, 1)", "pde.k": "must be > 0",
+             "pde.heaviside.offset": "must lie in [0, 1] (heaviside kind ramp)"}
 """The parameters a train-pinn sweep may vary, and the constraint their scalar fields have."""
 
 
 def _allowed(path: str, value: float) -> bool:
+    if path == "pde.heaviside.offset":
+        return 0.0 <= value <= 1.0
     return 0.0 < value < 1.0 if path == "pde.a" else value > 0.0
 
 
@@ -303,7 +329,14 @@ def _check_sweep(cfg: TrainPinnConfig) -> None:
                     raise KeyedError(where + key, f"gives {path} = {bad[0]:g}; {path} {why}")
         for key in ("uniform", "log_uniform"):
             rng = getattr(axis, key, None)
-            if rng is not None and not (_allowed(path, rng[0]) and (path != "pde.a" or rng[1] <= 1.0)):
+            if rng is not None and not (_allowed(path, rng[0]) and (path == "pde.k" or rng[1] <= 1.0)):
                 raise KeyedError(where + key, f"{path} {why} (got the range {list(rng)})")
+        if path == "pde.heaviside.offset":
+            if cfg.pde.heaviside.kind != "ramp":
+                raise KeyedError(where + "parameter", f"{path}: pde.heaviside is {cfg.pde.heaviside.kind!r}, which has "
+                                 "no offset; sweep it with kind: ramp")
+            ignored_unless(cfg.pde.heaviside, "offset", False, f"the sweep sets {path} for every member",
+                           prefix="pde.heaviside.")
+            continue
         field = path.split(".")[1]
         ignored_unless(cfg.pde, field, False, f"the sweep sets {path} for every member", prefix="pde.")

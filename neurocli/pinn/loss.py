@@ -6,6 +6,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax.numpy as jnp
 
+from neurocli.models.heaviside import RampHeaviside
 from neurocli.pinn.members import PdeParams
 from neurocli.pinn.residual import boundary_term, initial_term, residual
 from neurocli.pinn.setup import Numerics
@@ -13,14 +14,17 @@ from neurocli.pinn.weighting import causal_residual
 
 
 def _member(setup: Numerics, static, params, pde: PdeParams):
-    """A member's model (its threshold a and steepness k) and network."""
-    return eqx.tree_at(lambda m: (m.a, m.k), setup.model, (pde.a, pde.k)), eqx.combine(params, static)
+    """A member's model (its threshold a, steepness k and, for a ramp H_k, offset) and network."""
+    model = eqx.tree_at(lambda m: (m.a, m.k), setup.model, (pde.a, pde.k))
+    if pde.offset is not None and isinstance(model.heaviside, RampHeaviside):
+        model = eqx.tree_at(lambda m: m.heaviside.offset, model, pde.offset)
+    return model, eqx.combine(params, static)
 
 
 def member_terms(setup: Numerics, static, params, pde: PdeParams, t, x):
     """The loss terms of one member on the points (t, x), in `setup.terms` order."""
     model, net = _member(setup, static, params, pde)
-    r = residual(model, setup.ansatz, net, t, x, setup.derivatives)
+    r = residual(model, setup.ansatz, net, t, x, setup.derivatives, setup.band)
     if setup.weighting.kind == "causal":
         w = setup.weighting
         res = causal_residual(r * r, t, setup.T, w.chunks, w.epsilon)
@@ -44,6 +48,6 @@ def member_residual(setup: Numerics, static, params, pde: PdeParams):
     model, net = _member(setup, static, params, pde)
 
     def fn(t, x):
-        return residual(model, setup.ansatz, net, t, x, setup.derivatives)
+        return residual(model, setup.ansatz, net, t, x, setup.derivatives, setup.band)
 
     return fn

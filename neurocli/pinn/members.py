@@ -21,10 +21,12 @@ from neurocli.plotting.style import member_label
 
 
 class PdeParams(eqx.Module):
-    """A member's threshold a and steepness k (a leading member axis outside the vmap)."""
+    """A member's threshold a, steepness k and ramp offset θ (a leading member axis outside the
+    vmap; the offset is NaN, and unused, for a sigmoid H_k)."""
 
     a: Float[Array, "..."]
     k: Float[Array, "..."]
+    offset: Float[Array, "..."] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Members:
     table: np.ndarray  # (members, len(names)) float64, the swept values in member order
     a: np.ndarray  # (members,) every member's a, float64
     k: np.ndarray  # (members,) every member's k, float64
+    offset: np.ndarray | None = None  # (members,) every member's ramp offset (None: 0, the paper's)
 
     @property
     def n(self) -> int:
@@ -44,7 +47,8 @@ class Members:
 
     def params(self, dtype) -> PdeParams:
         """(a, k) of every member in the training precision."""
-        return PdeParams(jnp.asarray(self.a, dtype), jnp.asarray(self.k, dtype))
+        offset = np.zeros_like(self.a) if self.offset is None else self.offset
+        return PdeParams(jnp.asarray(self.a, dtype), jnp.asarray(self.k, dtype), jnp.asarray(offset, dtype))
 
     def label(self, i: int, sep: str = ", ") -> str:
         """Member i by its swept values: 'a = 0.1, k = 5'."""
@@ -55,9 +59,10 @@ def members_of(cfg: TrainPinnConfig) -> Members:
     """The members of the config: its member table, with the parameters it does not sweep filled in."""
     names, table = tuple(cfg.swept), np.asarray(cfg.member_table(), dtype=np.float64)
     n = table.shape[0]
-    scalar = {"pde.a": cfg.pde.a if not isinstance(cfg.pde.a, list) else np.nan, "pde.k": cfg.pde.k}
+    scalar = {"pde.a": cfg.pde.a if not isinstance(cfg.pde.a, list) else np.nan, "pde.k": cfg.pde.k,
+              "pde.heaviside.offset": getattr(cfg.pde.heaviside, "offset", np.nan)}
     column = {p: table[:, names.index(p)] if p in names else np.full(n, float(scalar[p])) for p in scalar}
-    return Members(names, table, column["pde.a"], column["pde.k"])
+    return Members(names, table, column["pde.a"], column["pde.k"], column["pde.heaviside.offset"])
 
 
 def a_members(a_values, k: float) -> Members:

@@ -60,6 +60,7 @@ class Numerics:
     derivatives: str
     collocation: Collocation
     weighting: Weighting
+    band: float | None = None  # pde.residual inclusion: the band |u − a| ≤ band where H is [0, 1]
 
 
 def numerics(cfg: TrainPinnConfig, model: ReactionDiffusion, ansatz: Ansatz) -> Numerics:
@@ -76,6 +77,7 @@ def numerics(cfg: TrainPinnConfig, model: ReactionDiffusion, ansatz: Ansatz) -> 
         model, ansatz, dtype_of(cfg), float(pde.T), float(pde.length), pde.boundary, terms, cfg.derivatives,
         Collocation(col.kind, col.points, col.batch, float(col.time_power), col.lbfgs_points, adaptive),
         Weighting(w.kind, float(w.alpha), float(w.epsilon), int(w.chunks)),
+        float(pde.band) if pde.residual == "inclusion" else None,
     )
 
 
@@ -128,7 +130,7 @@ def model_config(cfg: TrainPinnConfig, a: float, k: float | None = None, nx: int
     pde = cfg.pde
     return ReactionDiffusionConfig(
         name="reaction_diffusion", a=a, k=pde.k if k is None else k, length=pde.length, nx=nx,
-        boundary=model_boundary(pde.boundary), initial=pde.initial,
+        boundary=model_boundary(pde.boundary), initial=pde.initial, heaviside=pde.heaviside,
     )
 
 
