@@ -148,3 +148,9 @@ def test_nested_paths_are_sweepable_and_reach_the_model():
                                              {"parameter": "model.initial.value", "values": [0.25]}]}})
     problem = set_fields(Problem(build_model(cfg.model)), cfg.sweep.names, cfg.sweep.table()[1])
     assert float(problem.model.heaviside.offset) == 1.0 and float(problem.model.initial.value) == 0.25
+
+
+def test_a_nested_path_is_labelled_in_words():
+    from neurocli.plotting.style import parameter_label
+
+    assert parameter_label("model.heaviside.offset") == "model heaviside offset"
