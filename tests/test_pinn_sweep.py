@@ -77,15 +77,15 @@ def test_member_table_fills_in_what_is_not_swept():
     m = members_of(cfg)
     assert m.names == ("pde.a", "pde.k") and cfg.member_count == 4
     np.testing.assert_array_equal(m.values, [[0.1, 5], [0.1, 20], [0.3, 5], [0.3, 20]])  # a slowest
-    np.testing.assert_array_equal(constants(cfg, m), [[0.1, 5, 1], [0.1, 20, 1], [0.3, 5, 1], [0.3, 20, 1]])
+    np.testing.assert_array_equal(constants(cfg, m), [[0.1, 5, 1, 0], [0.1, 20, 1, 0], [0.3, 5, 1, 0], [0.3, 20, 1, 0]])
     only_k_cfg = tiny_config(pde={"a": 0.25}, sweep={"parameter": "pde.k", "values": [3.0, 7.0]})
     only_k = members_of(only_k_cfg)
     assert only_k.names == ("pde.k",)
-    np.testing.assert_array_equal(constants(only_k_cfg, only_k), [[0.25, 3.0, 1.0], [0.25, 7.0, 1.0]])
+    np.testing.assert_array_equal(constants(only_k_cfg, only_k), [[0.25, 3.0, 1.0, 0.0], [0.25, 7.0, 1.0, 0.0]])
     default_cfg = tiny_config()  # the list form: a one-parameter sweep over pde.a, k from pde.k
     default = members_of(default_cfg)
     assert default.names == ("pde.a",)
-    np.testing.assert_array_equal(constants(default_cfg, default), [[0.1, 5.0, 1.0], [0.3, 5.0, 1.0]])
+    np.testing.assert_array_equal(constants(default_cfg, default), [[0.1, 5.0, 1.0, 0.0], [0.3, 5.0, 1.0, 0.0]])
     # a resolved config (every default spelled out, pde.a and pde.k at their defaults) loads again
     again = TrainPinnConfig.model_validate(cfg.model_dump(mode="json"))
     np.testing.assert_array_equal(members_of(again).values, m.values)
@@ -114,7 +114,7 @@ def test_member_in_an_a_k_sweep_trains_as_it_would_alone():
     assert list(trainer._compiled) == [0]  # one compiled step for every (a, k)
     h = result.history
     for m in (0, 3):  # (0.1, 5) and (0.3, 20): member 0 has index 0 either way; member 3 gets its key
-        a, k, _ = trainer.constants[m]
+        a, k = trainer.constants[m][:2]
         alone_cfg = tiny_config(pde={"a": float(a), "k": float(k)}, phases=phases)
         alone = train(Trainer(build_setup(alone_cfg), [a], keys[m : m + 1]))
         swept = jax.tree_util.tree_map(lambda v: v[m : m + 1], result.state.params)

@@ -61,7 +61,16 @@ def execute(prep: Prepared, cfg: TrainPinnConfig, run: RunDirectory, restored: R
     u = trainer.predict(cur.state.params, t, x)
     run.write_npz("predictions.npz", t=ref.t, x=x, a=ref.a, k=ref.k, u=u)  # ref.t: each member's times
     errors = member_errors(u, ref.u)
+    labels, found = outputs.solutions(run, cfg, trainer.member_table, ref, u) if cfg.analysis.solutions else (None, None)
     if n > 1:
-        outputs.members_csv(run, trainer.member_table, errors, cur)
+        outputs.members_csv(run, trainer.member_table, errors, cur, labels)
     outputs.figures(run, cfg, trainer.member_table, ref, u, errors, cur.history)
-    return outputs.metrics(cfg, ref, errors, cur, trainer.unpadded(cur.state.params), time.perf_counter() - started)
+    metrics = outputs.metrics(cfg, ref, errors, cur, trainer.unpadded(cur.state.params), time.perf_counter() - started)
+    if found is not None:
+        metrics["solutions"] = found
+    if cfg.pde.residual == "inclusion":
+        before = metrics.get("reference_note")
+        metrics["reference_note"] = (f"{before}; " if before else "") + (
+            "pde.residual inclusion trains on the set H(u − a), which may have several solutions; each member's "
+            f"reference is the solve of its regularisation ({cfg.pde.heaviside.kind}, k), one of them")
+    return metrics

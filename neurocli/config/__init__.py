@@ -1,4 +1,4 @@
-from neurocli.config.base import ConfigError as ConfigError
-from neurocli.config.base import dump_config as dump_config
-from neurocli.config.base import load_config as load_config
-from neurocli.config.simulate import SimulateConfig as SimulateConfig
+"""Config schemas, one module per command (simulate, pinn, ude, discover), and the loading and
+checking they share (base.py: strict YAML, key-path errors, units, bounds). Import the module
+you need: this package imports nothing, so a schema's own imports (the member bindings) never
+run into a half-imported package."""

@@ -88,9 +88,50 @@ class PhiProfile(Section):
     kind: Literal["phi"] = "phi"
 
 
+class ConstantProfile(Section):
+    """u(0, x) = value everywhere."""
+
+    kind: Literal["constant"]
+    value: float
+
+
+class PlateauProfile(Section):
+    """u(0, x) = value on [start, stop], falling smoothly (a C² quintic) to 0 over edge_width on
+    each side."""
+
+    kind: Literal["plateau"]
+    value: float
+    start: float
+    stop: float
+    edge_width: PositiveFloat = 0.1
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not self.stop > self.start:
+            raise KeyedError("stop", f"must be greater than start (got start={self.start}, stop={self.stop})")
+        return self
+
+
 ProfileConfig = Annotated[
-    Union[PhiProfile, SechProfile, GaussianProfile], Field(discriminator="kind")
+    Union[PhiProfile, SechProfile, GaussianProfile, ConstantProfile, PlateauProfile], Field(discriminator="kind")
 ]
+
+
+class RampHeavisideConfig(Section):
+    """H_k(s) = clip(k s + offset, 0, 1): H_k(0) = offset (0: the paper's; 1: from below; 1/2: centred)."""
+
+    kind: Literal["ramp"] = "ramp"
+    offset: Annotated[float, Unit(""), Field(ge=0, le=1)] = 0.0
+
+
+class SigmoidHeavisideConfig(Section):
+    """H_k(s) = 1 / (1 + e^{−k s}): H_k(0) = 1/2."""
+
+    kind: Literal["sigmoid"]
+
+
+HeavisideConfig = Annotated[Union[RampHeavisideConfig, SigmoidHeavisideConfig], Field(discriminator="kind")]
+"""Which regularisation H_k of the step H (neurocli/models/heaviside.py)."""
 
 
 class ReactionDiffusionConfig(_ModelSection):
@@ -105,13 +146,23 @@ class ReactionDiffusionConfig(_ModelSection):
     nx: Annotated[int, Field(ge=5, le=20001)] = 201
     boundary: Literal["dirichlet", "neumann"]
     initial: ProfileConfig = PhiProfile()
+    heaviside: HeavisideConfig = RampHeavisideConfig()
 
     @model_validator(mode="after")
     def _check(self):
-        centre = getattr(self.initial, "centre", self.length / 2)
-        if not 0 <= centre <= self.length:
-            raise KeyedError("initial.centre", f"must lie in [0, length={self.length}]")
+        check_profile(self.initial, self.length)
         return self
+
+
+def check_profile(initial, length: float, prefix: str = "initial.") -> None:
+    """A profile's position keys lie on the line [0, length]."""
+    centre = getattr(initial, "centre", length / 2)
+    if not 0 <= centre <= length:
+        raise KeyedError(prefix + "centre", f"must lie in [0, length={length}]")
+    for key in ("start", "stop"):
+        value = getattr(initial, key, None)
+        if value is not None and not 0 <= value <= length:
+            raise KeyedError(prefix + key, f"must lie in [0, length={length}] (got {value})")
 
 
 class HHCableConfig(_HHParameters):

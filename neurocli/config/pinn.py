@@ -7,7 +7,8 @@ Members: `pde.a` is a scalar or a list (a list is the one-parameter sweep), or a
 and `pde.k`. Every member is trained at once (one vmapped step) with its own (a, k); a parameter
 that is not swept takes its scalar value from `pde`. The member table (`member_table()`, one row per
 member, one column per `swept` path) is what members.csv, metrics.json and the checkpoint's
-identity record.
+identity record. `pde.heaviside` picks H_k (ramp with offset θ, or sigmoid); a ramp's
+`pde.heaviside.offset` is sweepable too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from neurocli.config.base import KeyedError, Moves, Section, ignored_unless
 from neurocli.config.common import RuntimeConfig, SolverConfig, SweepConfig
-from neurocli.config.models import PhiProfile, ProfileConfig, ReactionDiffusionConfig
+from neurocli.config.models import (
+    HeavisideConfig,
+    PhiProfile,
+    ProfileConfig,
+    RampHeavisideConfig,
+    ReactionDiffusionConfig,
+    check_profile,
+)
 from neurocli.members.binding import Binding, Parameter
 from neurocli.config.optim import PhaseConfig
 
@@ -35,6 +43,12 @@ class PinnPDEConfig(Section):
     T: Annotated[PositiveFloat, Moves.TIME] = Field(default=1.0, description="final time")
     length: PositiveFloat = math.pi
     initial: ProfileConfig = PhiProfile()
+    heaviside: HeavisideConfig = Field(default=RampHeavisideConfig(), description="H_k: ramp (offset θ) or sigmoid")
+    residual: Literal["regularised", "inclusion"] = Field(
+        default="regularised", description="regularised: u_t − u_xx + u − H_k(u − a); inclusion: the distance of "
+        "u_t − u_xx + u to the set H(u − a): {0} below a − band, {1} above a + band, [0, 1] within the band"
+    )
+    band: PositiveFloat = Field(default=0.01, description="inclusion: the half-width δ of |u − a| ≤ δ where H is [0, 1]")
     boundary: Boundary
 
     @model_validator(mode="after")
@@ -46,9 +60,8 @@ class PinnPDEConfig(Section):
             if not 0.0 < a < 1.0:
                 where = f"a[{i}]" if isinstance(self.a, list) else "a"
                 raise KeyedError(where, f"must lie in (0, 1) (got {a})")
-        centre = getattr(self.initial, "centre", self.length / 2)
-        if not 0 <= centre <= self.length:
-            raise KeyedError("initial.centre", f"must lie in [0, length={self.length}]")
+        check_profile(self.initial, self.length)
+        ignored_unless(self, "band", self.residual == "inclusion", "band is the inclusion residual's")
         return self
 
     def member_values(self) -> list[float]:
@@ -194,6 +207,20 @@ class PinnOutputConfig(Section):
     profile_times: list[float] | None = Field(default=None, description="times of the profile plots (default: 5 evenly)")
 
 
+class PinnAnalysisConfig(Section):
+    """After training: the members' predictions grouped into distinct solutions by relative L2
+    distance, as simulate's analysis.solutions (neurocli/analysis/solutions.py)."""
+
+    solutions: bool = Field(default=False, description="members.csv's `solution`, metrics.json's `solutions`, "
+                            "figures/solutions.pdf")
+    solution_threshold: float = Field(default=0.05, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _check(self):
+        ignored_unless(self, "solution_threshold", self.solutions, "solution_threshold is solutions' distance")
+        return self
+
+
 class PinnRuntimeConfig(RuntimeConfig):
     """As for every command, but PINNs train in float32 by default (the reference is float64)."""
 
@@ -212,6 +239,7 @@ class TrainPinnConfig(Section):
     phases: list[PhaseConfig] = Field(default_factory=lambda: [PhaseConfig(iterations=2000, lr=3e-3, schedule="cosine")])
     reference: ReferenceConfig = ReferenceConfig()
     output: PinnOutputConfig = PinnOutputConfig()
+    analysis: PinnAnalysisConfig = PinnAnalysisConfig()
     runtime: PinnRuntimeConfig = PinnRuntimeConfig()
     sweep: SweepConfig | None = Field(default=None, description="members over pde.a and pde.k (grid, zip or samples)")
 
@@ -249,11 +277,14 @@ class TrainPinnConfig(Section):
 
     def binding(self) -> Binding:
         """What a train-pinn sweep may vary: the PDE's threshold and steepness, bounded as
-        simulate's reaction_diffusion fields are, set on the member's model (model.a, model.k),
-        and the final time T, which gives each member its own clock (models/time_scaled.py)."""
+        simulate's reaction_diffusion fields are, set on the member's model (model.a, model.k,
+        the ramp's offset model.heaviside.offset), and the final time T, which gives each member
+        its own clock (models/time_scaled.py)."""
         return Binding("train-pinn", (Parameter("pde.a", ReactionDiffusionConfig, target=("a",)),
                                       Parameter("pde.k", ReactionDiffusionConfig, target=("k",)),
-                                      Parameter("pde.T", PinnPDEConfig)))
+                                      Parameter("pde.T", PinnPDEConfig),
+                                      Parameter("pde.heaviside.offset", RampHeavisideConfig, "offset",
+                                                target=("heaviside", "offset"))))
 
     @property
     def member_sweep(self) -> SweepConfig:
@@ -297,6 +328,14 @@ def _check_sweep(cfg: TrainPinnConfig) -> None:
         raise KeyedError("pde.a", "is a list (a one-parameter sweep) and the config has a sweep section: "
                          "give pde.a as a number, or put its values in the sweep (sweep.parameters)")
     cfg.binding().validate(cfg.sweep)
-    for path in cfg.sweep.names:
+    for i, path in enumerate(cfg.sweep.names):
+        if path == "pde.heaviside.offset":
+            where = "sweep." if cfg.sweep.parameter is not None else f"sweep.parameters[{i}]."
+            if cfg.pde.heaviside.kind != "ramp":
+                raise KeyedError(where + "parameter", f"{path}: pde.heaviside is {cfg.pde.heaviside.kind!r}, which has "
+                                 "no offset; sweep it with kind: ramp")
+            ignored_unless(cfg.pde.heaviside, "offset", False, f"the sweep sets {path} for every member",
+                           prefix="pde.heaviside.")
+            continue
         field = path.split(".")[1]
         ignored_unless(cfg.pde, field, False, f"the sweep sets {path} for every member", prefix="pde.")

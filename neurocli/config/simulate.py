@@ -23,6 +23,8 @@ from neurocli.members.binding import Binding, Parameter
 PDE_FRONT_POINTS = (0.7, 0.9)
 """Where a PDE run times its rightward front unless told: clear of the paper's pulse at the middle
 (u(0) < 0.008 at 0.7 of the length) and short of the end."""
+MAX_SOLUTION_MEMBERS = 400
+"""analysis.solutions and k_convergence keep every member's field (solutions compares every pair)."""
 PDE_KEPT_FIELDS = 12
 """A PDE sweep keeps this many members' fields unless told (neuron and cable sweeps: 5), so that a
 small sweep (the paper's six values of a) keeps every field: u (members, nt, nx) as RUNS.md has it."""
@@ -46,6 +48,19 @@ class AnalysisConfig(Section):
     recording_point: float = Field(
         default=0.5, ge=0, le=1,
         description="cable models: where spike peak, width and times are measured (fraction of the length)",
+    )
+    solutions: bool = Field(
+        default=False, description="PDE sweeps: group the members' fields u(t, x) into distinct solutions by "
+        "relative L2 distance (neurocli/analysis/solutions.py): members.csv's `solution`, metrics.json's "
+        "`solutions`, figures/solutions.pdf"
+    )
+    k_convergence: bool = Field(
+        default=False, description="PDE sweeps over model.k: ‖u_k − u_{k_max}‖ / ‖u_{k_max}‖ per group of the other "
+        "swept values, a fitted power law (neurocli/analysis/k_limit.py): metrics.json's `k_convergence`, "
+        "figures/k_convergence.pdf"
+    )
+    solution_threshold: float = Field(
+        default=0.05, gt=0, lt=1, description="solutions: the relative L2 distance within which fields are one solution"
     )
 
     @model_validator(mode="after")
@@ -137,6 +152,27 @@ class SimulateConfig(Section):
         ignored_unless(self.analysis, "spike_threshold_mV", not is_pde, no_spikes, prefix="analysis.")
         ignored_unless(self.analysis, "rate_window_ms", not is_pde, no_spikes, prefix="analysis.")
         ignored_unless(self.analysis, "max_spike_times", not is_pde, no_spikes, prefix="analysis.")
+        ignored_unless(self.analysis, "solutions", is_pde and self.sweep is not None,
+                       "solutions compares the fields of a PDE sweep's members", prefix="analysis.")
+        ignored_unless(self.analysis, "k_convergence", is_pde and self.sweep is not None,
+                       "k_convergence compares the fields of a PDE sweep's members", prefix="analysis.")
+        if self.analysis.k_convergence and self.sweep is not None:
+            if "model.k" not in self.sweep.names:
+                raise KeyedError("analysis.k_convergence", "compares members over k: sweep model.k")
+            if not self.sweep.is_grid:
+                raise KeyedError("analysis.k_convergence", "needs a grid sweep (every k for every other value)")
+            if len(set(self.sweep.axes[self.sweep.names.index("model.k")].tolist())) < 3:
+                raise KeyedError("analysis.k_convergence", "needs at least 3 values of model.k")
+        ignored_unless(self.analysis, "solution_threshold", self.analysis.solutions,
+                       "solution_threshold is analysis.solutions' distance", prefix="analysis.")
+        for key in ("solutions", "k_convergence"):
+            if not getattr(self.analysis, key) or self.sweep is None:
+                continue
+            if self.sweep.member_count > MAX_SOLUTION_MEMBERS:
+                raise KeyedError(f"analysis.{key}", f"keeps every member's field: at most "
+                                 f"{MAX_SOLUTION_MEMBERS} members (the sweep has {self.sweep.member_count})")
+            if "model.length" in self.sweep.names:
+                raise KeyedError(f"analysis.{key}", "compares fields on one grid; model.length is swept")
         ignored_unless(self.output, "trajectory_members", self.sweep is not None,
                        "trajectory_members picks the sweep members that keep traces; there is no sweep",
                        prefix="output.")
@@ -151,12 +187,20 @@ class SimulateConfig(Section):
 def simulate_binding(model, stimulus) -> Binding:
     params = []
     for root, section in (("model", model), ("stimulus", stimulus)):
-        for name in type(section).model_fields:
-            if not isinstance(getattr(section, name), float):
-                continue
+        for path, owner, name in number_fields(section, (root,)):
             unit = None
-            timing = "edges" in field_moves(type(section), name)
             if root == "stimulus":  # the model's units: µA/cm² and ms, or dimensionless
-                unit = model.units["time"] if timing else model.units["current"]
-            params.append(Parameter(f"{root}.{name}", type(section), target=(root, name), unit=unit))
+                unit = model.units["time"] if "edges" in field_moves(type(owner), name) else model.units["current"]
+            params.append(Parameter(".".join(path), type(owner), name, target=path, unit=unit, owner=owner))
     return Binding("simulate", tuple(params))
+
+
+def number_fields(section: Section, prefix: tuple[str, ...]):
+    """(path, owning section, field) of every float field of `section` and of the sections inside
+    it (`model.heaviside.offset`, `model.initial.height`): each can be swept."""
+    for name in type(section).model_fields:
+        value = getattr(section, name)
+        if isinstance(value, float):
+            yield (*prefix, name), section, name
+        elif isinstance(value, Section):
+            yield from number_fields(value, (*prefix, name))

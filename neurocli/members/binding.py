@@ -33,6 +33,7 @@ class Parameter:
     unit: str | None = None  # overrides the field's declared unit
     limits: Limits | None = None  # overrides the field's bounds
     integer: bool = False  # whole numbers only (seeds)
+    owner: object | None = None  # the config section instance holding it: swept values must pass its checks too
 
     @property
     def name(self) -> str:
@@ -134,6 +135,38 @@ def _getter(target: tuple[str, ...]):
 
 
 def _check_axis(param: Parameter, axis, where: str) -> None:
+    _check_bounds(param, axis, where)
+    if param.owner is not None:  # the section's own rules that involve other fields (start < stop)
+        for key, value in _swept_ends(axis):
+            _check_owner(param, value, where + key)
+
+
+def _swept_ends(axis) -> list[tuple[str, float]]:
+    """(key, value) of the values an axis sweeps: every listed value, the ends of a range."""
+    if axis.values is not None:
+        return [(f"values[{j}]", v) for j, v in enumerate(axis.values)]
+    for key in ("linspace", "logspace"):
+        spec = getattr(axis, key, None)
+        if spec is not None:
+            return [(key, v) for v in ((spec.start,) if spec.num == 1 else (spec.start, spec.stop))]
+    rng = getattr(axis, "uniform", None) or getattr(axis, "log_uniform", None)
+    return [] if rng is None else [("uniform" if axis.uniform is not None else "log_uniform", rng[0])]
+
+
+def _check_owner(param: Parameter, value: float, key: str) -> None:
+    from pydantic import ValidationError
+
+    owner = param.owner
+    try:
+        type(owner).model_validate({**owner.model_dump(), param.name: value})
+    except (ValidationError, ValueError) as exc:
+        errors = exc.errors(include_url=False) if isinstance(exc, ValidationError) else []
+        cause = errors[0].get("ctx", {}).get("error") if errors else None
+        why = str(cause) if cause is not None else (errors[0]["msg"] if errors else str(exc))
+        raise KeyedError(key, f"gives {param.path} = {value:g}: {why.removeprefix('Value error, ')}") from None
+
+
+def _check_bounds(param: Parameter, axis, where: str) -> None:
     bounds, path = param.bounds(), param.path
     why = bounds.describe()
     if axis.values is not None:

@@ -25,10 +25,13 @@ def _cell(value: float) -> str:
     return repr(value) if np.isfinite(value) else "nan"  # repr: the shortest text that reads back exactly
 
 
-def write_members(run: RunDirectory, header: list[str], rows) -> None:
+def write_members(run: RunDirectory, header: list[str], rows, integers=()) -> None:
     """members.csv in one atomic write: `header`, then one row of numbers per member (cells as
-    MembersFile writes them: the shortest text that reads back exactly, `nan` when not finite)."""
-    lines = [",".join(header)] + [",".join(_cell(v) for v in row) for row in np.asarray(rows, dtype=float).tolist()]
+    MembersFile writes them: the shortest text that reads back exactly, `nan` when not finite;
+    the columns named in `integers` as integers)."""
+    whole = [name in set(integers) for name in header]
+    lines = [",".join(header)] + [",".join(str(int(v)) if w else _cell(v) for v, w in zip(row, whole))
+                                  for row in np.asarray(rows, dtype=float).tolist()]
     run.write_text(FILE, "\n".join(lines) + "\n")
 
 
@@ -92,7 +95,8 @@ class MembersFile:
             return None
         store = cls(run, header, members, record["chunk"], integers)
         store.chunks_done = record["chunks_done"]
-        run.truncate(FILE, record["csv_bytes"])
+        if store.chunks_done * store.chunk < members:  # a finished sweep's file is whole (and may be rewritten:
+            run.truncate(FILE, record["csv_bytes"])   # simulate's solution ids), so it is left as it is
         return store
 
     def append(self, index: int, rows: np.ndarray | list) -> None:
@@ -106,6 +110,12 @@ class MembersFile:
         size = self.run.append_text(FILE, text)
         self.chunks_done += 1
         self._record(size)
+
+    def rewritten(self, text: str) -> None:
+        """members.csv replaced, whole, by `text` (a finished sweep's file with columns filled in at the
+        end): written atomically, then its size recorded."""
+        self.run.write_text(FILE, text)
+        self._record(len(text.encode()))
 
     def _record(self, size: int) -> None:
         self.run.write_json(PROGRESS, {

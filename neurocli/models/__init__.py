@@ -14,7 +14,8 @@ from neurocli.models.fitzhugh_nagumo import FitzHughNagumo as FitzHughNagumo
 from neurocli.models.hh_cable import HHCable as HHCable
 from neurocli.models.hh_reduced import ReducedHodgkinHuxley as ReducedHodgkinHuxley
 from neurocli.models.hodgkin_huxley import HodgkinHuxley as HodgkinHuxley
-from neurocli.models.profiles import GaussianProfile, SechProfile
+from neurocli.models.heaviside import RampHeaviside, SigmoidHeaviside
+from neurocli.models.profiles import ConstantProfile, GaussianProfile, PlateauProfile, SechProfile
 from neurocli.models.reaction_diffusion import ReactionDiffusion as ReactionDiffusion
 from neurocli.models import stimulus as _stim
 
@@ -43,13 +44,22 @@ def build_profile(cfg):
     if cfg.kind == "phi":
         return SechProfile(height=2.0, centre=jnp.pi / 2, width=0.1)
     fields = _as_arrays(cfg.model_dump(exclude={"kind"}))
-    return {"sech": SechProfile, "gaussian": GaussianProfile}[cfg.kind](**fields)
+    kinds = {"sech": SechProfile, "gaussian": GaussianProfile, "constant": ConstantProfile, "plateau": PlateauProfile}
+    return kinds[cfg.kind](**fields)
+
+
+def build_heaviside(cfg):
+    """The regularisation H_k of a `heaviside:` section (its floats as arrays: sweepable)."""
+    fields = _as_arrays(cfg.model_dump(exclude={"kind"}))
+    return {"ramp": RampHeaviside, "sigmoid": SigmoidHeaviside}[cfg.kind](**fields)
 
 
 def build_model(cfg) -> AbstractModel:
-    fields = _as_arrays(cfg.model_dump(exclude={"name", "initial"}))
+    fields = _as_arrays(cfg.model_dump(exclude={"name", "initial", "heaviside"}))
     if "initial" in type(cfg).model_fields:
         fields["initial"] = build_profile(cfg.initial)
+    if "heaviside" in type(cfg).model_fields:
+        fields["heaviside"] = build_heaviside(cfg.heaviside)
     return MODELS[cfg.name](**fields)
 
 

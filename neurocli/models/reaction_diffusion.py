@@ -1,6 +1,9 @@
 """The paper's reaction–diffusion caricature of impulse conduction, by the method of lines.
 
-    u_t = u_xx − u + H_k(u − a),   x ∈ (0, length),   H_k(s) = clip(k s, 0, 1)
+    u_t = u_xx − u + H_k(u − a),   x ∈ (0, length),   H_k(s) = clip(k s, 0, 1) by default
+
+H_k is `heaviside` (neurocli/models/heaviside.py): the ramp clip(k s + offset, 0, 1) (offset 0, the
+paper's, by default) or the sigmoid 1/(1 + e^{−k s}).
 
 Second-order central differences on nx nodes x_i = i · length / (nx − 1).
 - dirichlet: u = 0 at both ends; the state is the nx − 2 interior nodes.
@@ -17,6 +20,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from neurocli.models.base import AbstractPDEModel
+from neurocli.models.heaviside import Heaviside, RampHeaviside
 from neurocli.models.profiles import Profile, SechProfile
 
 
@@ -39,6 +43,7 @@ class ReactionDiffusion(AbstractPDEModel):
     k: Float[ArrayLike, ""] = 5.0
     length: Float[ArrayLike, ""] = jnp.pi
     initial: Profile = SechProfile()
+    heaviside: Heaviside = RampHeaviside()
     nx: int = eqx.field(static=True, default=201)
     boundary: Literal["dirichlet", "neumann"] = eqx.field(static=True, default="dirichlet")
 
@@ -58,7 +63,7 @@ class ReactionDiffusion(AbstractPDEModel):
 
     def split_vector_field(self, t, y, i_ext):
         stiff = laplacian(y, self.spacing(), self.boundary) - y
-        return heaviside_k(y - self.a, self.k), stiff
+        return self.heaviside(y - self.a, self.k), stiff
 
     def vector_field(self, t, y, i_ext):
         reaction, stiff = self.split_vector_field(t, y, i_ext)

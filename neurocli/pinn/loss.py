@@ -27,7 +27,7 @@ def _member(setup: Numerics, static, params, pde: PdeParams):
 def member_terms(setup: Numerics, static, params, pde: PdeParams, t, x):
     """The loss terms of one member on the points (t, x), in `setup.terms` order."""
     model, net, scale = _member(setup, static, params, pde)
-    r = residual(model, setup.ansatz, net, t, x, setup.derivatives, scale)
+    r = residual(model, setup.ansatz, net, t, x, setup.derivatives, scale, setup.band)
     if setup.weighting.kind == "causal":
         w = setup.weighting
         res = causal_residual(r * r, t, setup.T, w.chunks, w.epsilon)
@@ -51,6 +51,6 @@ def member_residual(setup: Numerics, static, params, pde: PdeParams):
     model, net, scale = _member(setup, static, params, pde)
 
     def fn(t, x):
-        return residual(model, setup.ansatz, net, t, x, setup.derivatives, scale)
+        return residual(model, setup.ansatz, net, t, x, setup.derivatives, scale, setup.band)
 
     return fn

@@ -27,9 +27,21 @@ def a_members(a_values) -> MemberTable:
 
 
 def defaults(cfg: TrainPinnConfig) -> dict[str, float]:
-    """Each bound parameter's value where it is not swept: the config's scalar."""
-    return {p.path: float(getattr(cfg.pde, p.name)) if not isinstance(getattr(cfg.pde, p.name), list) else np.nan
-            for p in cfg.binding().parameters}
+    """Each bound parameter's value where it is not swept: the config's scalar (NaN where the
+    config has none: a list pde.a, the offset of a sigmoid H_k)."""
+    return {p.path: _value_at(cfg, p.path) for p in cfg.binding().parameters}
+
+
+def _value_at(cfg: TrainPinnConfig, path: str) -> float:
+    node = cfg
+    for part in path.split("."):
+        node = getattr(node, part, None)
+    return float(node) if isinstance(node, (int, float)) else np.nan
+
+
+def column(cfg: TrainPinnConfig, values: np.ndarray, path: str) -> np.ndarray:
+    """Every member's value of `path` from `constants(cfg, members)`."""
+    return values[:, cfg.binding().paths.index(path)]
 
 
 def constants(cfg: TrainPinnConfig, members: MemberTable) -> np.ndarray:
@@ -41,8 +53,10 @@ def constants(cfg: TrainPinnConfig, members: MemberTable) -> np.ndarray:
 
 def targets(cfg: TrainPinnConfig) -> tuple[tuple[str, ...] | None, ...]:
     """Where each column of `constants` goes in the model (static: part of the compiled step);
-    None for the final time, which no model field holds."""
-    return tuple(p.target for p in cfg.binding().parameters)
+    None for the final time, which no model field holds, and for a value the config's model
+    lacks (the offset of a sigmoid H_k)."""
+    return tuple(p.target if np.isfinite(v) or p.path in cfg.member_sweep.names else None
+                 for p, v in zip(cfg.binding().parameters, defaults(cfg).values()))
 
 
 def clock(cfg: TrainPinnConfig) -> int | None:

@@ -32,10 +32,32 @@ MEMBER_COLUMNS = ("final_loss", "rel_l2", "max_abs_err")
 MAPPED = {"rel_l2": "relative L2 error against the reference", "max_abs_err": "max |u − reference|"}
 
 
-def members_csv(run: RunDirectory, members: MemberTable, errors, cur: Cursor) -> None:
-    """members.csv: the swept parameters (by dotted path), then final_loss, rel_l2, max_abs_err."""
+def members_csv(run: RunDirectory, members: MemberTable, errors, cur: Cursor, solution=None) -> None:
+    """members.csv: the swept parameters (by dotted path), then final_loss, rel_l2, max_abs_err, and
+    with analysis.solutions the member's solution id (`solution`, an integer)."""
     columns = [np.asarray(cur.final_loss, dtype=float), errors["rel_l2"], errors["max_abs_err"]]
-    write_members(run, [*members.names, *MEMBER_COLUMNS], np.column_stack([members.values, *columns]))
+    extra = [] if solution is None else ["solution"]
+    if solution is not None:
+        columns.append(np.asarray(solution, dtype=float))
+    write_members(run, [*members.names, *MEMBER_COLUMNS, *extra], np.column_stack([members.values, *columns]),
+                  integers=extra)
+
+
+def solutions(run: RunDirectory, cfg: TrainPinnConfig, members: MemberTable, ref: Reference, u) -> tuple[np.ndarray, dict]:
+    """analysis.solutions: the predictions grouped into distinct solutions (and, for comparison,
+    the references: each member's regularised finite-difference solve), figures/solutions.pdf."""
+    from neurocli.analysis.solutions import summary
+    from neurocli.plotting import solutions as solution_plots
+
+    threshold = cfg.analysis.solution_threshold
+    labels, found = summary(u, threshold)
+    ref_labels, ref_found = summary(ref.u, threshold)
+    found["reference_count"] = ref_found["count"]
+    found["reference_member_solution"] = ref_found["member_solution"]
+    reps = [c["representative"] for c in found["clusters"]]
+    titles = [f"solution {c}: member {r}\n{members.label(r)}" for c, r in enumerate(reps)]
+    run.save_figure("solutions", solution_plots.solution_maps(ref.t, ref.x, np.asarray(u)[reps], titles))
+    return labels, found
 
 
 def metrics(cfg: TrainPinnConfig, ref: Reference, errors, cur: Cursor, params, wall_s: float) -> dict:

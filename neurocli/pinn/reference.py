@@ -19,7 +19,7 @@ import numpy as np
 from neurocli.config.pinn import TrainPinnConfig
 from neurocli.models import build_model
 from neurocli.models.time_scaled import TimeScaled
-from neurocli.pinn.members import clock, constants, members_of
+from neurocli.pinn.members import clock, column, constants, members_of
 from neurocli.pinn.setup import model_boundary, model_config
 from neurocli.numerics.solve import Problem, SolveSpec, run_solve
 
@@ -47,7 +47,8 @@ def output_grid(cfg: TrainPinnConfig) -> tuple[np.ndarray, np.ndarray]:
 def solve_reference(cfg: TrainPinnConfig) -> Reference:
     members = members_of(cfg)
     binding = cfg.binding()
-    a, k, T = constants(cfg, members).T
+    values = constants(cfg, members)
+    a, k, T = (column(cfg, values, p) for p in ("pde.a", "pde.k", "pde.T"))
     nx = cfg.reference_nx
     t, x = output_grid(cfg)
     clocked = clock(cfg) is not None  # pde.T swept: every member solved on its own clock s ∈ [0, pde.T]

@@ -16,7 +16,7 @@ from neurocli.models import build_model, build_profile
 from neurocli.models.reaction_diffusion import ReactionDiffusion
 from neurocli.pinn.ansatz import Ansatz
 from neurocli.pinn.heat import QUADRATURE_INTERVALS, heat_series
-from neurocli.pinn.members import clock, constants, members_of, targets
+from neurocli.pinn.members import clock, column, constants, members_of, targets
 from neurocli.pinn.networks import PinnNetwork, init_networks
 
 
@@ -62,6 +62,7 @@ class Numerics:
     derivatives: str
     collocation: Collocation
     weighting: Weighting
+    band: float | None = None  # pde.residual inclusion: the band |u − a| ≤ band where H is [0, 1]
 
 
 def numerics(cfg: TrainPinnConfig, model: ReactionDiffusion, ansatz: Ansatz) -> Numerics:
@@ -78,6 +79,7 @@ def numerics(cfg: TrainPinnConfig, model: ReactionDiffusion, ansatz: Ansatz) -> 
         model, targets(cfg), clock(cfg), ansatz, dtype_of(cfg), float(pde.T), float(pde.length), pde.boundary, terms, cfg.derivatives,
         Collocation(col.kind, col.points, col.batch, float(col.time_power), col.lbfgs_points, adaptive),
         Weighting(w.kind, float(w.alpha), float(w.epsilon), int(w.chunks)),
+        float(pde.band) if pde.residual == "inclusion" else None,
     )
 
 
@@ -130,7 +132,7 @@ def model_config(cfg: TrainPinnConfig, a: float, k: float | None = None, nx: int
     pde = cfg.pde
     return ReactionDiffusionConfig(
         name="reaction_diffusion", a=a, k=pde.k if k is None else k, length=pde.length, nx=nx,
-        boundary=model_boundary(pde.boundary), initial=pde.initial,
+        boundary=model_boundary(pde.boundary), initial=pde.initial, heaviside=pde.heaviside,
     )
 
 
@@ -141,7 +143,8 @@ def dtype_of(cfg: TrainPinnConfig):
 def build_pde_model(cfg: TrainPinnConfig) -> ReactionDiffusion:
     """The model the residual takes its constants from (`a` and `k` are replaced per member), its
     float parameters in the training precision whatever the process-wide x64 setting."""
-    a, k = constants(cfg, members_of(cfg))[0][:2]
+    values = constants(cfg, members_of(cfg))
+    a, k = column(cfg, values, "pde.a")[0], column(cfg, values, "pde.k")[0]
     model = build_model(model_config(cfg, float(a), float(k)))
     dtype = dtype_of(cfg)
     return jax.tree_util.tree_map(lambda v: jnp.asarray(v, dtype) if eqx.is_inexact_array(v) else v, model)

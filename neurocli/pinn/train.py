@@ -26,7 +26,7 @@ from neurocli.config.optim import PhaseConfig
 from neurocli.training.optim import is_lbfgs, make_optimizer
 from neurocli.pinn import collocation
 from neurocli.members import MemberTable
-from neurocli.pinn.members import a_members, constants, members_of
+from neurocli.pinn.members import a_members, column, constants, members_of
 from neurocli.pinn.setup import PinnSetup
 from neurocli.pinn.steps import INIT, LBFGS, POOL, TrainState, make_first_order_step, make_lbfgs_step
 from neurocli.numerics.program_cache import compile_cached_step
@@ -41,7 +41,7 @@ def identity(cfg) -> dict:
     dump = cfg.model_dump(mode="json")
     members = members_of(cfg)
     table = {} if cfg.sweep is None else {"members": {"swept": list(members.names), "table": members.values.tolist()}}
-    return {"command": "train-pinn", "a": constants(cfg, members)[:, 0].tolist(), **table,
+    return {"command": "train-pinn", "a": column(cfg, constants(cfg, members), "pde.a").tolist(), **table,
             **{key: dump[key] for key in ("network", "conditions", "collocation", "phases")}}
 
 
@@ -170,7 +170,8 @@ class Trainer:
     def record(self, step: int, phase: int, losses, wall_s: float) -> Record:
         """Rows (step = steps done) per member; the loss is at the parameters the step started from."""
         host = np.asarray(self.unpadded(losses), dtype=np.float64)
-        values = dict(zip(("a", "k", "T"), self.constants.T))
+        cfg = self.setup.cfg
+        values = {c: column(cfg, self.constants, f"pde.{c}") for c in self.parameter_columns}
         rows = [{"step": step + 1, "member": m, **{c: values[c][m] for c in self.parameter_columns},
                  **dict(zip(self.setup.loss_columns, host[m]))} for m in range(self.n)]
         return Record(rows, host[:, 0], np.isfinite(host).all(axis=1))

@@ -48,7 +48,7 @@ def parameter_label(path: str, unit: str | None = None) -> str:
     name = field
     if unit:
         name = next((field[: -len(s)] for s in UNIT_SUFFIXES if field.endswith(s)), field)
-    text = f"{root} {name if name in SYMBOLS else name.replace('_', ' ')}"
+    text = f"{root} {name if name in SYMBOLS else name.replace('_', ' ').replace('.', ' ')}"  # model heaviside offset
     return f"{text} ({unit})" if unit else text
 
 

@@ -26,7 +26,7 @@ from neurocli.memory import budget_bytes, simulate_member_bytes
 from neurocli.run_dir import RunDirectory
 from neurocli.members import MemberTable
 from neurocli.numerics.solve import ChunkPlan, ChunkTimes, Problem, SolveOutput, SolveSpec, plan_chunks, run_chunks
-from neurocli.simulation import sweep_figures
+from neurocli.simulation import k_limit_outputs, solution_outputs, sweep_figures
 from neurocli.simulation.problem import FRONT_UNDEFINED, front_nodes, jump_times, rate_window
 from neurocli.analysis.spikes import RATE_UNDEFINED, voltage_summary
 
@@ -35,6 +35,8 @@ CABLE_METRICS = ("conduction_velocity_m_per_s", "reached_far_end", "spike_count"
                  "spike_half_width_ms")
 PDE_METRICS = ("u_min", "u_max", "front_speed", "excited_fraction")
 STEP_METRICS = ("num_steps", "num_rejected_steps")
+SOLUTION = "solution"
+"""members.csv's column of solution ids (analysis.solutions): -1 until every member is solved."""
 INTEGERS = {"spike_count", "num_steps", "num_rejected_steps"}
 FLAGS = {"reached_far_end"}
 
@@ -118,7 +120,7 @@ def members_header(cfg) -> list[str]:
     """members.csv's columns: the swept parameters, the per-member metrics, (neuron and cable
     models) the first spike times."""
     if cfg.model.geometry == "pde":
-        return [*cfg.sweep.names, *PDE_METRICS, *STEP_METRICS]
+        return [*cfg.sweep.names, *PDE_METRICS, *STEP_METRICS, *([SOLUTION] if cfg.analysis.solutions else [])]
     metrics = CABLE_METRICS if cfg.model.geometry == "cable" else NEURON_METRICS
     spikes = (f"spike_{i + 1}_ms" for i in range(cfg.analysis.max_spike_times))
     return [*cfg.sweep.names, *metrics, *STEP_METRICS, *spikes]
@@ -137,7 +139,8 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
     k = 0 if pde else cfg.analysis.max_spike_times
     header = members_header(cfg)
 
-    integers = INTEGERS | FLAGS
+    solutions = pde and cfg.analysis.solutions
+    integers = INTEGERS | FLAGS | {SOLUTION}
     store = MembersFile.reopen(run_dir, header, n, integers) if resume else None
     if store is not None:
         plan = ChunkPlan(n, store.chunk, store.chunks_done)
@@ -154,14 +157,21 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
         columns = [table[start:stop], *(out[m][:, None] for m in (*metric_names, *STEP_METRICS))]
         if k:
             columns.append(out["spike_times_ms"])
+        if solutions:
+            columns.append(np.full((stop - start, 1), -1))
         store.append(index, np.concatenate([np.asarray(c, dtype=float) for c in columns], axis=1))
         _say(f"sweep: chunk {index + 1}/{plan.count} done (members {start}–{stop - 1} of {n})")
 
     _say(f"sweep: {n} members in {plan.count} chunks of {plan.chunk}")
     kept = cfg.output.kept_members(n)
-    times = run_chunks(problem, spec, names, table, analyse, plan, on_chunk, keep=kept)
+    every_field = solutions or (pde and cfg.analysis.k_convergence)
+    keep = np.arange(n) if every_field else kept  # solutions, k_convergence: every member's field
+    times = run_chunks(problem, spec, names, table, analyse, plan, on_chunk, keep=keep)
     if run_dir.detached:
         return {}
+    fields = times.kept
+    if every_field:
+        times.kept = fields[kept]
 
     data = store.read()
     per_member = {}
@@ -189,6 +199,10 @@ def run(problem: Problem, cfg, run_dir: RunDirectory, resume: bool) -> dict:
         undefined = int(np.sum(~np.isfinite(data["firing_rate_hz"])))
         if undefined:
             metrics["firing_rate_note"] = f"null for {undefined} of {n} members: {RATE_UNDEFINED}"
+    if solutions:
+        metrics["solutions"] = solution_outputs.write(cfg, problem, tc.grid, members, fields, store, run_dir)
+    if every_field and cfg.analysis.k_convergence:
+        metrics["k_convergence"] = k_limit_outputs.write(members, fields, run_dir)
     metrics.update(swept_metrics(sweep, table))
     metrics.update(
         members=n,
