@@ -27,7 +27,7 @@ from neurocli.config.common import RuntimeConfig
 from neurocli.config.models import CABLE_MODELS, PDE_MODELS
 from neurocli.config.pinn import TrainPinnConfig
 from neurocli.config.simulate import SimulateConfig
-from neurocli.config.ude import STATE_NAMES, CsvData, TrainUDEConfig
+from neurocli.config.ude import STATE_NAMES, SimulatedData, TrainUDEConfig
 
 GiB = 2**30
 GIB = GiB
@@ -210,7 +210,7 @@ def ude_bytes(cfg: TrainUDEConfig) -> int:
     steps, and Levenberg–Marquardt's Jacobian (residuals × parameters) and normal matrix."""
     size = itemsize(cfg.runtime)
     states = len(STATE_NAMES[cfg.model.name])
-    samples = 0 if isinstance(cfg.data, CsvData) else cfg.data.time.num_samples  # a CSV is at most its file
+    samples = cfg.data.time.num_samples if isinstance(cfg.data, SimulatedData) else 0  # a recording is at most its file
     residuals = samples * states
     params = ude_network_parameters(cfg)
     memory = max((p.lbfgs_memory for p in cfg.train.phases if p.optimizer == "lbfgs"), default=0)
