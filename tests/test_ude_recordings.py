@@ -8,8 +8,10 @@ its own.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import sys
 from pathlib import Path
 
 import jax
@@ -246,3 +248,106 @@ def test_recording_fit_resumes_with_its_fitted_parameters(tmp_path):
     with pytest.raises(CheckpointError):
         recording_run.restore(other, prep, run)
     assert math.isfinite(float(resumed.best_loss[0]))
+
+
+# -- NWB and ABF (the `recordings` extra) ---------------------------------------------------------
+
+NWB_CFG = {"model": {"name": "hh"}, "stimulus": {"kind": "recorded"}, "ude": {"replaced": "none"},
+           "fit": {"parameters": {"g_K": {"init": 36.0}}},
+           "train": {"phases": [{"optimizer": "levenberg_marquardt", "iterations": 1}]}}
+
+
+def nwb_config(path, **data) -> TrainUDEConfig:
+    return validate(TrainUDEConfig, {**NWB_CFG, "data": {"kind": "nwb", "path": str(path), **data}}, "cfg.yaml")
+
+
+def _tiny(v=None, i_ext=None) -> synthetic.Synthetic:
+    t = np.round(np.arange(0.0, 1.01, 0.1), 10)
+    v = np.stack([-65.0 + t, -64.0 + t]) if v is None else v
+    i_ext = np.stack([np.where(t > 0.3, 2.0, 0.0)] * 2) if i_ext is None else i_ext
+    return synthetic.Synthetic(t, i_ext, np.zeros((2, t.size, 4)), v, (2.0, 2.0))
+
+
+def test_nwb_recording_reads_as_its_csv_in_model_units():
+    """tests/data/hh_steps.nwb holds V in mV (conversion 1e-3) and I in pA (conversion 1e-12) of a
+    100 pF cell: read back in mV and µA/cm² it equals hh_steps.csv, by capacitance or by area."""
+    pytest.importorskip("pynwb")
+    rows = np.loadtxt(DATA / "hh_steps.csv", delimiter=",", skiprows=1)
+    for data in ({"capacitance_pF": 100.0}, {"membrane_area_cm2": 1e-4}):
+        prep = train_ude.prepare(nwb_config(DATA / "hh_steps.nwb", **data), "cfg.yaml")
+        sweeps = prep.sweeps
+        assert sweeps.names == ("V",) and sweeps.count == 3 and sweeps.t[-1] == pytest.approx(50.0)
+        np.testing.assert_allclose(sweeps.y[..., 0], rows[:, 2].reshape(3, -1), atol=1e-6)
+        np.testing.assert_allclose(sweeps.i_ext, rows[:, 3].reshape(3, -1), atol=1e-9)
+    prep = train_ude.prepare(nwb_config(DATA / "hh_steps.nwb", capacitance_pF=100.0, sweeps=[2, 0]), "cfg.yaml")
+    assert prep.sweeps.labels == ("response_2 (sweep 2)", "response_0 (sweep 0)")
+    np.testing.assert_allclose(prep.sweeps.i_ext.max(axis=1), [10.0, 0.0], atol=1e-9)
+
+
+@pytest.mark.parametrize("case, key, message", [
+    ("no_area", "data.membrane_area_cm2", "give data.membrane_area_cm2 or data.capacitance_pF"),
+    ("no_stimulus", "stimulus.kind", "no CurrentClampStimulusSeries"),
+    ("nan", "data.path", "NaN or infinite samples"),
+    ("mismatch", "data.path", "mismatched sampling"),
+    ("bad_sweep", "data.sweeps", "no sweep 7"),
+    ("observed_n", "data.observed", "has no samples of n"),
+    ("not_nwb", "data.path", "cannot be read as NWB"),
+])
+def test_bad_nwb_is_refused_naming_the_file_and_the_problem(tmp_path, case, key, message):
+    pytest.importorskip("pynwb")
+    path = tmp_path / "rec.nwb"
+    data = {"capacitance_pF": 100.0}
+    if case == "no_area":
+        data = {}
+    if case == "no_stimulus":
+        synthetic.write_nwb(path, _tiny(), 1e-4, "test", stimulus=False)
+    elif case == "nan":
+        v = _tiny().v.copy()
+        v[1, 4] = np.nan
+        synthetic.write_nwb(path, _tiny(v=v), 1e-4, "test")
+    elif case == "mismatch":
+        syn = _tiny()
+        synthetic.write_nwb(path, dataclasses.replace(syn, i_ext=syn.i_ext[:, :-2]), 1e-4, "test")
+    elif case == "not_nwb":
+        path.write_text("not an HDF5 file")
+    else:
+        synthetic.write_nwb(path, _tiny(), 1e-4, "test")
+    if case == "bad_sweep":
+        data["sweeps"] = [0, 7]
+    if case == "observed_n":
+        data["observed"] = ["V", "n"]
+    with pytest.raises(ConfigError) as err:
+        train_ude.prepare(nwb_config(path, **data), "cfg.yaml")
+    assert err.value.problems[0][0] == key, str(err.value)
+    assert str(path) in str(err.value) and message in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("kind, module", [("nwb", "pynwb"), ("abf", "pyabf")])
+def test_a_missing_reader_names_the_extra(tmp_path, monkeypatch, kind, module):
+    path = tmp_path / f"rec.{kind}"
+    path.write_bytes(b"\0")
+    monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+    cfg = validate(TrainUDEConfig, {**NWB_CFG, "data": {"kind": kind, "path": str(path)}}, "cfg.yaml")
+    with pytest.raises(ConfigError, match=rf"data.kind: data.kind {kind} needs the optional extra 'recordings' "
+                                          rf"\({module} is not installed\): pip install -e '.\[recordings\]'"):
+        train_ude.prepare(cfg, "cfg.yaml")
+
+
+def test_abf_voltage_reads_in_mV_and_an_unconvertible_command_is_refused(tmp_path):
+    """pyabf writes ABF1 files with V in mV and no command waveform: V reads back (ms, mV); asking
+    for the recorded stimulus names the command's unit that cannot be converted."""
+    pyabf = pytest.importorskip("pyabf")
+    from pyabf import abfWriter
+
+    v = np.stack([np.linspace(-65, -60, 5000), np.linspace(-65, -55, 5000)]).astype(np.float32)
+    path = tmp_path / "rec.abf"
+    abfWriter.writeABF1(v, str(path), 10000.0, units="mV")
+    assert pyabf.ABF(str(path)).sweepCount == 2
+    raw = {**NWB_CFG, "stimulus": {"kind": "pulse", "start": 1.0, "duration": 1.0, "amplitude": 1.0},
+           "data": {"kind": "abf", "path": str(path), "sweeps": [1]}}
+    sweeps = train_ude.prepare(validate(TrainUDEConfig, raw, "cfg.yaml"), "cfg.yaml").sweeps
+    assert sweeps.count == 1 and sweeps.i_ext is None and sweeps.t[1] == pytest.approx(0.1)
+    np.testing.assert_allclose(sweeps.y[0, :, 0], v[1], atol=0.01)  # ABF1 stores int16 steps
+    raw = {**raw, "stimulus": {"kind": "recorded"}, "data": {**raw["data"], "capacitance_pF": 100.0}}
+    with pytest.raises(ConfigError, match=r"data.path: .*rec.abf: sweep 1 command: unit .* cannot be converted"):
+        train_ude.prepare(validate(TrainUDEConfig, raw, "cfg.yaml"), "cfg.yaml")

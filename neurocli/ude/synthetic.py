@@ -63,7 +63,7 @@ def write_csv(path, syn: Synthetic) -> None:
     Path(path).write_text("\n".join(lines) + "\n")
 
 
-def write_nwb(path, syn: Synthetic, area_cm2: float, description: str) -> None:
+def write_nwb(path, syn: Synthetic, area_cm2: float, description: str, stimulus: bool = True) -> None:
     """One CurrentClampSeries (data in mV, conversion 1e-3 to volts) and CurrentClampStimulusSeries
     (data in pA, conversion 1e-12 to amperes: µA/cm² × area × 1e6) per sweep, sweep numbers 0.."""
     from datetime import datetime, timezone
@@ -77,9 +77,10 @@ def write_nwb(path, syn: Synthetic, area_cm2: float, description: str) -> None:
     electrode = nwb.create_icephys_electrode(name="electrode", description="simulated", device=device)
     rate = 1e3 / float(syn.t[1] - syn.t[0])
     for k in range(syn.v.shape[0]):
-        nwb.add_stimulus(CurrentClampStimulusSeries(
-            name=f"stimulus_{k}", data=syn.i_ext[k] * area_cm2 * 1e6, conversion=1e-12, electrode=electrode,
-            gain=1.0, rate=rate, starting_time=0.0, sweep_number=np.uint32(k)))
+        if stimulus:
+            nwb.add_stimulus(CurrentClampStimulusSeries(
+                name=f"stimulus_{k}", data=syn.i_ext[k] * area_cm2 * 1e6, conversion=1e-12, electrode=electrode,
+                gain=1.0, rate=rate, starting_time=0.0, sweep_number=np.uint32(k)))
         nwb.add_acquisition(CurrentClampSeries(
             name=f"response_{k}", data=syn.v[k], conversion=1e-3, electrode=electrode, gain=1.0,
             rate=rate, starting_time=0.0, sweep_number=np.uint32(k)))
