@@ -351,3 +351,16 @@ def test_abf_voltage_reads_in_mV_and_an_unconvertible_command_is_refused(tmp_pat
     raw = {**raw, "stimulus": {"kind": "recorded"}, "data": {**raw["data"], "capacitance_pF": 100.0}}
     with pytest.raises(ConfigError, match=r"data.path: .*rec.abf: sweep 1 command: unit .* cannot be converted"):
         train_ude.prepare(validate(TrainUDEConfig, raw, "cfg.yaml"), "cfg.yaml")
+
+
+def test_a_curriculum_grows_the_fitted_window_over_every_sweep():
+    cfg = config(**{"loss.curriculum": {"start_ms": 10.0, "iterations": 5}})
+    _, task = _task(cfg)
+    loss = task.loss_fn
+    assert loss.full_window_from == 5
+    residuals = jax.jit(lambda p, i: loss.residuals(p, i)[0])
+    early = np.asarray(residuals(task.params0, 0)).reshape(3, -1, 4)[..., 0]  # V (others unobserved: 0)
+    late = np.asarray(residuals(task.params0, 5)).reshape(3, -1, 4)[..., 0]
+    t = np.asarray(loss.ts)
+    assert np.all(early[:, t > 10.0 + 1e-9] == 0.0) and np.all(early[:, t <= 10.0] == late[:, t <= 10.0])
+    assert np.all(np.abs(late[:, t > 10.0]).sum(axis=1) > 0)

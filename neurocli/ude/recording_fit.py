@@ -137,10 +137,21 @@ class MultiSweepLoss(eqx.Module):
     specs: tuple[ParamSpec, ...] = eqx.field(static=True)
     per_sweep_stimulus: bool = eqx.field(static=True)
     use_v0: bool = eqx.field(static=True, default=True)  # add params["v0"] (if any) to the first V
+    curriculum: tuple[float, int] | None = eqx.field(static=True, default=None)  # (start_ms, iterations)
 
-    full_window_from = 0
     shooting = None
-    curriculum = None
+
+    @property
+    def full_window_from(self) -> int:
+        return 0 if self.curriculum is None else self.curriculum[1]
+
+    def window_end(self, iteration):
+        """The last time fitted at this iteration (a growing window with a curriculum)."""
+        if self.curriculum is None:
+            return jnp.asarray(self.t1)
+        start_ms, iterations = self.curriculum
+        frac = jnp.clip(iteration / iterations, 0.0, 1.0)
+        return jnp.minimum(self.t0 + start_ms + frac * (self.t1 - self.t0 - start_ms), self.t1)
 
     def network(self, params):
         return eqx.combine(params["network"], self.net_static)
@@ -183,7 +194,8 @@ class MultiSweepLoss(eqx.Module):
 
     def residuals(self, params, iteration: Int[Array, ""] | int = 0):
         ys, result = self.predict(params)
-        resid = (ys - self.data) * jnp.sqrt(self.weights)
+        inside = (self.ts <= self.window_end(iteration))[None, :, None]
+        resid = jnp.where(inside, ys - self.data, 0.0) * jnp.sqrt(self.weights)
         if self.mean:
             resid = resid / jnp.sqrt(self.data.shape[0] * self.data.shape[1] * jnp.sum(self.weights > 0))
         return resid.ravel(), result
@@ -309,7 +321,9 @@ def make_multi_loss(cfg: TrainUDEConfig, fit: Fit, ude: AbstractUDE, net_static,
         observed_y0=jnp.asarray(first), data=jnp.asarray(data), weights=jnp.asarray(weights),
         ts=jnp.asarray(sweeps.t), t0=float(sweeps.t[0]), t1=float(sweeps.t[-1]), solver=cfg.solve.solver,
         adjoint=cfg.solve.adjoint, jump_ts=jump_ts, mean=cfg.loss.reduction == "mse", specs=fit.specs,
-        per_sweep_stimulus=batched, use_v0=use_v0)
+        per_sweep_stimulus=batched, use_v0=use_v0,
+        curriculum=None if cfg.loss.curriculum is None else (float(cfg.loss.curriculum.start_ms),
+                                                              int(cfg.loss.curriculum.iterations)))
 
 
 def network_description(cfg: TrainUDEConfig, fit: Fit, shape: dict) -> dict:
@@ -360,7 +374,7 @@ def parameter_errors(loss: MultiSweepLoss, params) -> dict:
     """{name: {value, stderr}}: Gauss–Newton covariance s² (JᵀJ)⁺ over every trained number, the
     delta method through each parameter's transform; also s (the residual standard deviation)."""
     flat, unravel = ravel_pytree(params)
-    forward = loss.for_phase(0, forward_mode=True)
+    forward = dataclasses.replace(loss.for_phase(0, forward_mode=True), curriculum=None)  # the whole record
 
     def res(x):
         return forward.residuals(unravel(x))[0]

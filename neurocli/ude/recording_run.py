@@ -150,7 +150,7 @@ def write(run: RunDirectory, cfg: TrainUDEConfig, prep, fit: rf.Fit, task: rf.Re
                                                      rmse=current.rmse, max_err=current.max_err))
     errors = rf.parameter_errors(loss, best) if fit.specs else None
 
-    ude_outputs.loss_figure(run, cfg, cur.history, 0, final_loss=float(cur.final_loss[0]))
+    ude_outputs.loss_figure(run, cfg, cur.history, loss.full_window_from, final_loss=float(cur.final_loss[0]))
     v = names.index("V")
     model_v = np.full((sweeps.count, sweeps.t.size), np.nan)
     for i, k in enumerate(fit.train):
@@ -177,7 +177,7 @@ def write(run: RunDirectory, cfg: TrainUDEConfig, prep, fit: rf.Fit, task: rf.Re
         "s_per_iter": timings["s_per_step"],
         "best_iteration": int(cur.best_step[0]),
         "phases": [p.optimizer for p in cfg.train.phases],
-        "whole_record_from": 0,
+        "whole_record_from": loss.full_window_from,
         "s_per_iter_by_phase": cur.timings.per_phase(),
         "iterations_this_session": cur.steps_this_session,
         "replaced": cfg.ude.replaced,
