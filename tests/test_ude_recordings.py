@@ -364,3 +364,25 @@ def test_a_curriculum_grows_the_fitted_window_over_every_sweep():
     t = np.asarray(loss.ts)
     assert np.all(early[:, t > 10.0 + 1e-9] == 0.0) and np.all(early[:, t <= 10.0] == late[:, t <= 10.0])
     assert np.all(np.abs(late[:, t > 10.0]).sum(axis=1) > 0)
+
+
+def test_hidden_gates_follow_their_kinetics_along_the_recorded_voltage(tmp_path):
+    """Multiple shooting's start states: m, h, n carried along the (noise-free) recorded V by their
+    known kinetics match the true gates; segments start from them."""
+    from neurocli.ude.recording_fit import gates_along
+
+    path, syn = _short_recording(tmp_path, noise=0.0)
+    for j, gate in ((1, "m"), (2, "h"), (3, "n")):
+        est = gates_along(syn.clean[1, :, 0], syn.t, syn.clean[1, 0, j], gate, 1.0)
+        np.testing.assert_allclose(est, syn.clean[1, :, j], atol=0.02)  # m moves fastest during the spike
+        assert np.median(np.abs(est - syn.clean[1, :, j])) < 1e-3
+    cfg = config(**{"data.path": path, "loss.shooting": {"segment_ms": 1.0, "iterations": 2},
+                    "train.phases": [{"optimizer": "levenberg_marquardt", "iterations": 2},
+                                     {"optimizer": "levenberg_marquardt", "iterations": 2}]})
+    _, task = _task(cfg)
+    loss = task.loss_fn
+    assert loss.shooting == (10, 2) and loss.full_window_from == 2
+    assert task.objectives[1].shooting is None  # the last phase fits the whole record
+    states = np.asarray(loss.start_states)
+    np.testing.assert_allclose(states[..., 0], syn.v, atol=1e-5)  # the CSV keeps 6 decimals
+    np.testing.assert_allclose(states[..., 3], syn.clean[..., 3], atol=0.02)

@@ -428,9 +428,6 @@ class TrainUDEConfig(Section):
         if self.recording_mode:
             if self.sweep is not None:
                 raise KeyedError("sweep", "a sweep of members is not available with recordings or fitted parameters yet")
-            if self.loss.shooting is not None:
-                raise KeyedError("loss.shooting", "is not available with recordings or fitted parameters "
-                                                  "(a segment cannot start from hidden states)")
             if self.ude.network.init_from is not None:
                 raise KeyedError("ude.network.init_from", "is not available with recordings or fitted parameters yet")
             if self.validation.sweeps is not None and len(set(self.validation.sweeps)) != len(self.validation.sweeps):

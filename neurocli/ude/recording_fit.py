@@ -36,6 +36,7 @@ from jaxtyping import Array, Float, Int, PyTree
 from neurocli.config.base import ConfigError
 from neurocli.config.common import SolverConfig
 from neurocli.config.ude import POSITIVE, SimulatedData, TrainUDEConfig
+from neurocli.models import gating
 from neurocli.models.stimulus import AbstractStimulus, RecordedStimulus
 from neurocli.numerics.solve import Problem, SolveSpec, solve_one
 from neurocli.ude import recordings
@@ -138,12 +139,39 @@ class MultiSweepLoss(eqx.Module):
     per_sweep_stimulus: bool = eqx.field(static=True)
     use_v0: bool = eqx.field(static=True, default=True)  # add params["v0"] (if any) to the first V
     curriculum: tuple[float, int] | None = eqx.field(static=True, default=None)  # (start_ms, iterations)
-
-    shooting = None
+    # multiple shooting: (segment samples, iterations); segments start from the recorded V and the
+    # hidden gates estimated from it (`gates_along`)
+    shooting: tuple[int, int] | None = eqx.field(static=True, default=None)
+    start_states: Float[Array, "sweep time state"] | None = None
 
     @property
     def full_window_from(self) -> int:
-        return 0 if self.curriculum is None else self.curriculum[1]
+        return max([0] + [s[1] for s in (self.curriculum, self.shooting) if s is not None])
+
+    def segments(self):
+        length, n = self.shooting[0], self.ts.shape[0]
+        starts = np.minimum(np.arange(0, n - 1, length), n - 1 - length)
+        index = starts[:, None] + np.arange(length + 1)[None, :]
+        previous_end = np.concatenate([[0], starts[:-1] + length])
+        return index, index > previous_end[:, None]
+
+    def predict_segments(self, params, index):
+        """Every sweep's segments, each integrated from its start state: (sweep, S, L+1, state)."""
+        model = self.model(params)
+        n = self.data.shape[2]
+
+        def one(stimulus, y0, ts):
+            problem = Problem(model, stimulus, y0, tuple(range(n)))
+            spec = SolveSpec(self.solver, ts[0], ts[-1], ts, self.jump_ts)
+            ys, _, _, result = solve_one(problem, spec, ADJOINTS[self.adjoint]())
+            return ys, result
+
+        def sweep(stimulus, starts):
+            return jax.vmap(one, in_axes=(None, 0, 0))(stimulus, starts[index[:, 0]], self.ts[index])
+
+        axis = 0 if self.per_sweep_stimulus else None
+        ys, results = jax.vmap(sweep, in_axes=(axis, 0))(self.stimulus, self.start_states)
+        return ys, jnp.max(jnp.abs(results))
 
     def window_end(self, iteration):
         """The last time fitted at this iteration (a growing window with a curriculum)."""
@@ -165,7 +193,12 @@ class MultiSweepLoss(eqx.Module):
         return eqx.tree_at(lambda u: [getattr(u.known, n) for n in names], ude, [values[n] for n in names])
 
     def for_phase(self, first_iteration: int, forward_mode: bool = False) -> MultiSweepLoss:
-        return dataclasses.replace(self, adjoint="forward") if forward_mode else self
+        changes = {}
+        if self.shooting is not None and first_iteration >= self.shooting[1]:
+            changes["shooting"] = None
+        if forward_mode:
+            changes["adjoint"] = "forward"
+        return dataclasses.replace(self, **changes) if changes else self
 
     def initial_states(self, params, model: AbstractUDE) -> Float[Array, "sweep state"]:
         v0 = self.v0
@@ -193,9 +226,14 @@ class MultiSweepLoss(eqx.Module):
         return ys, jnp.max(jnp.abs(results))
 
     def residuals(self, params, iteration: Int[Array, ""] | int = 0):
-        ys, result = self.predict(params)
-        inside = (self.ts <= self.window_end(iteration))[None, :, None]
-        resid = jnp.where(inside, ys - self.data, 0.0) * jnp.sqrt(self.weights)
+        if self.shooting is not None:
+            index, counted = self.segments()
+            ys, result = self.predict_segments(params, index)
+            resid = jnp.where(jnp.asarray(counted)[None, :, :, None], ys - self.data[:, index], 0.0) * jnp.sqrt(self.weights)
+        else:
+            ys, result = self.predict(params)
+            inside = (self.ts <= self.window_end(iteration))[None, :, None]
+            resid = jnp.where(inside, ys - self.data, 0.0) * jnp.sqrt(self.weights)
         if self.mean:
             resid = resid / jnp.sqrt(self.data.shape[0] * self.data.shape[1] * jnp.sum(self.weights > 0))
         return resid.ravel(), result
@@ -316,14 +354,53 @@ def make_multi_loss(cfg: TrainUDEConfig, fit: Fit, ude: AbstractUDE, net_static,
         for i, k in enumerate(index):
             first[i, 0] = baseline_voltage(sweeps, k, configured if not batched else recorded_stimulus(sweeps, k))
     jump_ts = tuple(stimulus.jump_times()) if cfg.solve.declare_stimulus_edges else ()
+    shooting, start_states = None, None
+    if cfg.loss.shooting is not None:
+        dt = float(np.median(np.diff(sweeps.t)))
+        length = int(np.clip(round(cfg.loss.shooting.segment_ms / dt), 1, nt - 1))
+        shooting = (length, int(cfg.loss.shooting.iterations))
+        start_states = start_states_of(ude, names, fit, index, data, first)
     return MultiSweepLoss(
         ude=ude, net_static=net_static, stimulus=stimulus, v0=jnp.asarray(first[:, 0]),
         observed_y0=jnp.asarray(first), data=jnp.asarray(data), weights=jnp.asarray(weights),
         ts=jnp.asarray(sweeps.t), t0=float(sweeps.t[0]), t1=float(sweeps.t[-1]), solver=cfg.solve.solver,
         adjoint=cfg.solve.adjoint, jump_ts=jump_ts, mean=cfg.loss.reduction == "mse", specs=fit.specs,
-        per_sweep_stimulus=batched, use_v0=use_v0,
+        per_sweep_stimulus=batched, use_v0=use_v0, shooting=shooting,
+        start_states=None if start_states is None else jnp.asarray(start_states),
         curriculum=None if cfg.loss.curriculum is None else (float(cfg.loss.curriculum.start_ms),
                                                               int(cfg.loss.curriculum.iterations)))
+
+
+GATES = {"m": (gating.alpha_m, gating.beta_m), "h": (gating.alpha_h, gating.beta_h), "n": (gating.alpha_n, gating.beta_n)}
+
+
+def gates_along(v: np.ndarray, t: np.ndarray, x0: float, gate: str, phi: float) -> np.ndarray:
+    """A gate's trajectory under the recorded voltage, by its known kinetics (exact for V held at
+    each interval's mean: x relaxes to x∞ with time constant τ)."""
+    alpha, beta = GATES[gate]
+    vm = 0.5 * (v[1:] + v[:-1])
+    a, b = np.asarray(alpha(jnp.asarray(vm))), np.asarray(beta(jnp.asarray(vm)))
+    x_inf, rate = a / (a + b), phi * (a + b)
+    decay = np.exp(-rate * np.diff(t))
+    out = np.empty_like(v)
+    out[0] = x0
+    for k in range(vm.size):
+        out[k + 1] = x_inf[k] + (out[k] - x_inf[k]) * decay[k]
+    return out
+
+
+def start_states_of(ude: AbstractUDE, names, fit: Fit, index: list[int], data: np.ndarray, first: np.ndarray):
+    """Multiple shooting's start states: the recorded states where observed; hidden gates as their
+    known kinetics carry them along the recorded V from rest at the starting V."""
+    states = data.copy()
+    phi = float(gating.temperature_factor(ude.known.temperature_C))
+    v = names.index("V")
+    for i in range(len(index)):
+        rest = np.asarray(ude.steady_state(jnp.asarray(first[i, v])))
+        for j, name in enumerate(names):
+            if name != "V" and name not in fit.observed:
+                states[i, :, j] = gates_along(data[i, :, v], fit.sweeps.t, float(rest[j]), name, phi)
+    return states
 
 
 def network_description(cfg: TrainUDEConfig, fit: Fit, shape: dict) -> dict:
@@ -374,7 +451,7 @@ def parameter_errors(loss: MultiSweepLoss, params) -> dict:
     """{name: {value, stderr}}: Gauss–Newton covariance s² (JᵀJ)⁺ over every trained number, the
     delta method through each parameter's transform; also s (the residual standard deviation)."""
     flat, unravel = ravel_pytree(params)
-    forward = dataclasses.replace(loss.for_phase(0, forward_mode=True), curriculum=None)  # the whole record
+    forward = dataclasses.replace(loss.for_phase(0, forward_mode=True), curriculum=None, shooting=None)  # whole record
 
     def res(x):
         return forward.residuals(unravel(x))[0]
