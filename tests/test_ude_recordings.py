@@ -185,6 +185,8 @@ def test_parameter_fit_recovers_the_truth_with_honest_standard_errors(tmp_path):
     assert metrics["best_loss"] == pytest.approx(sum(metrics["fit_sse_per_sweep"]), rel=1e-6)
     assert metrics["sweeps_trained"] == ["0", "1", "2"] and metrics["observed"] == ["V"]
     assert metrics["stimulus_jump_times"] == 4 and metrics["replaced"] == "none"
+    # the resolved config.yaml (every default spelled out) loads again, as --resume needs
+    validate(TrainUDEConfig, yaml.safe_load((run / "config.yaml").read_text()), "resolved")
     header = (run / "fit.csv").read_text().splitlines()[0]
     assert header == "sweep,heldout,t,i_ext,data_V,ude_V,ude_m,ude_h,ude_n"
     assert (run / "figures" / "fit.pdf").is_file()
@@ -213,6 +215,12 @@ def test_held_out_sweep_is_reported_and_not_fitted(tmp_path):
     assert len(m["fit_sse_per_sweep"]) == 2
     rows = np.loadtxt(run / "fit.csv", delimiter=",", skiprows=1)
     assert set(rows[rows[:, 1] == 1, 0]) == {1.0}
+    # --resume of the completed run: its config reloads and there is nothing to do (exit 0)
+    result, _ = invoke("train-ude", "--resume", run)
+    assert result.exit_code == 0, result.output
+    # discover does not read such runs (yet): refused, exit 2
+    result, _ = invoke("discover", run, "--output-root", tmp_path / "discover")
+    assert result.exit_code == 2 and "is a fit to a recording" in result.output
 
 
 def test_recording_fit_resumes_with_its_fitted_parameters(tmp_path):
@@ -386,3 +394,22 @@ def test_hidden_gates_follow_their_kinetics_along_the_recorded_voltage(tmp_path)
     states = np.asarray(loss.start_states)
     np.testing.assert_allclose(states[..., 0], syn.v, atol=1e-5)  # the CSV keeps 6 decimals
     np.testing.assert_allclose(states[..., 3], syn.clean[..., 3], atol=0.02)
+
+
+def test_fitted_parameters_on_simulated_data_form_one_sweep_of_every_state():
+    """fit.parameters with simulated data and no network: one sweep, every state observed, the
+    clean start; the loss vanishes (to the solver's tolerance) at the model's own values and not
+    10 % away in g_L."""
+    raw = yaml.safe_load((CONFIGS / "ude_smoke.yaml").read_text())
+    raw["ude"] = {"replaced": "none"}
+    raw["fit"] = {"parameters": {"g_L": {"init": 0.3}, "E_L": {}}}
+    cfg = validate(TrainUDEConfig, raw, "smoke.yaml")
+    assert cfg.recording_mode and cfg.data.kind == "simulated"
+    fit, task = _task(cfg)
+    loss = task.loss_fn
+    assert fit.sweeps.count == 1 and fit.observed == cfg.state_names and fit.sweeps.clean is not None
+    assert np.all(np.asarray(loss.weights) == 1.0)
+    value = jax.jit(lambda p: loss(p, 0)[0])
+    truth = {"g_L": 0.3, "E_L": -54.387}
+    assert float(value(_at(task, truth))) < 1e-4  # solve.solver: 1e-6 tolerances
+    assert float(value(_at(task, {**truth, "g_L": 0.33}))) > 1e-2

@@ -404,7 +404,7 @@ class TrainUDEConfig(Section):
         if self.ude.replaced == "none":
             if self.fit is None or not self.fit.parameters:
                 raise KeyedError("fit.parameters", "ude.replaced: none fits no network: name parameters to fit")
-            if "network" in self.ude.model_fields_set:
+            if "network" in self.ude.model_fields_set and self.ude.network != NetworkConfig():
                 raise KeyedError("ude.network", "is not used here: ude.replaced is none; remove it")
         if self.fit is not None:
             for k, p in self.fit.parameters.items():
