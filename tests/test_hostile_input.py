@@ -29,7 +29,7 @@ IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 def schema_for(path: Path):
     if path.name in ("a_sweep.yaml", "paper.yaml", "pinn_smoke.yaml", "pinn_a_k_map.yaml"):
         return "train-pinn", TrainPinnConfig
-    if path.name.startswith("ude"):
+    if path.name.startswith("ude") or path.name == "fit_conductances.yaml":
         return "train-ude", TrainUDEConfig
     return "simulate", SimulateConfig
 
