@@ -413,3 +413,33 @@ def test_fitted_parameters_on_simulated_data_form_one_sweep_of_every_state():
     truth = {"g_L": 0.3, "E_L": -54.387}
     assert float(value(_at(task, truth))) < 1e-4  # solve.solver: 1e-6 tolerances
     assert float(value(_at(task, {**truth, "g_L": 0.33}))) > 1e-2
+
+
+@pytest.mark.slow
+def test_nwb_network_and_parameters_together_through_the_cli(tmp_path):
+    """configs/ude_recording.yaml shortened (1 shooting + 2 whole-record LM iterations) with g_L
+    fitted beside the network: every output of the mode is written and consistent."""
+    pytest.importorskip("pynwb")
+    raw = yaml.safe_load((CONFIGS / "ude_recording.yaml").read_text())
+    raw["data"]["path"] = str(DATA / "hh_steps.nwb")
+    raw["loss"]["shooting"]["iterations"] = 1
+    raw["train"]["phases"] = [{"optimizer": "levenberg_marquardt", "iterations": 1},
+                              {"optimizer": "levenberg_marquardt", "iterations": 2}]
+    raw["fit"] = {"parameters": {"g_L": {"init": 0.3, "bounds": [0.01, 10.0]}}}
+    path = tmp_path / "rec.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result, run = invoke("train-ude", "--config", path, "--output-root", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["replaced"] == "sodium" and m["network_parameters"] == 16 * 3 + 16 + 16 + 1
+    assert set(m["fitted_parameters"]) == {"g_L"} and m["fitted_parameters"]["g_L"]["stderr"] > 0
+    assert m["current_rmse"] is not None and m["current_compared_along"] == "recorded states"
+    assert m["whole_record_from"] == 1 and m["sweeps_heldout"] == ["response_1 (sweep 1)"]
+    assert m["heldout_sse"] > 0 and m["iterations"] == 3
+    for name in ("fit.csv", "current.csv", "figures/fit.pdf", "figures/current.pdf", "figures/loss.pdf",
+                 "checkpoints/best.eqx"):
+        assert (run / name).is_file(), name
+    from neurocli.training import checkpoint
+
+    header = checkpoint.decode_header((run / "checkpoints" / "best.eqx").read_bytes(), "best.eqx")
+    assert header["fitted_parameters"]["g_L"] == pytest.approx(m["fitted_parameters"]["g_L"]["value"])
