@@ -443,3 +443,11 @@ def test_nwb_network_and_parameters_together_through_the_cli(tmp_path):
 
     header = checkpoint.decode_header((run / "checkpoints" / "best.eqx").read_bytes(), "best.eqx")
     assert header["fitted_parameters"]["g_L"] == pytest.approx(m["fitted_parameters"]["g_L"]["value"])
+
+
+def test_a_recording_too_large_for_the_memory_budget_is_refused_once_read():
+    cfg = config(**{"runtime.memory_budget_gb": 1e-4})
+    with pytest.raises(ConfigError, match=r"data.sweeps: train-ude on 3 sweep\(s\) of 501 samples needs about .* "
+                                          r"over the memory budget"):
+        train_ude.prepare(cfg, "cfg.yaml")
+    train_ude.prepare(config(**{"runtime.memory_budget_gb": 1.0}), "cfg.yaml")  # fits

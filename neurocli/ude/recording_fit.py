@@ -295,6 +295,9 @@ def read(cfg: TrainUDEConfig, source: str) -> SweepSet | None:
         split_sweeps(cfg, sweeps, source)
         if cfg.stimulus.kind == "recorded" and sweeps.i_ext is None:
             raise ConfigError(source, [("stimulus.kind", f"{sweeps.source}: has no stimulus (injected current)")])
+        from neurocli import memory
+
+        memory.check_recording(cfg, sweeps.count * sweeps.t.size, sweeps.count, source)
     return sweeps
 
 
