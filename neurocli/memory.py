@@ -26,7 +26,7 @@ from neurocli.config.base import ConfigError
 from neurocli.config.common import RuntimeConfig
 from neurocli.config.pinn import TrainPinnConfig
 from neurocli.config.simulate import SimulateConfig
-from neurocli.config.ude import STATE_NAMES, CsvData, TrainUDEConfig
+from neurocli.config.ude import STATE_NAMES, SimulatedData, TrainUDEConfig
 
 GiB = 2**30
 GIB = GiB
@@ -204,14 +204,15 @@ def ude_network_parameters(cfg: TrainUDEConfig) -> int:
     return _mlp_parameters(len(cfg.network_inputs), net.width, net.depth)
 
 
-def ude_bytes(cfg: TrainUDEConfig) -> int:
+def ude_bytes(cfg: TrainUDEConfig, samples: int | None = None, extra_parameters: int = 0) -> int:
     """The trajectory (SAFETY copies), parameters and optimiser state, the direct adjoint's unrolled
     steps, and Levenberg–Marquardt's Jacobian (residuals × parameters) and normal matrix."""
     size = itemsize(cfg.runtime)
     states = len(STATE_NAMES[cfg.model.name])
-    samples = 0 if isinstance(cfg.data, CsvData) else cfg.data.time.num_samples  # a CSV is at most its file
+    if samples is None:  # a recording is checked once read (`check_recording`)
+        samples = cfg.data.time.num_samples if isinstance(cfg.data, SimulatedData) else 0
     residuals = samples * states
-    params = ude_network_parameters(cfg)
+    params = (ude_network_parameters(cfg) if cfg.ude.replaced != "none" else 0) + extra_parameters
     memory = max((p.lbfgs_memory for p in cfg.train.phases if p.optimizer == "lbfgs"), default=0)
     total = SAFETY * residuals * size + params * (4 + 2 * memory) * size
     if cfg.solve.adjoint == "direct":
@@ -233,6 +234,14 @@ def check_ude(cfg: TrainUDEConfig, source: str) -> None:
     if members > 1:
         keys, what = ["sweep", *keys], f"train-ude ({members} members × {ude_network_parameters(cfg)} network parameters)"
     check(members * ude_bytes(cfg), budget_bytes(cfg.runtime), source, keys, what)
+
+
+def check_recording(cfg: TrainUDEConfig, samples: int, sweeps: int, source: str) -> None:
+    """A recording, once read: `samples` over all sweeps, the fitted parameters and start offsets."""
+    extra = len(cfg.fit.parameters) + sweeps if cfg.fit is not None else 0
+    what = f"train-ude on {sweeps} sweep(s) of {samples // max(sweeps, 1)} samples"
+    check(ude_bytes(cfg, samples, extra), budget_bytes(cfg.runtime), source,
+          ["data.sweeps", "ude.network.width", "train.phases"], what)
 
 
 def check_config(cfg, source: str) -> None:

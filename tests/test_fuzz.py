@@ -33,7 +33,7 @@ from neurocli.config.ude import TrainUDEConfig
 
 CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))
 COMMAND = {"a_sweep.yaml": "train-pinn", "paper.yaml": "train-pinn", "pinn_smoke.yaml": "train-pinn",
-           "pinn_a_k_map.yaml": "train-pinn", "pinn_nonunique.yaml": "train-pinn"}
+           "pinn_a_k_map.yaml": "train-pinn", "pinn_nonunique.yaml": "train-pinn", "fit_conductances.yaml": "train-ude"}
 SCHEMAS = {"simulate": SimulateConfig, "train-pinn": TrainPinnConfig, "train-ude": TrainUDEConfig}
 SECONDS_PER_EXAMPLE = 10.0
 

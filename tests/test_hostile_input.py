@@ -27,9 +27,9 @@ IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def schema_for(path: Path):
-    if path.name in ("a_sweep.yaml", "paper.yaml", "pinn_smoke.yaml", "pinn_a_k_map.yaml"):
+    if path.name in ("a_sweep.yaml", "paper.yaml") or path.name.startswith("pinn_"):
         return "train-pinn", TrainPinnConfig
-    if path.name.startswith("ude"):
+    if path.name.startswith("ude") or path.name == "fit_conductances.yaml":
         return "train-ude", TrainUDEConfig
     return "simulate", SimulateConfig
 

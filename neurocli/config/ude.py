@@ -18,15 +18,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
+import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 from neurocli.config.base import KeyedError, Limits, Section, ignored_unless
 from neurocli.config.common import (
     EXPLICIT_SOLVERS,
     IMPLICIT_SOLVERS,
+    NoStimulus,
     PulseStimulus,
+    PulseTrainStimulus,
     RuntimeConfig,
     SolverConfig,
+    StepStimulus,
     SweepConfig,
     StimulusConfig,
     TimeConfig,
@@ -44,7 +48,14 @@ DEFAULT_INPUTS = {
     ("hh", "sodium"): ("V", "m", "h"),
     ("hh_reduced", "potassium"): ("V", "n"),
     ("hh", "potassium"): ("V", "n"),
+    ("hh_reduced", "none"): (),
+    ("hh", "none"): (),
 }
+
+# Model fields `fit.parameters` may name, and those fitted in log space by default (positive).
+FITTABLE = ("C_m", "g_Na", "g_K", "g_L", "E_Na", "E_K", "E_L", "temperature_C")
+POSITIVE = ("C_m", "g_Na", "g_K", "g_L")
+RECORDING_KINDS = ("nwb", "abf")
 
 NOISE = "data.noise."
 """Swept noise levels are named data.noise.<state>."""
@@ -67,13 +78,97 @@ class SimulatedData(Section):
 
 
 class CsvData(Section):
-    """A recording: a CSV file with a `t` column (ms) and one column per state of `model`."""
+    """A recording: a CSV file with a `t` column (ms) and one column per state of `model`; or,
+    with `columns`, named columns (`{t: time_ms, V: vm, I_ext: stim}`), in ms, mV and µA/cm².
+    `observed` names the states the loss covers (default: every state the file has); a
+    `sweep_column` splits the rows into protocols (one trajectory each, on the same time grid)."""
 
     kind: Literal["csv"]
     path: str = Field(description="relative paths are relative to the working directory")
+    columns: dict[str, str] | None = Field(
+        default=None, description="t, a state or I_ext -> the CSV column holding it (default: t and every state)")
+    sweep_column: str | None = Field(default=None, description="a column numbering the protocols (sweeps)")
+    observed: list[str] | None = Field(default=None, description="states the loss covers (default: every one given)")
+    initial_voltage: Literal["baseline", "first_sample"] = Field(
+        default="baseline", description="each sweep's starting V: the mean before its stimulus first changes, or its first sample")
 
 
-DataConfig = Annotated[Union[SimulatedData, CsvData], Field(discriminator="kind")]
+class _RecordingFile(Section):
+    """A current-clamp recording: V(t) and the injected current I(t), one trajectory per sweep."""
+
+    path: str = Field(description="relative paths are relative to the working directory")
+    sweeps: Literal["all"] | list[Annotated[int, Field(ge=0)]] = Field(
+        default="all", description="all, or the sweeps' positions (0-based) in the file")
+    observed: list[str] | None = Field(default=None, description="states the loss covers (default: V)")
+    initial_voltage: Literal["baseline", "first_sample"] = Field(
+        default="baseline", description="each sweep's starting V: the mean before its stimulus first changes, or its first sample")
+    membrane_area_cm2: PositiveFloat | None = Field(
+        default=None, description="converts a current in A to µA/cm²")
+    capacitance_pF: PositiveFloat | None = Field(
+        default=None, description="converts a current in A to µA/cm² with model.C_m (area = C / C_m)")
+
+    @model_validator(mode="after")
+    def _check_area(self):
+        if self.membrane_area_cm2 is not None and self.capacitance_pF is not None:
+            raise KeyedError("capacitance_pF", "give either membrane_area_cm2 or capacitance_pF, not both")
+        if isinstance(self.sweeps, list) and (not self.sweeps or len(set(self.sweeps)) != len(self.sweeps)):
+            raise KeyedError("sweeps", "name at least one sweep, each once")
+        return self
+
+
+class NwbData(_RecordingFile):
+    """An NWB file (pynwb): every CurrentClampSeries with its CurrentClampStimulusSeries (paired by
+    sweep number, else by order). Needs the `recordings` extra."""
+
+    kind: Literal["nwb"]
+
+
+class AbfData(_RecordingFile):
+    """An Axon ABF file (pyabf): channel `channel`'s sweeps and their command waveform. Needs the
+    `recordings` extra."""
+
+    kind: Literal["abf"]
+    channel: Annotated[int, Field(ge=0)] = 0
+
+
+DataConfig = Annotated[Union[SimulatedData, CsvData, NwbData, AbfData], Field(discriminator="kind")]
+
+
+class RecordedStimulus(Section):
+    """The recording's own injected current, interpolated piecewise linearly between samples (its
+    kinks declared to the step-size controller)."""
+
+    kind: Literal["recorded"]
+
+
+UDEStimulusConfig = Annotated[
+    Union[NoStimulus, PulseStimulus, StepStimulus, PulseTrainStimulus, RecordedStimulus], Field(discriminator="kind")
+]
+
+
+class FitParameter(Section):
+    """A model field fitted with the network: start value, optional bounds, log or linear space."""
+
+    init: float | None = Field(default=None, description="start value (default: model's value)")
+    bounds: Annotated[list[float], Field(min_length=2, max_length=2)] | None = Field(
+        default=None, description="[low, high]: the fit stays strictly inside")
+    log: bool | None = Field(default=None, description="fit log(value) (default: yes for C_m and conductances)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.bounds is not None:
+            lo, hi = self.bounds
+            if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+                raise KeyedError("bounds", f"need finite low < high; got {self.bounds}")
+        return self
+
+
+class FitSection(Section):
+    """Physical parameters fitted together with the network (or alone, `ude.replaced: none`)."""
+
+    parameters: dict[str, FitParameter] = Field(default_factory=dict, description="model field -> how to fit it")
+    initial_voltage: bool = Field(
+        default=False, description="fit each trajectory's starting V too (else: its first sample)")
 
 
 class NetworkConfig(Section):
@@ -103,7 +198,8 @@ class NetworkConfig(Section):
 
 
 class UDESection(Section):
-    replaced: Literal["sodium", "potassium"] = "sodium"
+    replaced: Literal["sodium", "potassium", "none"] = Field(
+        default="sodium", description="the current the network stands for; none: no network (a parameter fit)")
     network: NetworkConfig = NetworkConfig()
 
 
@@ -160,11 +256,13 @@ class ValidationConfig(Section):
 
     stimulus: StimulusConfig = PulseStimulus(kind="pulse", start=20.0, duration=2.0, amplitude=10.0)
     solver: SolverConfig = SolverConfig(name="tsit5", rtol=1e-10, atol=1e-10)
+    sweeps: list[Annotated[int, Field(ge=0)]] | None = Field(
+        default=None, description="recordings: sweeps (positions among the loaded ones) held out of the fit")
 
 
 class TrainUDEConfig(Section):
     model: UDEModelConfig
-    stimulus: StimulusConfig
+    stimulus: UDEStimulusConfig
     initial_state: dict[str, float] | None = Field(
         default=None, description="simulated data: state -> value, others at rest (csv data: its first row)"
     )
@@ -174,8 +272,29 @@ class TrainUDEConfig(Section):
     solve: SolveSection = SolveSection()
     train: TrainSection
     validation: ValidationConfig = ValidationConfig()
+    fit: FitSection | None = None
     runtime: RuntimeConfig = RuntimeConfig()
     sweep: SweepConfig | None = None
+
+    @property
+    def recording_mode(self) -> bool:
+        """Whether the multi-protocol fit (neurocli/ude/recording_fit.py) trains this config: a
+        recording file, named columns, observed states, the recorded stimulus, fitted parameters,
+        held-out sweeps, or no network."""
+        data = self.data
+        return (data.kind in RECORDING_KINDS
+                or (isinstance(data, CsvData) and (data.columns is not None or data.observed is not None
+                                                   or data.sweep_column is not None))
+                or self.stimulus.kind == "recorded" or self.fit is not None or self.ude.replaced == "none"
+                or self.validation.sweeps is not None)
+
+    @property
+    def observed(self) -> tuple[str, ...] | None:
+        """The states the loss covers, if the config names them."""
+        obs = getattr(self.data, "observed", None)
+        if obs is None and self.data.kind in RECORDING_KINDS:
+            return ("V",)
+        return None if obs is None else tuple(obs)
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -249,7 +368,72 @@ class TrainUDEConfig(Section):
                     "its line search needs a fixed objective",
                 )
         self._check_sweep()
+        self._check_recording()
         return self
+
+    def _check_recording(self) -> None:
+        names = self.state_names
+        data = self.data
+        if self.data.kind in RECORDING_KINDS and self.initial_state is not None:
+            raise KeyedError("initial_state", "recordings start from their first sample; remove initial_state")
+        obs = getattr(data, "observed", None)
+        if obs is not None:
+            if not obs or len(set(obs)) != len(obs):
+                raise KeyedError("data.observed", "name at least one state, each once")
+            for k in obs:
+                if k not in names:
+                    raise KeyedError("data.observed", f"the model ({self.model.name}) has no state {k!r}; "
+                                                      f"expected some of {', '.join(names)}")
+            if "V" not in obs:
+                raise KeyedError("data.observed", "must include V (hidden states start from rest at the first V)")
+        if isinstance(data, CsvData) and data.columns is not None:
+            allowed = ("t", *names, "I_ext")
+            for k in data.columns:
+                if k not in allowed:
+                    raise KeyedError(f"data.columns.{k}", f"unknown; expected some of {', '.join(allowed)}")
+            if "t" not in data.columns or "V" not in data.columns:
+                raise KeyedError("data.columns", "must name the t and V columns")
+            for k in obs or ():
+                if k not in data.columns:
+                    raise KeyedError("data.observed", f"{k} has no column in data.columns")
+        if self.stimulus.kind == "recorded":
+            if isinstance(data, SimulatedData):
+                raise KeyedError("stimulus.kind", "recorded: needs a recording (data.kind csv, nwb or abf)")
+            if isinstance(data, CsvData) and "I_ext" not in (data.columns or {}):
+                raise KeyedError("stimulus.kind", "recorded: name the current's column as data.columns.I_ext")
+        elif isinstance(data, CsvData) and "I_ext" in (data.columns or {}):
+            raise KeyedError("data.columns.I_ext", "is not used here: stimulus.kind is not recorded; remove it")
+        if self.ude.replaced == "none":
+            if self.fit is None or not self.fit.parameters:
+                raise KeyedError("fit.parameters", "ude.replaced: none fits no network: name parameters to fit")
+            if "network" in self.ude.model_fields_set and self.ude.network != NetworkConfig():
+                raise KeyedError("ude.network", "is not used here: ude.replaced is none; remove it")
+        if self.fit is not None:
+            for k, p in self.fit.parameters.items():
+                key = f"fit.parameters.{k}"
+                if k not in FITTABLE:
+                    raise KeyedError(key, f"not a field of the model; expected some of {', '.join(FITTABLE)}")
+                if k == "g_Na" and self.ude.replaced == "sodium" or k == "g_K" and self.ude.replaced == "potassium":
+                    raise KeyedError(key, f"the network replaces the {self.ude.replaced} current; its conductance is not used")
+                start = p.init if p.init is not None else getattr(self.model, k)
+                log = p.log if p.log is not None else k in POSITIVE
+                if log and start <= 0:
+                    raise KeyedError(f"{key}.init", f"a log-space parameter must start > 0; got {start:g}")
+                if p.bounds is not None:
+                    lo, hi = p.bounds
+                    if log and lo <= 0:
+                        raise KeyedError(f"{key}.bounds", "a log-space parameter needs bounds > 0")
+                    if not lo < start < hi:
+                        raise KeyedError(f"{key}.bounds", f"the start value {start:g} is not inside {p.bounds}")
+        if isinstance(data, CsvData) and not self.recording_mode:
+            ignored_unless(data, "initial_voltage", False, "a CSV of every state starts from its first row", prefix="data.")
+        if self.recording_mode:
+            if self.sweep is not None:
+                raise KeyedError("sweep", "a sweep of members is not available with recordings or fitted parameters yet")
+            if self.ude.network.init_from is not None:
+                raise KeyedError("ude.network.init_from", "is not available with recordings or fitted parameters yet")
+            if self.validation.sweeps is not None and len(set(self.validation.sweeps)) != len(self.validation.sweeps):
+                raise KeyedError("validation.sweeps", "name each sweep once")
 
     def binding(self) -> Binding:
         """What a train-ude sweep may vary: the network's seed, and (simulated data) the noise draw

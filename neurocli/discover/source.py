@@ -68,6 +68,9 @@ def _checked(run: RunDirectory, path: Path, where: str) -> Source:
         cfg = validate(TrainUDEConfig, read_yaml(config_file), str(config_file))
     except ConfigError as exc:
         raise UsageError(where, f"its config.yaml is not a valid train-ude config ({exc})") from None
+    if cfg.recording_mode:
+        raise UsageError(where, "is a fit to a recording (or of fitted parameters); discover reads runs on "
+                                "simulated or whole-state CSV data only, for now")
     best = path / BEST
     name = str(best)
     try:

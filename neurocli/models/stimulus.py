@@ -88,3 +88,42 @@ class PulseTrainStimulus(AbstractStimulus):
     def jump_times(self):
         s, p, d = float(self.start), float(self.period), float(self.duration)
         return [x for i in range(self.count) for x in (s + i * p, s + i * p + d)]
+
+
+class RecordedStimulus(AbstractStimulus):
+    """A sampled current, interpolated piecewise linearly between its samples (held constant
+    outside them). Its kinks (where the slope changes by more than `KINK_FRACTION` of the current's
+    range per sample) are declared to the step-size controller: a sampled step is a ramp over one
+    sample interval, with a kink at each end."""
+
+    ts: Float[Array, " n"]
+    values: Float[Array, " n"]
+    kinks: tuple[float, ...] = eqx.field(static=True, default=())
+
+    KINK_FRACTION = 1e-3
+    MAX_KINKS = 512
+
+    def _value(self, t, xp, p):
+        return xp.interp(t, p.ts, p.values)
+
+    def jump_times(self):
+        return list(self.kinks)
+
+    @staticmethod
+    def find_kinks(ts, values) -> tuple[float, ...]:
+        """The sample times where the piecewise-linear current bends: the largest `MAX_KINKS`
+        second differences above `KINK_FRACTION` of its range."""
+        ts, values = np.asarray(ts, float), np.asarray(values, float)
+        if values.ndim == 1:
+            values = values[None]
+        if ts.size < 3:
+            return ()
+        slope = np.diff(values, axis=-1) / np.diff(ts)
+        bend = np.max(np.abs(np.diff(slope, axis=-1)) * np.diff(ts)[1:], axis=0)  # change per sample
+        span = float(np.max(values) - np.min(values))
+        if span == 0.0:
+            return ()
+        index = np.flatnonzero(bend > RecordedStimulus.KINK_FRACTION * span) + 1
+        if index.size > RecordedStimulus.MAX_KINKS:
+            index = np.sort(index[np.argsort(bend[index - 1])[-RecordedStimulus.MAX_KINKS:]])
+        return tuple(float(x) for x in ts[index])

@@ -199,3 +199,26 @@ def metrics_vs_noise(noise, noise_label, metrics: dict, colour=None, colour_labe
     if colour is not None:
         fig.colorbar(points, ax=axes[0].tolist(), label=colour_label)
     return fig
+
+
+def sweeps_fit(t, data_v, model_v, i_ext, labels, heldout, *, title=None):
+    """One column per sweep (at most 8 drawn): recorded V (dots) and the fitted model (line) above,
+    the injected current below; held-out sweeps titled so."""
+    count = min(len(labels), 8)
+    fig, axes = figure(2, count, sharex=True, squeeze=False, figsize=(2.6 * count + 1.0, 4.6),
+                       gridspec_kw={"height_ratios": [3, 1]})
+    for k in range(count):
+        ax, ax_i = axes[0][k], axes[1][k]
+        ax.plot(t, data_v[k], ".", ms=1.5, color="0.55", label="data")
+        ax.plot(t, model_v[k], lw=1.1, color="tab:blue" if heldout[k] else "tab:red",
+                label="model (held out)" if heldout[k] else "fitted model")
+        ax.set_title(f"{labels[k]}" + (" · held out" if heldout[k] else ""), fontsize=8)
+        ax_i.plot(t, i_ext[k], lw=1.0, color="tab:green")
+        ax_i.set_xlabel("time (ms)")
+        if k == 0:
+            ax.set_ylabel(state_label("V"))
+            ax_i.set_ylabel("I_ext (µA/cm²)")
+        ax.legend(loc="upper right", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig

@@ -18,7 +18,7 @@ from neurocli.config.base import ConfigError
 from neurocli.config.ude import CsvData, TrainUDEConfig
 from neurocli.models import build_model, build_stimulus
 from neurocli.models.hh_membrane import AbstractHHMembrane
-from neurocli.models.stimulus import AbstractStimulus
+from neurocli.models.stimulus import AbstractStimulus, NoStimulus
 from neurocli.ude.model import AbstractUDE, ScaledMLP, make_ude
 from neurocli.run_dir import RunDirectory, read_file
 from neurocli.ude import data as ude_data
@@ -63,12 +63,16 @@ def network_description(cfg: TrainUDEConfig, recording: Recording) -> dict:
 
 
 def build_network(desc: dict, seed: int) -> ScaledMLP:
+    if desc.get("replaced") == "none":  # a pure parameter fit: no network
+        from neurocli.ude.recording_fit import ZeroCurrent
+
+        return ZeroCurrent()
     return ScaledMLP(desc["centre"], desc["scale"], desc["output_scale"], desc["width"], desc["depth"],
                      desc["activation"], jax.random.key(seed), final_layer_scale=desc["final_layer_scale"])
 
 
 def build_ude(cfg: TrainUDEConfig, known: AbstractHHMembrane, network) -> AbstractUDE:
-    return make_ude(known, network, cfg.ude.replaced, cfg.network_inputs)
+    return make_ude(known, network, cfg.ude.replaced, cfg.network_inputs or ("V",))
 
 
 def make_loss(cfg: TrainUDEConfig, ude: AbstractUDE, recording: Recording, stimulus: AbstractStimulus,
@@ -129,12 +133,19 @@ class Prepared:
     validation_stimulus: AbstractStimulus
     csv: Recording | None
     init_from: tuple[dict, bytes] | None  # a warm-start checkpoint: (header, bytes)
+    sweeps: object = None  # recording mode: the recording read (`recordings.SweepSet`; None: simulated)
 
 
 def prepare(cfg: TrainUDEConfig, source: str) -> Prepared:
     """Build the models, read a CSV, check a warm-start checkpoint's shape; compiles nothing."""
-    csv = None
-    if isinstance(cfg.data, CsvData):
+    csv = sweeps = None
+    if cfg.recording_mode:
+        from neurocli.ude import recording_fit
+
+        sweeps = recording_fit.read(cfg, source)
+    if sweeps is not None:
+        span = (float(sweeps.t[0]), float(sweeps.t[-1]))
+    elif isinstance(cfg.data, CsvData):
         csv = ude_data.read_csv(cfg.data.path, cfg.state_names, source)
         span = (float(csv.t[0]), float(csv.t[-1]))
     else:
@@ -161,8 +172,9 @@ def prepare(cfg: TrainUDEConfig, source: str) -> Prepared:
             raise ConfigError(source, [(key, f"{path} holds a network of shape {header.get('network_shape')}, "
                                              f"this config needs {network_shape(cfg)}")])
         init_from = (header, data)
-    return Prepared(build_model(cfg.model), build_stimulus(cfg.stimulus), build_stimulus(cfg.validation.stimulus),
-                    csv, init_from)
+    stimulus = NoStimulus() if cfg.stimulus.kind == "recorded" else build_stimulus(cfg.stimulus)
+    return Prepared(build_model(cfg.model), stimulus, build_stimulus(cfg.validation.stimulus),
+                    csv, init_from, sweeps)
 
 
 def restore(cfg: TrainUDEConfig, run: RunDirectory) -> engine.Restored | None:
