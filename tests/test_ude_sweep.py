@@ -16,7 +16,7 @@ from neurocli.run_dir import RunDirectory
 from neurocli.training import CheckpointMismatch, Engine, TrainingFailed, engine
 from neurocli.training.engine import Record, Settings
 from neurocli.ude import setup as ude_setup
-from neurocli.ude.sweep import member
+from neurocli.ude.sweep import member, member_config
 from neurocli.training.optim import make_optimizer
 from neurocli.ude.task import init_state, raw_step
 from ude_helpers import smoke_config
@@ -151,7 +151,7 @@ def test_lbfgs_and_levenberg_marquardt_phases_train_a_sweep_as_each_member_alone
     assert [p.optimizer for p in cfg.train.phases] == ["adam", "lbfgs", "levenberg_marquardt"]
     task, cur = train(cfg)
     for m in range(2):
-        _, alone = train(task.sweep.config(cfg, m))
+        _, alone = train(member_config(task.sweep, cfg, m))
         assert_same_member(cur, m, alone, rtol=1e-9)
         mine = cur.history.where(cur.history["member"] == m)
         np.testing.assert_allclose(mine["loss"], alone.history["loss"], rtol=1e-9)

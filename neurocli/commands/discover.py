@@ -21,6 +21,7 @@ from neurocli.discover.samples import along_of
 from neurocli.discover.source import Source, open_source
 from neurocli.run_dir import RunDirectory
 from neurocli.ude import data as ude_data
+from neurocli.ude.sweep import recordings as sweep_recordings
 
 SCHEMA = DiscoverConfig
 RESUMABLE = False
@@ -70,12 +71,12 @@ def execute(prep: Prepared, cfg: DiscoverConfig, run: RunDirectory, restored=Non
         result = discover(cfg, src, library, src.networks[0], recording, cfg.runtime.seed)
         metrics = outputs.write(run, library, result, replaced, names, src.inputs, source)
     else:
-        recordings = src.members.recordings(tcfg, recording)
+        recordings = sweep_recordings(src.members, tcfg, recording)
         results = []
         for i, (network, rec) in enumerate(zip(src.networks, recordings)):
             progress.phase("discovering", f"member {i + 1} of {len(src.networks)}")
             results.append(discover(cfg, src, library, network, rec, cfg.runtime.seed))
-        values = [src.members.values(i) for i in range(len(src.networks))]
+        values = [src.members.row(i) for i in range(len(src.networks))]
         metrics = outputs.write_sweep(run, library, results, values, replaced, names, src.inputs, source)
     return {**metrics, "source_run": source, "replaced": replaced, "network_inputs": list(src.inputs),
             "library_terms": len(library.terms), "library_columns": library.columns,
