@@ -125,7 +125,11 @@ def test_by_default_only_when_a_core_idles(monkeypatch, setting):
     monkeypatch.setattr(figure_worker, "_runnable_others", lambda: 0)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0})  # one core: nothing to overlap with
     assert not figure_worker.enabled()
-    assert isinstance(runnable_others(), int) and runnable_others() >= 0
+    import io
+
+    for text, others in (("0.50 0.40 0.30 3/200 12345\n", 2), ("0.1 0.1 0.1 1/100 5\n", 0), ("garbled\n", 0)):
+        monkeypatch.setattr(figure_worker, "open", lambda path, text=text: io.StringIO(text), raising=False)
+        assert runnable_others() == others  # /proc/loadavg's running tasks, less this one
 
 
 def test_a_figure_failure_in_the_worker_fails_the_run(tmp_path, monkeypatch):

@@ -33,7 +33,9 @@ small sweep (the paper's six values of a) keeps every field: u (members, nt, nx)
 class AnalysisConfig(Section):
     """How spikes are found in V(t): upward crossings of a threshold."""
 
-    spike_threshold_mV: float = 0.0
+    spike_threshold_mV: float = Field(
+        default=0.0, description="spikes are upward crossings of this level: mV, or the model's own units for a "
+        "dimensionless model (FitzHugh–Nagumo's v); the name keeps _mV for every model, as metrics.json's keys do")
     rate_window_ms: float | None = Field(
         default=None, gt=0, description="firing rate over the last this many ms (None: whole run)"
     )

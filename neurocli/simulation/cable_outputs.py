@@ -1,10 +1,10 @@
 """`simulate` outputs for cable models (hh_cable): solution.npz, figures, metrics.
 
-The solve keeps V only (`HHCable.full_field`), so `out.ys` is V: (nt, nx) or (members, nt, nx).
-Metrics follow shared RUNS.md: the simulate neuron keys measured at the recording point
+The solve keeps V only (`HHCable.full_field`): the chunk driver's kept trajectory is V (nt, nx).
+Metrics follow the run contract (README): the simulate neuron keys measured at the recording point
 (`analysis.recording_point`, a fraction of the length), the PDE keys nx and nt, plus
-`conduction_velocity_m_per_s` between `analysis.velocity_points`. Sweeps: sweep_outputs.py
-(the same measurements inside the compiled chunks: cable_analysis.summary) and sweep_figures.py.
+`conduction_velocity_m_per_s` between `analysis.velocity_points`, all from the compiled analysis
+(`cable_analysis.summary`) a sweep's members get too. Sweeps: simulation/sweep.py and sweep_figures.py.
 """
 
 from __future__ import annotations
