@@ -297,3 +297,33 @@ def test_members_rejected_on_alternate_steps_count_their_own_failures(tmp_path):
     with pytest.raises(TrainingFailed, match="1 in a row"):  # one allowed: the first rejection stops it
         Engine(_Alternating(6, 1), RunDirectory.create(tmp_path, "train-ude", "strict", [], 0), "strict").run(
             engine.start(_Alternating(6, 1)))
+
+
+def test_a_sweep_on_two_devices_trains_each_member_as_on_one(tmp_path):
+    """runtime.cpu_devices: 2 pads the member axis (3 members -> 4) and shards it over two CPU
+    devices (neurocli/members/placement.py); loss.csv, members.csv and the checkpointed networks
+    hold the three real members, as the one-device run does."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    args = ["--set", ADAM_SET, "--set", "sweep={parameter: runtime.seed, values: [0, 1, 2]}"]
+
+    def run(devices: int) -> Path:
+        cmd = [sys.executable, "-m", "neurocli", "train-ude", "--config", str(SMOKE), *args,
+               "--set", f"runtime.cpu_devices={devices}", "--output-root", str(tmp_path / f"out{devices}")]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return Path(proc.stdout.strip().splitlines()[-1])
+
+    one, two = run(1), run(2)
+    assert json.loads((two / "run.json").read_text())["devices"] == ["cpu:0", "cpu:1"]
+    rows = [list(csv.DictReader((r / "loss.csv").open())) for r in (one, two)]
+    assert len(rows[0]) == len(rows[1]) == 3 * 6 and {r["member"] for r in rows[1]} == {"0", "1", "2"}
+    for a, b in zip(*rows):
+        assert a["member"] == b["member"] and a["step"] == b["step"]
+        np.testing.assert_allclose(float(b["loss"]), float(a["loss"]), rtol=1e-9)
+    m1, m2 = (list(csv.DictReader((r / "members.csv").open())) for r in (one, two))
+    assert len(m2) == 3
+    for a, b in zip(m1, m2):
+        np.testing.assert_allclose(float(b["best_loss"]), float(a["best_loss"]), rtol=1e-9)

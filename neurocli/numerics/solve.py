@@ -19,13 +19,14 @@ import jax
 import jax.numpy as jnp
 import lineax as lx
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import NamedSharding, PartitionSpec
 from jaxtyping import Array, Float
 
 from neurocli.numerics.block_tridiagonal import BlockTridiagonalJacobian
 from neurocli.config.common import IMEX_SOLVERS, IMPLICIT_SOLVERS
 from neurocli.numerics.implicit_stages import OneChordStep
 from neurocli.members.binding import set_values
+from neurocli.members.placement import Placement, global_mesh
 from neurocli.models.base import AbstractModel, AbstractPDEModel
 from neurocli.models.stimulus import AbstractStimulus, NoStimulus
 from neurocli.numerics.program_cache import compile_cached
@@ -193,22 +194,6 @@ def set_fields(problem: Problem, paths: Sequence[str | tuple[str, ...]], row) ->
     return set_values(problem, paths, row)
 
 
-def member_sharding(n_members: int):
-    """Shard the member axis over this process's devices when there is more than one (and pad to fit)."""
-    devices = jax.local_devices()
-    if len(devices) < 2:
-        return None, n_members
-    padded = -(-n_members // len(devices)) * len(devices)
-    return NamedSharding(Mesh(np.array(devices), ("members",)), PartitionSpec("members")), padded
-
-
-def pad_members(tree, n: int, padded: int):
-    """Repeat the last member (leading axis) up to `padded` members (to fill every device)."""
-    if padded == n:
-        return tree
-    return jax.tree_util.tree_map(lambda v: jnp.concatenate([v, jnp.repeat(v[-1:], padded - n, axis=0)]), tree)
-
-
 def solve_program(problem: Problem, spec: SolveSpec, sweep_path: str | Sequence[str] | None = None, values=None):
     """(fn, dynamic, values, members) of `run_solve`: the function compiled (and cached) for this
     solve, the arguments it takes, and the member count (None: one solve)."""
@@ -227,10 +212,7 @@ def solve_program(problem: Problem, spec: SolveSpec, sweep_path: str | Sequence[
         return jax.vmap(lambda row: solve_one(set_fields(base, paths, row), spec))(values)
 
     table = np.asarray(values, dtype=float).reshape(len(values), len(paths))
-    n = len(table)
-    sharding, padded = member_sharding(n)
-    vals = pad_members(jnp.asarray(table), n, padded)
-    return fn, dynamic, (vals if sharding is None else jax.device_put(vals, sharding)), n
+    return fn, dynamic, Placement(len(table)).place(jnp.asarray(table)), len(table)
 
 
 def run_solve(problem: Problem, spec: SolveSpec, sweep_path: str | Sequence[str] | None = None, values=None) -> SolveOutput:
@@ -281,17 +263,6 @@ def plan_chunks(members: int, member_bytes: int, budget_bytes: int, chunk_size: 
     return ChunkPlan(members, min(-(-cap // ndev) * ndev, -(-members // ndev) * ndev))
 
 
-def global_mesh() -> Mesh:
-    """Every device of every process along one `members` axis."""
-    return Mesh(np.array(jax.devices()), ("members",))
-
-
-def _global(x: np.ndarray, sharding) -> jax.Array:
-    """A global array from a host array that every process holds in full."""
-    x = np.asarray(x)
-    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
-
-
 @dataclasses.dataclass
 class ChunkTimes:
     compile_s: float
@@ -328,9 +299,6 @@ def run_chunks(
     keep = np.asarray(sorted(set(int(i) for i in keep)), dtype=int)
     n_keep = max(1, min(len(keep), plan.chunk))  # static: kept members gathered per chunk
     dynamic, static = eqx.partition(problem, eqx.is_array)
-    mesh = global_mesh()
-    replicated = NamedSharding(mesh, PartitionSpec())
-    by_member = NamedSharding(mesh, PartitionSpec("members"))
     ts = jnp.asarray(spec.ts)
 
     def local(dynamic, rows):
@@ -365,17 +333,15 @@ def run_chunks(
         out["_kept"] = saved[kept_rows]
         return jax.lax.with_sharding_constraint(out, NamedSharding(mesh, PartitionSpec()))  # every process gets all
 
-    dynamic = jax.tree_util.tree_map(lambda a: _global(a, replicated), dynamic)
-
     # every chunk padded to one width (one compilation) that fills every device: a multiple of
     # the device count (a sweep resumed on more devices keeps its chunks, as progress counts them)
-    width = -(-plan.chunk // mesh.size) * mesh.size
+    width = Placement(plan.chunk).width
+    dynamic = Placement(width).put(dynamic, replicate=True)
 
     def args_of(rows: np.ndarray, kept_local: np.ndarray):
-        if len(rows) < width:  # pad with the last member
-            rows = np.concatenate([rows, np.repeat(rows[-1:], width - len(rows), axis=0)])
+        placement = Placement(len(rows), width)
         kept_local = np.concatenate([kept_local, np.zeros(n_keep - len(kept_local), dtype=int)]).astype(np.int32)
-        return dynamic, _global(rows, by_member), _global(kept_local, replicated)
+        return dynamic, placement.place(rows), placement.put(kept_local, replicate=True)
 
     times = ChunkTimes(0.0, 0.0, 0)
     kept: dict[int, np.ndarray] = {}

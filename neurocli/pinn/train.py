@@ -30,7 +30,7 @@ from neurocli.pinn.members import a_members, column, constants, members_of
 from neurocli.pinn.setup import PinnSetup
 from neurocli.pinn.steps import INIT, LBFGS, POOL, TrainState, make_first_order_step, make_lbfgs_step
 from neurocli.numerics.program_cache import compile_cached_step
-from neurocli.numerics.solve import member_sharding, pad_members
+from neurocli.members.placement import Placement
 from neurocli.training.engine import Cursor, Record, Settings
 from neurocli.training.history import History
 
@@ -51,13 +51,6 @@ def member_keys(seed: int, n: int) -> PRNGKeyArray:
     return jnp.stack([jax.random.fold_in(base, i) for i in range(n)])
 
 
-# -- placement on devices ----------------------------------------------------------------------
-
-
-def _unpad(tree, n: int):
-    return jax.tree_util.tree_map(lambda v: v[:n], tree)
-
-
 class Trainer:
     """Trains `members` (a `MemberTable`, or a list of a values that share pde.k) with keys `keys`
     (one per member) under `setup`."""
@@ -68,7 +61,9 @@ class Trainer:
             members = a_members(members)
         self.member_table = members
         self.n = members.n
-        self.sharding, self.padded = member_sharding(self.n)
+        self.placement = Placement(self.n)
+        self.sharding = self.placement.sharding() if self.placement.sharded else None
+        self.padded = self.placement.width
         self.constants = constants(setup.cfg, members)  # (members, [a, k]) float64
         self.pde = self.place(jnp.asarray(self.constants, setup.dtype))
         self.keys = self.place(keys)
@@ -88,13 +83,13 @@ class Trainer:
     # -- placement --------------------------------------------------------------------------
     def place(self, tree):
         """Pad the member axis to the device count and shard it (one device: as is)."""
-        return self._shard(pad_members(tree, self.n, self.padded))
+        return self.placement.place(tree)
 
     def _shard(self, tree):
-        return tree if self.sharding is None else jax.device_put(tree, self.sharding)
+        return self.placement.put(tree)
 
     def unpadded(self, tree):
-        return _unpad(tree, self.n)
+        return self.placement.unpad(tree)
 
     # -- state --------------------------------------------------------------------------------
     def optimizer(self, phase: int):
@@ -177,7 +172,7 @@ class Trainer:
         return Record(rows, host[:, 0], np.isfinite(host).all(axis=1))
 
     def select(self, mask: np.ndarray, params, best):
-        full = jnp.asarray(np.concatenate([mask, np.zeros(self.padded - self.n, bool)]))
+        full = jnp.asarray(self.placement.mask(mask))
         return jax.tree_util.tree_map(lambda b, c: jnp.where(full.reshape((-1,) + (1,) * (c.ndim - 1)), c, b),
                                       best, params)
 

@@ -47,15 +47,16 @@ def evaluate(cfg: TrainUDEConfig, prep, task: UdeSweepTask, cur: Cursor):
     """(per-member metric rows, the current comparisons) of every member's best network: each
     evaluation is one vmapped solve or network pass over the members."""
     recordings, model_of = task.recordings, task.loss_fn.model
+    best = task.placement.unpad(cur.best)  # the real members (the device padding dropped)
     y0 = np.stack([r.y0 for r in recordings])
     t = recordings[0].t
-    fit, fit_failed = ude_evaluate.solve_members(model_of, cur.best, prep.stimulus, y0, t, cfg.solve.solver,
+    fit, fit_failed = ude_evaluate.solve_members(model_of, best, prep.stimulus, y0, t, cfg.solve.solver,
                                                  cfg.solve.declare_stimulus_edges)
-    currents = ude_evaluate.compare_members(model_of, cur.best, recordings[0])
+    currents = ude_evaluate.compare_members(model_of, best, recordings[0])
     true, why = ude_evaluate.solve_on(prep.truth, prep.validation_stimulus, recordings[0].y0, t, cfg.validation.solver)
     if why is not None:
         raise SolveFailed(f"the true model under the validation stimulus: {why}")
-    val, val_failed = ude_evaluate.solve_members(model_of, cur.best, prep.validation_stimulus, y0, t,
+    val, val_failed = ude_evaluate.solve_members(model_of, best, prep.validation_stimulus, y0, t,
                                                  cfg.validation.solver)
     rows = []
     for m, recording in enumerate(recordings):
@@ -119,7 +120,7 @@ def write(run: RunDirectory, cfg: TrainUDEConfig, prep, task: UdeSweepTask, cur:
         "iterations_this_session": cur.steps_this_session,
         "replaced": cfg.ude.replaced,
         "network_inputs": list(cfg.network_inputs),
-        "network_parameters": int(sum(np.size(x) for x in jax.tree.leaves(member(cur.best, 0)))),
+        "network_parameters": int(sum(np.size(x) for x in jax.tree.leaves(member(task.placement.unpad(cur.best), 0)))),
         "current_compared_along": first.along,
     })
     return metrics

@@ -14,7 +14,9 @@ member's reaches `max_consecutive_failures`. The log has one row per member and 
 Every phase kind vmaps: Adam-type steps, L-BFGS (its zoom line search is a while loop: under vmap
 it runs until every member's search is done, each member keeping its own result) and
 Levenberg–Marquardt (likewise its trial steps). Without a sweep train-ude uses `task.UdeTask`
-unchanged (the one-member path).
+unchanged (the one-member path). With several devices (`runtime.cpu_devices`, GPUs) the member
+axis is padded and sharded over them (`neurocli.members.placement`), each device stepping its own
+members; checkpoints, logs and best.eqx hold the real members only.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from neurocli.training.engine import Cursor, Record
 from neurocli.ude.data import Recording
 from neurocli.ude.objective import TrajectoryLoss
 from neurocli.members import MemberTable
+from neurocli.members.placement import Placement
 from neurocli.ude.sweep import data_swept
 from neurocli.numerics.program_cache import compile_cached_step
 from neurocli.ude.task import LOSS_COLUMNS, StepStats, TrainState, UdeTask, _iteration, init_state, optimizer, raw_step
@@ -65,7 +68,10 @@ class UdeSweepTask(UdeTask):
         self.sweep = members
         self.recordings = list(recordings)
         self.members = len(members)
-        self.data = jnp.stack([jnp.asarray(r.y) for r in recordings]) if data_swept(members) else None
+        # the member axis padded to fill every device and sharded over them (one device: as is)
+        self.placement = Placement(self.members)
+        data = jnp.stack([jnp.asarray(r.y) for r in recordings]) if data_swept(members) else None
+        self.data = None if data is None else self.placement.place(data)
 
     def describe(self, m: int) -> str:
         return f"member {m} (" + ", ".join(f"{k} = {v:g}" for k, v in self.sweep.row(m).items()) + ")"
@@ -86,12 +92,16 @@ class UdeSweepTask(UdeTask):
 
                 return jax.vmap(step, in_axes=(0, axis))(state, data)
 
-            compiled = compile_cached_step(batched, state, objective, data, _iteration(0),
-                                           stats=lambda leaves: StepStats(*leaves))
+            if self.placement.sharded:  # the program follows the sharded member axis (traced here, once)
+                compiled = eqx.filter_jit(batched)
+            else:  # one device: through the program cache (a warm run does not trace)
+                compiled = compile_cached_step(batched, state, objective, data, _iteration(0),
+                                               stats=lambda leaves: StepStats(*leaves))
             self._compiled[phase] = lambda st, i: compiled(st, objective, data, _iteration(i))
         return self._compiled[phase]
 
     def record(self, step: int, phase: int, stats, wall_s: float) -> Record:
+        stats = self.placement.unpad(stats)
         loss, gnorm, lr = (np.asarray(x, float) for x in (stats.loss, stats.grad_norm, stats.lr))
         ok = np.asarray(stats.accepted, bool)
         rows = [{"step": step, "member": m, "phase": phase, "loss": loss[m], "grad_norm": gnorm[m], "lr": lr[m],
@@ -99,7 +109,7 @@ class UdeSweepTask(UdeTask):
         return Record(rows, loss, ok, comparable=step >= self.loss_fn.full_window_from)
 
     def select(self, mask, params, best):
-        keep = jnp.asarray(np.asarray(mask, bool))
+        keep = jnp.asarray(self.placement.mask(mask))
         return jax.tree.map(lambda p, b: jnp.where(keep.reshape((-1,) + (1,) * (p.ndim - 1)), p, b), params, best)
 
     def failure(self, cur: Cursor, rec: Record) -> str:
@@ -114,4 +124,15 @@ class UdeSweepTask(UdeTask):
         """best.eqx of a sweep: every member's best network, stacked on axis 0."""
         header = {"best_loss": cur.best_loss.tolist(), "best_iteration": cur.best_step.tolist(),
                   "members": self.members}
-        return header, self.loss_fn.network(cur.best)
+        return header, self.loss_fn.network(self.placement.unpad(cur.best))
+
+    def final_loss(self, cur: Cursor) -> np.ndarray:
+        """Each member's loss at its final parameters: one more (discarded) step of the last phase."""
+        _, stats = self.compile(cur.phase, cur.state)(cur.state, cur.step)
+        return np.asarray(self.placement.unpad(stats.loss), float).reshape(-1)
+
+    def to_host(self, tree):
+        return self.placement.unpad(tree)
+
+    def to_device(self, tree):
+        return self.placement.place(tree)
