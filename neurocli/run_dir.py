@@ -150,6 +150,8 @@ class RunDirectory:
     link, or a link planted for one of its files, stops the run instead of being written through."""
 
     detached = False  # True for DetachedRun (processes other than 0 write nothing)
+    tracker = None  # the run's trackers (runtime.tracking), set by the runner; the engine logs to them
+    guard = None  # the run's signal guard, set by the runner; the engine defers signals through it
 
     def __init__(self, path: Path, info: dict, fd: int | None = None):
         self.path = Path(path)

@@ -162,7 +162,9 @@ def _unrecorded(reason: str | None) -> str:
 def _execute(command: str, module: ModuleType, prepared, cfg, run: RunDirectory, restored,
              config_text: str | None = None) -> int:
     tracker = tracking.start(command, cfg, run)  # runtime.tracking (off by default); warns, never raises
-    with signals.guarding():
+    run.tracker = tracker  # the training engine logs to it as the run goes
+    with signals.guarding() as guard:
+        run.guard = guard  # the training engine defers signals to its step boundaries through it
         try:
             if config_text is not None:
                 run.write_text("config.yaml", config_text)
@@ -170,7 +172,7 @@ def _execute(command: str, module: ModuleType, prepared, cfg, run: RunDirectory,
             run.record_backend()
             metrics = module.execute(prepared, cfg, run, restored)
             figure_worker.wait()  # every figure on disk (or its failure raised) before `completed`
-            signals.current().check()  # a signal whose exception was swallowed (see signals._handle)
+            guard.check()  # a signal whose exception was swallowed (see signals._handle)
             run.write_json("metrics.json", metrics)
             run.mark("completed")
             code = EXIT_OK
@@ -178,7 +180,7 @@ def _execute(command: str, module: ModuleType, prepared, cfg, run: RunDirectory,
             _failed(run, str(exc), str(exc))
             code = EXIT_USAGE
         except KeyboardInterrupt as exc:  # signals.Interrupted included
-            with signals.current().deferred():  # a second signal does not cut the record short
+            with guard.deferred():  # a second signal does not cut the record short
                 code = _interrupted(command, module, cfg, run, exc)
         except FileWriteError as exc:  # a full disk, a read-only mount, a link in the run directory
             _failed(run, str(exc), f"run failed: {exc}")

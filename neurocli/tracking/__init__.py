@@ -3,5 +3,4 @@
 on stderr, never a failed run."""
 
 from neurocli.tracking.tracker import Tracker as Tracker
-from neurocli.tracking.tracker import current as current
 from neurocli.tracking.tracker import start as start

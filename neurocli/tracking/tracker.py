@@ -1,7 +1,7 @@
 """The tracker a run hands its loss rows to (the training engine) and finishes with (the runner).
 
-`start(command, cfg, run)` makes the trackers `runtime.tracking` asks for and makes them current;
-`current()` is what the engine logs to (a no-op `Tracker` when tracking is off). Each backend
+`start(command, cfg, run)` makes the trackers `runtime.tracking` asks for; the runner hands them
+to the run (`run.tracker`), which the engine logs to (a no-op `Tracker` when tracking is off). Each backend
 catches its own failures: it warns once and stops, and the run goes on.
 """
 
@@ -30,24 +30,12 @@ class Trackers(Tracker):
         self._each("rows", rows, step)
 
     def finish(self, run) -> None:
-        global _CURRENT
-        try:
-            self._each("finish", run)
-        finally:
-            _CURRENT = Tracker()
-
-
-_CURRENT: Tracker = Tracker()
-
-
-def current() -> Tracker:
-    return _CURRENT
+        self._each("finish", run)
 
 
 def start(command: str, cfg, run) -> Tracker:
-    """The trackers `cfg.runtime.tracking` asks for, made current. Processes other than 0 of a
-    many-process run (a detached run) track nothing."""
-    global _CURRENT
+    """The trackers `cfg.runtime.tracking` asks for (the runner hands them to the run:
+    `run.tracker`). Processes other than 0 of a many-process run (a detached run) track nothing."""
     settings = getattr(getattr(cfg, "runtime", None), "tracking", None)
     backends: list[Tracker] = []
     if settings is not None and not run.detached:
@@ -58,8 +46,7 @@ def start(command: str, cfg, run) -> Tracker:
             uri = f"sqlite:///{root.resolve() / 'mlflow.db'}" if settings.mlflow is True else settings.mlflow
             backends.append(_opened("mlflow", lambda: _mlflow().open(uri, settings.experiment or command, command, cfg)))
     backends = [b for b in backends if b is not None]
-    _CURRENT = Trackers(backends) if backends else Tracker()
-    return _CURRENT
+    return Trackers(backends) if backends else Tracker()
 
 
 def _opened(name: str, make) -> Tracker | None:

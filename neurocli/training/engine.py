@@ -18,7 +18,7 @@ statistics mean (`Record`). The engine owns the rest:
 - Checkpoints: `checkpoints/latest.eqx` (state, best, log) and `checkpoints/best.eqx` (the task's
   best artefact), JSON header + leaves (`training.checkpoint`), and loss.csv, every
   `checkpoint_every` steps, at the end, on a signal and before a failure.
-- Signals: the loop runs in `signals.current().deferred()`; a SIGINT or SIGTERM is acted on
+- Signals: the loop runs in `run.guard.deferred()` (the runner's guard); a SIGINT or SIGTERM is acted on
   between steps: checkpoint, then `Interrupted` (exit 130 / 143).
 - Timings accumulate across resumes: compile_s (the task's `compile`), train_s (the steps),
   steps_timed, per phase.
@@ -315,7 +315,8 @@ class Engine:
         if cur.complete:
             return cur
         task, st = self.task, self.task.settings
-        guard = signals.current()
+        guard = getattr(self.run_dir, "guard", None) or signals.SignalGuard()  # outside a run: bookkeeping only
+        tracker = getattr(self.run_dir, "tracker", None) or tracking.Tracker()
         self.cursor = cur
         self._session_start = time.perf_counter()
         try:
@@ -326,7 +327,7 @@ class Engine:
                     self.cursor = cur
                     if rec is not None:
                         update(cur.step, loss=float(np.max(rec.loss)), best=float(np.max(cur.best_loss)))
-                        tracking.current().rows(rec.rows, cur.step)  # TensorBoard as the run goes (if on)
+                        tracker.rows(rec.rows, cur.step)  # TensorBoard as the run goes (if on)
                         if cur.consecutive.max() >= st.max_consecutive_failures:
                             self._save(cur)
                             raise TrainingFailed(task.failure(cur, rec))

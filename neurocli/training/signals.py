@@ -1,6 +1,7 @@
 """SIGINT and SIGTERM during a run: stop cleanly, with the latest checkpoint and status written.
 
-`SignalGuard` is installed by the runner around a command's whole execution. Outside a training
+`SignalGuard` is installed by the runner around a command's whole execution and handed to the
+run (`run.guard`, which the training engine reads; nothing global). Outside a training
 loop a signal raises `Interrupted` at once (a solve or a figure is not worth finishing). Inside
 `guard.deferred()` (the training loop) the first signal only sets a flag, which the loop checks
 between steps: it saves its checkpoint and raises `Interrupted` there. A second signal raises at
@@ -79,20 +80,9 @@ class SignalGuard:
             raise Interrupted(self.pending)
 
 
-_current = SignalGuard()  # replaced by the runner for each run; a bare guard outside one
-
-
-def current() -> SignalGuard:
-    return _current
-
-
 @contextlib.contextmanager
 def guarding():
-    """Install a fresh guard for one run and make it `current()`."""
-    global _current
-    before, _current = _current, SignalGuard()
-    try:
-        with _current.installed():
-            yield _current
-    finally:
-        _current = before
+    """A fresh guard installed for one run (the runner hands it to the run: `run.guard`)."""
+    guard = SignalGuard()
+    with guard.installed():
+        yield guard
