@@ -212,7 +212,7 @@ def sweeps_fit(t, data_v, model_v, i_ext, labels, heldout, *, title=None):
         ax.plot(t, data_v[k], ".", ms=1.5, color="0.55", label="data")
         ax.plot(t, model_v[k], lw=1.1, color="tab:blue" if heldout[k] else "tab:red",
                 label="model (held out)" if heldout[k] else "fitted model")
-        ax.set_title(f"{labels[k]}" + (" · held out" if heldout[k] else ""), fontsize=8)
+        ax.set_title(f"sweep {labels[k]}" + (" · held out" if heldout[k] else ""), fontsize=8)
         ax_i.plot(t, i_ext[k], lw=1.0, color="tab:green")
         ax_i.set_xlabel("time (ms)")
         if k == 0:
