@@ -7,7 +7,7 @@ grid, a final time the clock), and to
 where a member's value lives: a chain of attributes in the command's pytree (set with
 `eqx.tree_at`), or nowhere (`target=None`: the command sets it on the member's config). A
 `Binding` is one command's parameters; `Binding.validate` is the one sweep validator of every
-command, `Binding.table` builds the `MemberTable`, `Binding.apply` sets a member's row.
+command, `Binding.table` builds the `MemberTable`, and `set_values` puts a member's row into a pytree.
 
 Adding a sweepable parameter is one `Parameter` in the command's binding (its config module).
 No JAX here: configs are checked before anything imports it.
@@ -99,12 +99,6 @@ class Binding:
         params = [self[p] for p in sweep.names]
         return MemberTable(tuple(sweep.names), sweep.table(), tuple(p.declared_unit() for p in params),
                            frozenset(p.path for p in params if p.integer))
-
-    def apply(self, tree, names: Sequence[str], row):
-        """`tree` with each named parameter's value replaced by row[j] (`eqx.tree_at`; traced rows
-        are fine: this runs inside vmapped, jitted code). Config-level parameters are skipped."""
-        kept = [(self[n].target, j) for j, n in enumerate(names) if self[n].target is not None]
-        return set_values(tree, tuple(t for t, _ in kept), [row[j] for _, j in kept])
 
     def where(self, names: Sequence[str], kind: str) -> list[int]:
         """Columns whose parameter moves stimulus edges (`kind="edges"`), a grid (`"grid"`) or the
