@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import jax
+import pytest
+
 from neurocli.config.base import validate
 from neurocli.config.pinn import TrainPinnConfig
 
@@ -34,3 +37,14 @@ def train(trainer, run=None, on_step=None, restored=None):
 
     start = engine.start(trainer) if restored is None else engine.resume(trainer, restored)
     return Engine(trainer, run, on_step=on_step).run(start)
+
+
+@pytest.fixture(autouse=True)
+def keep_global_jax_state(tmp_path_factory, monkeypatch):
+    """The runner sets x64 from the config, process-wide: put it back for the other tests. The
+    compilation cache goes to a directory of the test session's own. Autouse in every module that
+    imports it."""
+    before = jax.config.jax_enable_x64
+    monkeypatch.setenv("NEUROCLI_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "jax-cache"))
+    yield
+    jax.config.update("jax_enable_x64", before)

@@ -6,23 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
 import yaml
 from conftest import CONFIGS, invoke
+from pinn_helpers import keep_global_jax_state  # noqa: F401 (autouse fixture)
+
 FAST = ["--set", "output.nx=16", "--set", "output.nt=16", "--set", "reference.nx=61"]
 FIGURES = ("heatmaps", "heatmaps_reference", "heatmaps_error", "profiles", "loss")
-
-
-@pytest.fixture(autouse=True)
-def _keep_global_jax_state(tmp_path_factory, monkeypatch):
-    """The runner sets x64 from the config, process-wide: put it back for the other tests. The
-    compilation cache goes to a directory of this module's own."""
-    before = jax.config.jax_enable_x64
-    monkeypatch.setenv("NEUROCLI_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "jax-cache"))
-    yield
-    jax.config.update("jax_enable_x64", before)
 
 
 def _run(args):

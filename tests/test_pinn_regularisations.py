@@ -21,18 +21,10 @@ from neurocli.pinn.members import column, constants, members_of
 from neurocli.pinn.reference import solve_reference
 from neurocli.pinn.residual import reaction
 from neurocli.pinn.setup import build_setup
-from pinn_helpers import tiny_config
+from pinn_helpers import keep_global_jax_state, tiny_config  # noqa: F401 (autouse fixture)
 
 NONUNIQUE = CONFIGS / "pinn_nonunique.yaml"
 SMALL = ["reference.nx=63", "output.nt=11", "output.nx=32"]
-
-
-@pytest.fixture(autouse=True)
-def _keep_global_jax_state(tmp_path_factory, monkeypatch):
-    before = jax.config.jax_enable_x64
-    monkeypatch.setenv("NEUROCLI_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "jax-cache"))
-    yield
-    jax.config.update("jax_enable_x64", before)
 
 
 def test_each_members_reference_is_the_exact_solution_of_its_regularisation():

@@ -20,19 +20,11 @@ from neurocli.pinn.setup import build_setup
 from neurocli.pinn.train import Trainer, member_keys
 from neurocli.run_dir import RunDirectory
 from neurocli.training import checkpoint, engine
-from pinn_helpers import tiny_config, train
+from pinn_helpers import keep_global_jax_state, tiny_config, train  # noqa: F401 (autouse fixture)
 
 SMOKE = str(CONFIGS / "pinn_smoke.yaml")
 A_K = {"parameters": [{"parameter": "pde.a", "values": [0.1, 0.3]}, {"parameter": "pde.k", "values": [5.0, 20.0]}]}
 SCALAR = "pde.a=0.2"  # pinn_smoke's pde.a is a list, which a sweep section may not be given with
-
-
-@pytest.fixture(autouse=True)
-def _keep_global_jax_state(tmp_path_factory, monkeypatch):
-    before = jax.config.jax_enable_x64
-    monkeypatch.setenv("NEUROCLI_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "jax-cache"))
-    yield
-    jax.config.update("jax_enable_x64", before)
 
 
 def _leaves(tree):

@@ -39,7 +39,54 @@ def split_network(network) -> tuple[PyTree, PyTree]:
     return eqx.partition(network, eqx.is_inexact_array)
 
 
-class TrajectoryLoss(eqx.Module):
+class ScheduledLoss(eqx.Module):
+    """What every trajectory objective shares (one recorded trajectory: `TrajectoryLoss`; several
+    sweeps of a recording: `ude/recording_fit.py MultiSweepLoss`): the curriculum's growing window,
+    multiple shooting's segments, a phase's variant of the objective, and the loss as the sum of
+    squared `residuals` (+inf where the solve failed). Subclasses declare the fields these read:
+    ts, t0, t1, adjoint, curriculum, shooting."""
+
+    @property
+    def full_window_from(self) -> int:
+        """The first iteration whose loss is the whole record's (earlier ones are not comparable)."""
+        ends = [0] + [schedule[1] for schedule in (self.curriculum, self.shooting) if schedule is not None]
+        return max(ends)
+
+    def for_phase(self, first_iteration: int, forward_mode: bool = False) -> ScheduledLoss:
+        """The objective of a phase starting at this iteration (multiple shooting ends at a phase
+        boundary; a curriculum is a function of the iteration inside the objective), differentiated
+        in forward mode if asked (a Jacobian of a few hundred parameters, for Levenberg–Marquardt)."""
+        changes = {}
+        if self.shooting is not None and first_iteration >= self.shooting[1]:
+            changes["shooting"] = None
+        if forward_mode:
+            changes["adjoint"] = "forward"
+        return dataclasses.replace(self, **changes) if changes else self
+
+    def segments(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sample indices of each segment (S, L+1), which of them count (S, L+1))."""
+        length, n = self.shooting[0], self.ts.shape[0]
+        starts = np.minimum(np.arange(0, n - 1, length), n - 1 - length)
+        index = starts[:, None] + np.arange(length + 1)[None, :]
+        previous_end = np.concatenate([[0], starts[:-1] + length])
+        return index, index > previous_end[:, None]
+
+    def window_end(self, iteration: Int[Array, ""]) -> Float[Array, ""]:
+        """The last time fitted at this iteration (the whole record without a curriculum)."""
+        if self.curriculum is None:
+            return jnp.asarray(self.t1)
+        start_ms, iterations = self.curriculum
+        frac = jnp.clip(iteration / iterations, 0.0, 1.0)
+        return jnp.minimum(self.t0 + start_ms + frac * (self.t1 - self.t0 - start_ms), self.t1)
+
+    def __call__(self, params, iteration: Int[Array, ""] | int = 0) -> tuple[Float[Array, ""], Int[Array, ""]]:
+        resid, result = self.residuals(params, iteration)
+        total = jnp.sum(resid**2)
+        ok = (result == 0) & jnp.isfinite(total)
+        return jnp.where(ok, total, jnp.inf), result
+
+
+class TrajectoryLoss(ScheduledLoss):
     """loss(params, iteration) -> (loss, solver result code) for one recorded trajectory."""
 
     ude: AbstractUDE  # its network's arrays are replaced by `params` at each call
@@ -64,31 +111,6 @@ class TrajectoryLoss(eqx.Module):
     def model(self, params) -> AbstractUDE:
         return eqx.tree_at(lambda u: u.network, self.ude, self.network(params))
 
-    @property
-    def full_window_from(self) -> int:
-        """The first iteration whose loss is the whole record's (earlier ones are not comparable)."""
-        ends = [0] + [schedule[1] for schedule in (self.curriculum, self.shooting) if schedule is not None]
-        return max(ends)
-
-    def for_phase(self, first_iteration: int, forward_mode: bool = False) -> TrajectoryLoss:
-        """The objective of a phase starting at this iteration (multiple shooting ends at a phase
-        boundary; a curriculum is a function of the iteration inside the objective), differentiated
-        in forward mode if asked (a Jacobian of a few hundred parameters, for Levenberg–Marquardt)."""
-        changes = {}
-        if self.shooting is not None and first_iteration >= self.shooting[1]:
-            changes["shooting"] = None
-        if forward_mode:
-            changes["adjoint"] = "forward"
-        return dataclasses.replace(self, **changes) if changes else self
-
-    def segments(self) -> tuple[np.ndarray, np.ndarray]:
-        """(sample indices of each segment (S, L+1), which of them count (S, L+1))."""
-        length, n = self.shooting[0], self.ts.shape[0]
-        starts = np.minimum(np.arange(0, n - 1, length), n - 1 - length)
-        index = starts[:, None] + np.arange(length + 1)[None, :]
-        previous_end = np.concatenate([[0], starts[:-1] + length])
-        return index, index > previous_end[:, None]
-
     def predict_segments(self, params, index: np.ndarray):
         """The UDE integrated over each segment from its recorded first state: (S, L+1, state)."""
         n = self.y0.shape[0]
@@ -102,14 +124,6 @@ class TrajectoryLoss(eqx.Module):
 
         ys, results = jax.vmap(one)(self.data[index[:, 0]], self.ts[index])
         return ys, jnp.max(jnp.abs(results))
-
-    def window_end(self, iteration: Int[Array, ""]) -> Float[Array, ""]:
-        """The last time fitted at this iteration (the whole record without a curriculum)."""
-        if self.curriculum is None:
-            return jnp.asarray(self.t1)
-        start_ms, iterations = self.curriculum
-        frac = jnp.clip(iteration / iterations, 0.0, 1.0)
-        return jnp.minimum(self.t0 + start_ms + frac * (self.t1 - self.t0 - start_ms), self.t1)
 
     def predict(self, params):
         n = self.y0.shape[0]
@@ -132,8 +146,3 @@ class TrajectoryLoss(eqx.Module):
             resid = resid / jnp.sqrt(jnp.sum(inside) * jnp.sum(self.weights > 0))
         return resid.ravel(), result
 
-    def __call__(self, params, iteration: Int[Array, ""]) -> tuple[Float[Array, ""], Int[Array, ""]]:
-        resid, result = self.residuals(params, iteration)
-        total = jnp.sum(resid**2)
-        ok = (result == 0) & jnp.isfinite(total)
-        return jnp.where(ok, total, jnp.inf), result

@@ -41,7 +41,7 @@ from neurocli.models.stimulus import AbstractStimulus, RecordedStimulus
 from neurocli.numerics.solve import Problem, SolveSpec, solve_one
 from neurocli.ude import recordings
 from neurocli.ude.model import AbstractUDE
-from neurocli.ude.objective import ADJOINTS
+from neurocli.ude.objective import ADJOINTS, ScheduledLoss
 from neurocli.ude.recordings import SweepSet
 from neurocli.ude.task import UdeTask
 from neurocli.training.engine import Cursor
@@ -117,9 +117,9 @@ def physical_values(specs, params) -> dict:
 # -- the objective ------------------------------------------------------------------------------
 
 
-class MultiSweepLoss(eqx.Module):
+class MultiSweepLoss(ScheduledLoss):
     """loss(params, iteration) -> (loss, solver result code) over every sweep (one vmapped solve).
-    Has `TrajectoryLoss`'s interface, so `UdeTask` trains it."""
+    Has `TrajectoryLoss`'s interface and shares its schedule (`ScheduledLoss`), so `UdeTask` trains it."""
 
     ude: AbstractUDE  # network and fitted fields replaced by `params` at each call
     net_static: PyTree
@@ -144,17 +144,6 @@ class MultiSweepLoss(eqx.Module):
     shooting: tuple[int, int] | None = eqx.field(static=True, default=None)
     start_states: Float[Array, "sweep time state"] | None = None
 
-    @property
-    def full_window_from(self) -> int:
-        return max([0] + [s[1] for s in (self.curriculum, self.shooting) if s is not None])
-
-    def segments(self):
-        length, n = self.shooting[0], self.ts.shape[0]
-        starts = np.minimum(np.arange(0, n - 1, length), n - 1 - length)
-        index = starts[:, None] + np.arange(length + 1)[None, :]
-        previous_end = np.concatenate([[0], starts[:-1] + length])
-        return index, index > previous_end[:, None]
-
     def predict_segments(self, params, index):
         """Every sweep's segments, each integrated from its start state: (sweep, S, L+1, state)."""
         model = self.model(params)
@@ -173,14 +162,6 @@ class MultiSweepLoss(eqx.Module):
         ys, results = jax.vmap(sweep, in_axes=(axis, 0))(self.stimulus, self.start_states)
         return ys, jnp.max(jnp.abs(results))
 
-    def window_end(self, iteration):
-        """The last time fitted at this iteration (a growing window with a curriculum)."""
-        if self.curriculum is None:
-            return jnp.asarray(self.t1)
-        start_ms, iterations = self.curriculum
-        frac = jnp.clip(iteration / iterations, 0.0, 1.0)
-        return jnp.minimum(self.t0 + start_ms + frac * (self.t1 - self.t0 - start_ms), self.t1)
-
     def network(self, params):
         return eqx.combine(params["network"], self.net_static)
 
@@ -191,14 +172,6 @@ class MultiSweepLoss(eqx.Module):
         values = physical_values(self.specs, params)
         names = [s.name for s in self.specs]
         return eqx.tree_at(lambda u: [getattr(u.known, n) for n in names], ude, [values[n] for n in names])
-
-    def for_phase(self, first_iteration: int, forward_mode: bool = False) -> MultiSweepLoss:
-        changes = {}
-        if self.shooting is not None and first_iteration >= self.shooting[1]:
-            changes["shooting"] = None
-        if forward_mode:
-            changes["adjoint"] = "forward"
-        return dataclasses.replace(self, **changes) if changes else self
 
     def initial_states(self, params, model: AbstractUDE) -> Float[Array, "sweep state"]:
         v0 = self.v0
@@ -237,12 +210,6 @@ class MultiSweepLoss(eqx.Module):
         if self.mean:
             resid = resid / jnp.sqrt(self.data.shape[0] * self.data.shape[1] * jnp.sum(self.weights > 0))
         return resid.ravel(), result
-
-    def __call__(self, params, iteration: Int[Array, ""] | int = 0):
-        resid, result = self.residuals(params, iteration)
-        total = jnp.sum(resid**2)
-        ok = (result == 0) & jnp.isfinite(total)
-        return jnp.where(ok, total, jnp.inf), result
 
     @property
     def counted(self) -> int:
