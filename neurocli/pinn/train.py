@@ -76,6 +76,7 @@ class Trainer:
         self.parameter_columns = ("a", *(("k",) if members.swept("pde.k") else ()),
                                   *(("T",) if members.swept("pde.T") else ()))
         self.columns = ("step", "member", *self.parameter_columns, *setup.loss_columns)
+        self._logged = {c: column(setup.cfg, self.constants, f"pde.{c}") for c in self.parameter_columns}
         out = setup.cfg.output
         self.settings = Settings(tuple(p.iterations for p in setup.cfg.phases), out.checkpoint_every, out.log_every, 1)
         self.identity = identity(setup.cfg)
@@ -165,8 +166,7 @@ class Trainer:
     def record(self, step: int, phase: int, losses, wall_s: float) -> Record:
         """Rows (step = steps done) per member; the loss is at the parameters the step started from."""
         host = np.asarray(self.unpadded(losses), dtype=np.float64)
-        cfg = self.setup.cfg
-        values = {c: column(cfg, self.constants, f"pde.{c}") for c in self.parameter_columns}
+        values = self._logged  # each member's a (k, T when swept): loss.csv's parameter columns
         rows = [{"step": step + 1, "member": m, **{c: values[c][m] for c in self.parameter_columns},
                  **dict(zip(self.setup.loss_columns, host[m]))} for m in range(self.n)]
         return Record(rows, host[:, 0], np.isfinite(host).all(axis=1))
