@@ -40,8 +40,9 @@ MAX_MEMBERS = 10**7
 """Sweep members past this are not meant (ten million solves of anything is a batch job)."""
 SOLVER_BUFFERS = 16
 """State-sized buffers a solve keeps per member: Runge–Kutta stages, error estimate, Newton blocks."""
-NEURON_STATES = {"hh": 4, "hh_reduced": 2, "fitzhugh_nagumo": 2}
-"""States of the point-neuron models (equal to the models' `state_names`; a test checks)."""
+NEURON_STATES = {"hh": 4, "hh_reduced": 2, "fitzhugh_nagumo": 2, "hh_cable": 4, "fitzhugh_nagumo_cable": 2}
+"""States of the point-neuron models, and per node of the cables (equal to the models' `state_names`;
+a test checks)."""
 DERIVATIVE_PASSES = 10
 """PINN: activations are kept for the value, u_t, u_x and u_xx (forward or reverse), and again for
 the parameter gradient through them. Measured (pinn_smoke, width 128, Adam then L-BFGS): 65536
@@ -106,7 +107,7 @@ def _states(cfg: SimulateConfig) -> tuple[int, int]:
     """(states saved per sample, states integrated) of one member."""
     model = cfg.model
     if model.geometry == "cable":
-        return model.nx, 4 * model.nx  # V is saved at every node; V, m, h, n are integrated
+        return model.nx, NEURON_STATES[model.name] * model.nx  # V is saved at every node; every state integrated
     if model.geometry == "pde":
         return model.nx, model.nx
     n = NEURON_STATES[model.name]

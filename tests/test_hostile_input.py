@@ -362,9 +362,9 @@ def test_simulate_member_bytes():
 
 
 def test_neuron_state_counts_match_the_models():
-    from neurocli.models import FitzHughNagumo, HodgkinHuxley, ReducedHodgkinHuxley
+    from neurocli.models import MODELS
 
-    counts = {"hh": HodgkinHuxley, "hh_reduced": ReducedHodgkinHuxley, "fitzhugh_nagumo": FitzHughNagumo}
+    counts = {name: model for name, model in MODELS.items() if hasattr(model, "state_names")}
     assert {k: len(m.state_names) for k, m in counts.items()} == memory.NEURON_STATES
 
 

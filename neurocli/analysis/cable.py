@@ -40,16 +40,19 @@ def recorded_nodes(x: np.ndarray, positions: tuple[float, float], site: float) -
     return nearest_node(x, positions[0]), nearest_node(x, positions[1]), nearest_node(x, site), len(x) - 1
 
 
-def summary(t, V, *, distance_cm: float, threshold: float, max_times: int) -> dict:
+def summary(t, V, *, distance_cm: float, threshold: float, max_times: int,
+            velocity_scale: float = M_PER_S_PER_CM_PER_MS) -> dict:
     """JAX, inside the compiled solve, per member: V (nt, 4) at the RECORDED nodes -> the
     velocity between the first two (m/s), and at the site (the third) spike count, times, peak,
     minimum and the width at half amplitude above the resting level (V at the site at t0);
-    whether the far end (the fourth) crossed threshold. `distance_cm`: between the velocity nodes."""
+    whether the far end (the fourth) crossed threshold. `distance_cm`: between the velocity nodes;
+    `velocity_scale`: the reported velocity per unit of distance / time (cm/ms -> m/s: 10; 1 for a
+    dimensionless cable, whose key keeps its name)."""
     import jax.numpy as jnp
 
     from neurocli.analysis.spikes import voltage_summary
 
-    velocity = speed_between(t, V[:, 0], V[:, 1], distance_cm, threshold) * M_PER_S_PER_CM_PER_MS
+    velocity = speed_between(t, V[:, 0], V[:, 1], distance_cm, threshold) * velocity_scale
 
     v = V[:, 2]
     site = voltage_summary(t, v, threshold, (t[0], t[-1]), max_times)

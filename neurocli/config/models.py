@@ -19,10 +19,12 @@ class _ModelSection(Section):
     driven by a stimulus, V(t, x)); `units` names its time and current units for labels."""
 
     geometry: ClassVar[str] = "neuron"
-    units: ClassVar[dict[str, str]] = {"time": "ms", "current": "µA/cm²", "voltage": "mV"}
+    title_fields: ClassVar[dict[str, str]] = {}  # field -> symbol: what a figure's title shows of the model
+    units: ClassVar[dict[str, str]] = {"time": "ms", "current": "µA/cm²", "voltage": "mV", "length": "cm",
+                                       "velocity": "m/s"}
 
 
-DIMENSIONLESS = {"time": "", "current": "", "voltage": ""}
+DIMENSIONLESS = {"time": "", "current": "", "voltage": "", "length": "", "velocity": ""}
 
 
 class _HHParameters(_ModelSection):
@@ -175,6 +177,7 @@ class HHCableConfig(_HHParameters):
     """
 
     geometry: ClassVar[str] = "cable"
+    title_fields: ClassVar[dict[str, str]] = {"diameter_um": "d", "R_i_ohm_cm": "R_i", "temperature_C": "T"}
     name: Literal["hh_cable"]
     temperature_C: Annotated[float, Unit("°C"), Field(ge=-20, le=50)] = 18.5
     diameter_um: Annotated[PositiveFloat, Unit("µm")] = 476.0
@@ -190,7 +193,28 @@ class HHCableConfig(_HHParameters):
         return self
 
 
-MODEL_SECTIONS = (HHConfig, HHReducedConfig, FitzHughNagumoConfig, ReactionDiffusionConfig, HHCableConfig)
+class FitzHughNagumoCableConfig(FitzHughNagumoConfig):
+    """The FitzHugh–Nagumo cable (dimensionless): v_t = D v_xx + v − v³/3 − w + I + I_stim(x, t),
+    w_t = (v + a − b w)/tau at every node, sealed ends. The `stimulus:` section's current flows into
+    the first `stim_extent` of the line (x = 0 end)."""
+
+    geometry: ClassVar[str] = "cable"
+    title_fields: ClassVar[dict[str, str]] = {"D": "D", "a": "a", "b": "b", "tau": "τ"}
+    name: Literal["fitzhugh_nagumo_cable"]
+    D: Annotated[PositiveFloat, Unit("")] = 1.0
+    length: Annotated[PositiveFloat, Unit(""), Moves.GRID] = 60.0
+    nx: Annotated[int, Field(ge=11, le=20001)] = 601
+    stim_extent: Annotated[PositiveFloat, Unit("")] = 2.0
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.stim_extent >= self.length:
+            raise KeyedError("stim_extent", f"must be shorter than length={self.length}")
+        return self
+
+
+MODEL_SECTIONS = (HHConfig, HHReducedConfig, FitzHughNagumoConfig, ReactionDiffusionConfig, HHCableConfig,
+                  FitzHughNagumoCableConfig)
 
 ModelConfig = Annotated[Union[MODEL_SECTIONS], Field(discriminator="name")]
 

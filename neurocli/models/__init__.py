@@ -11,6 +11,7 @@ from neurocli.models.base import AbstractModel as AbstractModel
 from neurocli.models.base import AbstractNeuronModel as AbstractNeuronModel
 from neurocli.models.base import AbstractPDEModel as AbstractPDEModel
 from neurocli.models.fitzhugh_nagumo import FitzHughNagumo as FitzHughNagumo
+from neurocli.models.fitzhugh_nagumo_cable import FitzHughNagumoCable as FitzHughNagumoCable
 from neurocli.models.hh_cable import HHCable as HHCable
 from neurocli.models.hh_reduced import ReducedHodgkinHuxley as ReducedHodgkinHuxley
 from neurocli.models.hodgkin_huxley import HodgkinHuxley as HodgkinHuxley
@@ -25,6 +26,7 @@ MODELS = {
     "fitzhugh_nagumo": FitzHughNagumo,
     "reaction_diffusion": ReactionDiffusion,
     "hh_cable": HHCable,
+    "fitzhugh_nagumo_cable": FitzHughNagumoCable,
 }
 
 STIMULI = {

@@ -10,19 +10,11 @@ Units: x in cm, t in ms, V in mV, currents µA/cm² of membrane, d in µm, R_i i
 The axial conductance d/(4 R_i) is converted to mS (see `axial_conductance_mS`), so that
 (mS) · (mV/cm²) = µA/cm², the unit of every other term of the current balance.
 
-Method of lines: nx nodes x_i = i · length_cm / (nx − 1), second-order central differences,
-mirrored ghost nodes at the sealed ends (as `reaction_diffusion` with neumann ends).
-State layout: [V (nx), m (nx), h (nx), n (nx)] — blocks, not node by node. The stiff part of the
-IMEX split (the axial current) then has a tridiagonal Jacobian (`split_jacobian_block_size = 1`:
-three Jacobian-vector products and LAPACK's gtsv per step) and is linear (`split_linear`: one
-chord step per stage). Node by node (4×4 block-tridiagonal Jacobian) would also let fully
-implicit solvers avoid a dense LU, but the block-Thomas solve was 47× slower than gtsv for the
-IMEX stages (nx 401: 16.9 s against 0.36 s), and IMEX is what this model is solved with.
-
-Stimulus: the config's `stimulus:` section gives the time course I(t) in µA/cm²; it is injected
-into the membrane of the first `stim_extent_cm` of the axon (x ∈ [0, stim_extent_cm]). Each node
-receives I(t) times the fraction of its control volume [x_i − Δx/2, x_i + Δx/2] ∩ [0, length]
-that lies inside that segment, so the injected charge does not depend on nx.
+The method of lines, the sealed ends, the state layout ([V, m, h, n] in blocks of nx nodes: the
+stiff axial term's Jacobian is tridiagonal, solved by LAPACK's gtsv; node by node, the block-Thomas
+solve was 47× slower for the IMEX stages at nx 401) and how the stimulus is spread over the first
+`stim_extent_cm` are every cable's: neurocli/models/cable.py. The stimulus time course I(t) is the
+config's `stimulus:` section, in µA/cm² of membrane.
 """
 
 from __future__ import annotations
@@ -30,11 +22,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from neurocli.models.base import AbstractPDEModel
+from neurocli.models.cable import AbstractCable, segment_weights  # noqa: F401 (segment_weights: re-exported)
 from neurocli.models.hh_membrane import SQUID
 from neurocli.models.hodgkin_huxley import HodgkinHuxley
 from neurocli.models.reaction_diffusion import laplacian
@@ -55,16 +46,7 @@ def axial_conductance_mS(diameter_um: Float[ArrayLike, ""], R_i_ohm_cm: Float[Ar
     return jnp.asarray(diameter_um) * CM_PER_UM / (4.0 * jnp.asarray(R_i_ohm_cm)) * MS_PER_S
 
 
-def segment_weights(x: Float[Array, " nx"], extent: Float[ArrayLike, ""]) -> Float[Array, " nx"]:
-    """Fraction of each node's control volume (clipped to the axon) inside [0, extent]."""
-    h = x[1] - x[0]
-    lo = jnp.maximum(x - h / 2, x[0])
-    hi = jnp.minimum(x + h / 2, x[-1])
-    covered = jnp.clip(jnp.minimum(hi, extent) - lo, 0.0, None)
-    return covered / (hi - lo)
-
-
-class HHCable(AbstractPDEModel):
+class HHCable(AbstractCable):
     """Parameters: the membrane of `HodgkinHuxley` (C_m µF/cm², g_* mS/cm², E_* mV,
     temperature_C °C) plus diameter_um (µm), R_i_ohm_cm (Ω·cm), length_cm (cm),
     stim_extent_cm (cm) and the number of grid nodes nx (static)."""
@@ -84,8 +66,7 @@ class HHCable(AbstractPDEModel):
     nx: int = eqx.field(static=True, default=401)
 
     state_names: ClassVar[tuple[str, ...]] = ("V", "m", "h", "n")
-    split_jacobian_block_size: ClassVar[int | None] = 1
-    split_linear: ClassVar[bool] = True
+    velocity_scale: ClassVar[float] = 10.0  # cm/ms -> m/s
 
     def membrane(self) -> HodgkinHuxley:
         """The point neuron at every node: the same parameters, no axial current."""
@@ -94,45 +75,19 @@ class HHCable(AbstractPDEModel):
             E_K=self.E_K, E_L=self.E_L, temperature_C=self.temperature_C,
         )
 
-    def grid(self) -> Float[Array, " nx"]:
-        return jnp.linspace(0.0, 1.0, self.nx) * self.length_cm
+    def line_length(self):
+        return self.length_cm
 
-    def spacing(self) -> Float[Array, ""]:
-        return self.length_cm / (self.nx - 1)
-
-    def nodes(self, y: Float[Array, "... 4*nx"]) -> Float[Array, "... 4 nx"]:
-        """The flat state as (V, m, h, n) rows of nx nodes each."""
-        return y.reshape(y.shape[:-1] + (4, self.nx))
-
-    def full_field(self, y):
-        """V on every node (the first block of the state; sealed ends keep every node)."""
-        return y[..., : self.nx]
-
-    def stimulus_profile(self) -> Float[Array, " nx"]:
-        return segment_weights(self.grid(), self.stim_extent_cm)
+    def stimulated_extent(self):
+        return self.stim_extent_cm
 
     def axial_current(self, V: Float[Array, " nx"]) -> Float[Array, " nx"]:
         """(d / (4 R_i)) ∂²V/∂x² in µA/cm² (zero flux through the sealed ends)."""
         return axial_conductance_mS(self.diameter_um, self.R_i_ohm_cm) * laplacian(V, self.spacing(), "neumann")
 
-    def membrane_field(self, t, y: Float[Array, " state"], i_ext) -> Float[Array, " state"]:
-        """Every node's `HodgkinHuxley` vector field under its share of the stimulus i_ext(t)."""
-        field = jax.vmap(self.membrane().vector_field, in_axes=(None, 1, 0), out_axes=0)(
-            t, self.nodes(y), i_ext * self.stimulus_profile()
-        )
-        return field.T.reshape(-1)
+    def axial_term(self, V: Float[Array, " nx"]) -> Float[Array, " nx"]:
+        return self.axial_current(V) / self.C_m
 
-    def split_vector_field(self, t, y, i_ext):
-        """(membrane currents, gating and stimulus: non-stiff; axial current: stiff and linear)."""
-        V = y[: self.nx]
-        diffusion = jnp.concatenate([self.axial_current(V) / self.C_m, jnp.zeros(3 * self.nx, y.dtype)])
-        return self.membrane_field(t, y, i_ext), diffusion
-
-    def vector_field(self, t, y, i_ext):
-        nonstiff, stiff = self.split_vector_field(t, y, i_ext)
-        return nonstiff + stiff
-
-    def initial_state(self):
-        """The uniform resting state (an exact equilibrium of the sealed, unstimulated axon)."""
-        rest = self.membrane().initial_state()
-        return jnp.repeat(rest, self.nx)
+    def diffusion(self) -> Float[Array, ""]:
+        """d / (4 R_i C_m) in cm²/ms."""
+        return axial_conductance_mS(self.diameter_um, self.R_i_ohm_cm) / self.C_m

@@ -1,4 +1,5 @@
-"""Figures for the propagating action potential V(t, x) on a cable (x in cm, t in ms, V in mV)."""
+"""Figures for the propagating action potential V(t, x) on a cable (x in cm, t in ms, V in mV, or
+a dimensionless cable's units: `labels`, from simulation/cable_outputs.labels)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,18 @@ from neurocli.analysis.cable import nearest_node
 from neurocli.plotting.style import figure, parameter_label
 
 
-def voltage_at_positions(t, x, V, positions, *, title=None, marked=()):
+SQUID_LABELS = {"t": "t (ms)", "length_unit": "cm", "time_unit": "ms", "voltage": "membrane potential V (mV)"}
+
+
+def _unit(text: str) -> str:
+    return f" {text}" if text else ""
+
+
+def _paren(text: str) -> str:
+    return f" ({text})" if text else ""
+
+
+def voltage_at_positions(t, x, V, positions, *, title=None, marked=(), labels=SQUID_LABELS):
     """V(t) at the nodes nearest to `positions` (cm), one line each; `marked` positions (the
     conduction-velocity points) drawn dashed."""
     fig, ax = figure(figsize=(8.5, 4))
@@ -17,30 +29,31 @@ def voltage_at_positions(t, x, V, positions, *, title=None, marked=()):
         i = nearest_node(x, pos)
         dashed = i in marked_nodes
         suffix = " (velocity point)" if dashed else ""
-        ax.plot(t, V[:, i], lw=1.3, ls="--" if dashed else "-", color=f"C{k}", label=f"x = {x[i]:.2f} cm{suffix}")
-    ax.set_xlabel("time (ms)")
-    ax.set_ylabel("membrane potential V (mV)")
+        ax.plot(t, V[:, i], lw=1.3, ls="--" if dashed else "-", color=f"C{k}", label=f"x = {x[i]:.2f}{_unit(labels['length_unit'])}{suffix}")
+    ax.set_xlabel(f"time{_paren(labels['time_unit'])}")
+    ax.set_ylabel(labels["voltage"])
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
     return fig
 
 
-def snapshots(t, x, V, times, *, title=None):
+def snapshots(t, x, V, times, *, title=None, labels=SQUID_LABELS):
     """V(x) at the sample times nearest to `times` (ms)."""
     fig, ax = figure(figsize=(8, 4))
     for k, tt in enumerate(times):
         j = int(np.argmin(np.abs(t - tt)))
-        ax.plot(x, V[j], lw=1.3, color=f"C{k}", label=f"t = {t[j]:.2f} ms")
-    ax.set_xlabel("position along the axon x (cm)")
-    ax.set_ylabel("membrane potential V (mV)")
+        ax.plot(x, V[j], lw=1.3, color=f"C{k}", label=f"t = {t[j]:.2f}{_unit(labels['time_unit'])}")
+    ax.set_xlabel(f"position along the axon x{_paren(labels['length_unit'])}")
+    ax.set_ylabel(labels["voltage"])
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
     return fig
 
 
-def velocity_curve(values, velocities, parameter, *, unit=None, exponent=None, log=False, reference=None):
+def velocity_curve(values, velocities, parameter, *, unit=None, exponent=None, log=False, reference=None,
+                   velocity_label="conduction velocity (m/s)"):
     """Conduction velocity against a swept parameter. Members that did not conduct are marked
     with crosses on the x axis. `exponent`: a fitted power law c ∝ value^exponent, drawn dashed.
     `reference`: (value, velocity, label) of a literature point."""
@@ -73,6 +86,6 @@ def velocity_curve(values, velocities, parameter, *, unit=None, exponent=None, l
     else:
         ax.set_ylim(bottom=0)
     ax.set_xlabel(parameter_label(parameter, unit))
-    ax.set_ylabel("conduction velocity (m/s)")
+    ax.set_ylabel(velocity_label)
     ax.legend(loc="best", fontsize=8)
     return fig

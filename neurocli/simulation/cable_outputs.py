@@ -1,10 +1,12 @@
-"""`simulate` outputs for cable models (hh_cable): solution.npz, figures, metrics.
+"""`simulate` outputs for cable models (hh_cable, fitzhugh_nagumo_cable): solution.npz, figures, metrics.
 
-The solve keeps V only (`HHCable.full_field`): the chunk driver's kept trajectory is V (nt, nx).
+The solve keeps V only (`AbstractCable.full_field`): the chunk driver's kept trajectory is V (nt, nx).
 Metrics follow the run contract (README): the simulate neuron keys measured at the recording point
 (`analysis.recording_point`, a fraction of the length), the PDE keys nx and nt, plus
 `conduction_velocity_m_per_s` between `analysis.velocity_points`, all from the compiled analysis
 (`cable_analysis.summary`) a sweep's members get too. Sweeps: simulation/sweep.py and sweep_figures.py.
+A dimensionless cable (FitzHugh–Nagumo) keeps the keys' names (as the neuron keys keep `_mV`): its
+velocity is in length units per time unit, its points and widths in its own units.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurocli.analysis import cable as cable_analysis
+from neurocli.config.base import field_unit
 from neurocli.plotting import cable as cable_plots
 from neurocli.plotting import figure_worker
 from neurocli.plotting import pde as pde_plots
@@ -43,6 +46,28 @@ def _snapshot_times(t, x, arrival, n=5):
     return np.linspace(t[0], t[-1], n)
 
 
+def labels(model_cfg) -> dict[str, str]:
+    """Axis labels in the model's units (none for a dimensionless cable)."""
+    u = model_cfg.units
+
+    def unit(key):
+        return f" ({u[key]})" if u[key] else ""
+
+    v = "V" if u["voltage"] else "v"
+    return {"V": f"{v}{unit('voltage')}", "x": f"x{unit('length')}", "t": f"t{unit('time')}",
+            "velocity": f"conduction velocity{unit('velocity')}", "length_unit": u["length"],
+            "time_unit": u["time"], "voltage": f"membrane potential {v}{unit('voltage')}"}
+
+
+def title(model_cfg) -> str:
+    """The model's defining parameters, as figure titles show them."""
+    parts = []
+    for field, symbol in model_cfg.title_fields.items():
+        unit = field_unit(type(model_cfg), field) or ""
+        parts.append(f"{symbol} = {getattr(model_cfg, field):g}{' ' + unit if unit else ''}")
+    return ", ".join(parts)
+
+
 def measuring_points(an, x: np.ndarray) -> tuple[tuple[float, float], float]:
     """(velocity points, recording site) in cm on the grid x: `analysis.velocity_points` and
     `analysis.recording_point` are fractions of the length."""
@@ -61,18 +86,14 @@ def write(cfg, model, result: dict, times: ChunkTimes, run: RunDirectory) -> dic
     length = float(x[-1])
     positions, site = measuring_points(an, x)
 
-    model_cfg = cfg.model
-    title = (
-        f"d = {model_cfg.diameter_um:g} µm, R_i = {model_cfg.R_i_ohm_cm:g} Ω·cm, "
-        f"T = {model_cfg.temperature_C:g} °C"
-    )
-    figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, t, x, V[None], [title], cmap="viridis",
-                       label="V (mV)", x_label="x (cm)", t_label="t (ms)")
+    name, text = title(cfg.model), labels(cfg.model)
+    figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, t, x, V[None], [name], cmap="viridis",
+                       label=text["V"], x_label=text["x"], t_label=text["t"])
     sample_at = sorted({0.0, positions[0], site, positions[1], length})
-    figure_worker.save(run, "voltage_traces", cable_plots.voltage_at_positions, t, x, V, sample_at, title=title,
-                       marked=positions)
+    figure_worker.save(run, "voltage_traces", cable_plots.voltage_at_positions, t, x, V, sample_at, title=name,
+                       marked=positions, labels=text)
     snapshots = _snapshot_times(t, x, cable_analysis.arrival_times(t, V, an.spike_threshold_mV))
-    figure_worker.save(run, "snapshots", cable_plots.snapshots, t, x, V, snapshots, title=title)
+    figure_worker.save(run, "snapshots", cable_plots.snapshots, t, x, V, snapshots, title=name, labels=text)
 
     spikes = result["spike_times_ms"]
     return {

@@ -80,7 +80,8 @@ def chunk_analysis(cfg, problem: Problem, max_times: int | None = None):
 
         def analyse(ts, V, member):  # nodes are fractions of the length: a swept length_cm keeps them
             distance = steps * member.model.spacing()
-            return cable_analysis.summary(ts, V[:, index], distance_cm=distance, threshold=thr, max_times=k)
+            return cable_analysis.summary(ts, V[:, index], distance_cm=distance, threshold=thr, max_times=k,
+                                          velocity_scale=type(model).velocity_scale)
 
         return save, analyse, CABLE_METRICS
     window = rate_window(cfg)

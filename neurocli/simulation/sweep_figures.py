@@ -34,7 +34,8 @@ def maps(cfg, members: MemberTable, per_member: dict, metrics: list[str], run: R
     """One figure per metric: heat maps over a grid of 2 or 3 parameters, a scatter otherwise.
     A dimensionless model's metrics drop the mV and ms of their labels."""
     dimensionless = cfg.model.units["voltage"] == ""
-    labels = {m: MAPPED[m] if not dimensionless else MAPPED[m].replace(" (mV)", "").replace(" (ms)", "")
+    labels = {m: MAPPED[m] if not dimensionless else
+              MAPPED[m].replace(" (mV)", "").replace(" (ms)", "").replace(" (m/s)", "")
               for m in metrics}
     sweep_plots.save_maps(run, cfg.sweep, list(members.names), members.values, per_member, labels,
                           units=members.units)
@@ -110,14 +111,16 @@ def cable(cfg, problem, traj: SolveOutput, members: MemberTable, kept, per_membe
     positions, site = cable_outputs.measuring_points(an, x)
     labels = [members.label(i) for i in kept]
     titles = [members.label(i, sep="\n") for i in kept]
-    figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, t, xs, V, titles, cmap="viridis", label="V (mV)",
-                       x_label="x (cm)", t_label="t (ms)")
+    text = cable_outputs.labels(cfg.model)
+    figure_worker.save(run, "heatmap", pde_plots.heatmap_grid, t, xs, V, titles, cmap="viridis", label=text["V"],
+                       x_label=text["x"], t_label=text["t"])
     last = V[-1]
     figure_worker.save(run, "voltage_traces", cable_plots.voltage_at_positions, t, x, last,
-                       sorted({0.0, positions[0], site, positions[1], length}), title=labels[-1], marked=positions)
+                       sorted({0.0, positions[0], site, positions[1], length}), title=labels[-1], marked=positions,
+                       labels=text)
     arrival = cable_analysis.arrival_times(t, last, an.spike_threshold_mV)
     figure_worker.save(run, "snapshots", cable_plots.snapshots, t, x, last, cable_outputs._snapshot_times(t, x, arrival),
-                       title=labels[-1])
+                       title=labels[-1], labels=text)
 
     extra = cable_outputs.grid_metrics(an, t, x, positions, site)
     if xs.ndim == 2:  # the points move with each member's length: as fractions, not cm
@@ -134,7 +137,8 @@ def cable(cfg, problem, traj: SolveOutput, members: MemberTable, kept, per_membe
         if parameter == "model.temperature_C" and cable_outputs._is_hh_1952_axon(cfg.model):
             reference = cable_outputs.HH_1952
         figure_worker.save(run, "velocity", cable_plots.velocity_curve, values, velocities, parameter,
-                           unit=members.units[0], exponent=exponent, log=exponent is not None, reference=reference)
+                           unit=members.units[0], exponent=exponent, log=exponent is not None, reference=reference,
+                           velocity_label=text["velocity"])
     else:
         maps(cfg, members, per_member, ["conduction_velocity_m_per_s", "spike_half_width_ms", "peak_V_mV"], run)
     return extra
