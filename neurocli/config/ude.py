@@ -169,6 +169,10 @@ class FitSection(Section):
     parameters: dict[str, FitParameter] = Field(default_factory=dict, description="model field -> how to fit it")
     initial_voltage: bool = Field(
         default=False, description="fit each trajectory's starting V too (else: its first sample)")
+    init_jitter: NonNegativeFloat = Field(
+        default=0.0, description="start each fitted parameter off its init by this fraction times a normal draw "
+                                 "seeded by runtime.seed (log parameters: init·exp(jitter·z); others: "
+                                 "init + jitter·|init|·z), clipped inside its bounds; 0: start at init")
 
 
 class NetworkConfig(Section):
@@ -428,8 +432,11 @@ class TrainUDEConfig(Section):
         if isinstance(data, CsvData) and not self.recording_mode:
             ignored_unless(data, "initial_voltage", False, "a CSV of every state starts from its first row", prefix="data.")
         if self.recording_mode:
-            if self.sweep is not None:
-                raise KeyedError("sweep", "a sweep of members is not available with recordings or fitted parameters yet")
+            if self.sweep is not None and "runtime.seed" in self.sweep.names and self.ude.replaced == "none" \
+                    and (self.fit is None or self.fit.init_jitter == 0):
+                raise KeyedError("sweep", "runtime.seed is swept but seeds nothing here: there is no network "
+                                          "(ude.replaced: none) and fit.init_jitter is 0, so every member would "
+                                          "train the same; set fit.init_jitter > 0 (the start's spread)")
             if self.ude.network.init_from is not None:
                 raise KeyedError("ude.network.init_from", "is not available with recordings or fitted parameters yet")
             if self.validation.sweeps is not None and len(set(self.validation.sweeps)) != len(self.validation.sweeps):
@@ -453,7 +460,9 @@ class TrainUDEConfig(Section):
         for i, path in enumerate(sweep.names):
             key = "sweep.parameter" if sweep.parameter is not None else f"sweep.parameters[{i}].parameter"
             if path.startswith("data.") and not isinstance(self.data, SimulatedData):
-                raise KeyedError(key, f"{path!r} needs simulated data (data.kind: simulated); csv data have no noise draw")
+                raise KeyedError(key, f"{path!r} needs simulated data (data.kind: simulated); {self.data.kind} "
+                                      "data have no noise draw (a recording's noise is fixed: sweep runtime.seed "
+                                      "with fit.init_jitter to vary the start instead)")
         table = sweep.table()
         if "runtime.seed" in sweep.names and self.ude.network.init_from is not None:
             raise KeyedError("sweep", "runtime.seed is swept but ude.network.init_from gives every member the same "
