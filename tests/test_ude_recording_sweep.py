@@ -76,21 +76,28 @@ def test_start_values_jitter_by_the_seed_inside_the_bounds():
     assert all(s.lo < wide[s.name] < s.hi for s in specs)
 
 
+@pytest.mark.slow
 def test_a_seed_sweep_trains_each_member_as_its_single_run(short_csv, tmp_path):
-    """runtime.seed [3, 7] with fit.init_jitter 0.2 (no network): two different starts, one vmapped
-    LM fit; each member's fitted values are its single run's (4 LM steps each); metrics.json's
-    median and spread are numpy's over the members; members.csv has a column per parameter."""
-    raw = raw_config(short_csv, sweep={"parameter": "runtime.seed", "values": [3, 7]})
+    """runtime.seed [3, 7] with fit.init_jitter 0.2 (no network: two different starts) zipped with
+    data.seed [0, 1] (0.5 mV of noise added to the recording, a draw each), one vmapped LM fit: each
+    member's fitted values are its single run's (4 LM steps each); metrics.json's median and spread
+    are numpy's over the members; members.csv has a column per fitted parameter."""
+    raw = raw_config(short_csv, sweep={"parameters": [{"parameter": "runtime.seed", "values": [3, 7]},
+                                                      {"parameter": "data.seed", "values": [0, 1]}],
+                                       "combine": "zip"})
+    raw["data"]["noise"] = {"V": 0.5}
     run, m = _run(raw, tmp_path, "sweep")
-    assert m["member_count"] == 2 and m["swept"] == ["runtime.seed"] and m["top_level_metrics_are"] == "median over members"
+    assert m["member_count"] == 2 and m["swept"] == ["runtime.seed", "data.seed"]
+    assert m["top_level_metrics_are"] == "median over members"
     singles = []
     for seed in (3, 7):
         one = {k: v for k, v in raw.items() if k != "sweep"}
         one["runtime"] = {**raw["runtime"], "seed": seed}
+        one["data"] = {**raw["data"], "seed": (3, 7).index(seed)}
         singles.append(_single(one, tmp_path, f"seed{seed}"))
     assert singles[0]["g_K"] != pytest.approx(singles[1]["g_K"], rel=1e-6)  # the starts differ, 4 steps do not converge
     for i, member in enumerate(m["members"]):
-        assert member["runtime.seed"] == (3, 7)[i]
+        assert member["runtime.seed"] == (3, 7)[i] and member["data.seed"] == i
         for name in ("g_K", "g_L"):
             assert member["fitted_parameters"][name]["value"] == pytest.approx(singles[i][name], rel=1e-7), (i, name)
             assert member["fitted_parameters"][name]["stderr"] > 0
@@ -108,7 +115,7 @@ def test_a_seed_sweep_trains_each_member_as_its_single_run(short_csv, tmp_path):
     assert m["best_loss"] == pytest.approx(np.median([mem["best_loss"] for mem in m["members"]]))
     with open(run / "members.csv") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["runtime.seed", "best_loss", "final_loss", "fit_sse", "heldout_sse", "current_rmse",
+    assert list(rows[0]) == ["runtime.seed", "data.seed", "best_loss", "final_loss", "fit_sse", "heldout_sse", "current_rmse",
                              "fit_residual_sd", "fitted_g_K", "fitted_g_L"]
     assert [int(r["runtime.seed"]) for r in rows] == [3, 7]
     for r, member in zip(rows, m["members"]):
@@ -123,7 +130,7 @@ def test_a_noise_seed_sweep_on_simulated_data_trains_each_member_on_its_own_draw
     raw["ude"] = {"replaced": "none"}
     raw["data"]["noise"] = {"V": 1.0}
     raw["fit"] = {"parameters": {"g_L": {"init": 0.4, "bounds": [0.01, 10.0]}, "E_L": {"init": -60.0}}}
-    raw["train"] = {"phases": [{"optimizer": "levenberg_marquardt", "iterations": 3}], "checkpoint_every": 3}
+    raw["train"] = {"phases": [{"optimizer": "levenberg_marquardt", "iterations": 2}], "checkpoint_every": 2}
     raw["sweep"] = {"parameter": "data.seed", "values": [0, 1]}
     _, m = _run(raw, tmp_path, "noise")
     fitted = []
@@ -135,11 +142,16 @@ def test_a_noise_seed_sweep_on_simulated_data_trains_each_member_on_its_own_draw
     for i, member in enumerate(m["members"]):
         for name in ("g_L", "E_L"):
             assert member["fitted_parameters"][name]["value"] == pytest.approx(fitted[i][name], rel=1e-7), (i, name)
+    for name in ("g_L", "E_L"):
+        values = np.array([fitted[0][name], fitted[1][name]])
+        assert m["fitted_parameters"][name]["median"] == pytest.approx(np.median(values), rel=1e-7)
+        assert m["fitted_parameters"][name]["iqr"] == pytest.approx(np.subtract(*np.percentile(values, [75, 25])), rel=1e-5)
 
 
 @pytest.mark.parametrize("change, key, message", [
-    ({"sweep": {"parameter": "data.seed", "values": [0, 1]}}, "sweep.parameter",
-     "'data.seed' needs simulated data (data.kind: simulated); csv data have no noise draw"),
+    ({"sweep": {"parameter": "data.seed", "values": [0, 1]}}, "sweep",
+     "data.seed is swept but no noise is added (data.noise"),
+    ({"data.noise": {"m": 1.0}}, "data.noise.m", "has no samples of m (has V)"),
     ({"sweep": {"parameter": "runtime.seed", "values": [0, 1]}, "fit.init_jitter": 0.0}, "sweep",
      "runtime.seed is swept but seeds nothing here"),
     ({"sweep": {"parameter": "model.g_L", "values": [0.3, 0.4]}}, "sweep.parameter",
@@ -153,11 +165,12 @@ def test_bad_recording_sweeps_exit_2_naming_the_key_before_compiling(short_csv, 
         if dotted == "sweep":
             raw["sweep"] = value
         else:
-            raw["fit"][dotted.split(".")[1]] = value
+            section, name = dotted.split(".")
+            raw[section][name] = value
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError) as err:
-        validate(TrainUDEConfig, raw, str(path))
+        train_ude.prepare(validate(TrainUDEConfig, raw, str(path)), str(path))
     assert err.value.problems[0][0] == key and message in str(err.value), str(err.value)
     result, _ = invoke("train-ude", "--config", path, "--output-root", tmp_path / "runs")
     assert result.exit_code == 2 and key in result.output and str(path) in result.output

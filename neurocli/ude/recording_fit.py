@@ -283,6 +283,7 @@ def read(cfg: TrainUDEConfig, source: str) -> SweepSet | None:
     """The recording a config names, checked (None for simulated data: made in `setup`)."""
     sweeps = recordings.read(cfg, source)
     if sweeps is not None:
+        with_noise(sweeps, cfg.data.noise, cfg.data.seed, source)  # a noise level for a state it lacks: exit 2
         observed_of(cfg, sweeps, source)
         split_sweeps(cfg, sweeps, source)
         if cfg.stimulus.kind == "recorded" and sweeps.i_ext is None:
@@ -291,6 +292,21 @@ def read(cfg: TrainUDEConfig, source: str) -> SweepSet | None:
 
         memory.check_recording(cfg, sweeps.count * sweeps.t.size, sweeps.count, source)
     return sweeps
+
+
+def with_noise(sweeps: SweepSet, noise: dict[str, float], seed: int, source: str = "config") -> SweepSet:
+    """A recording with Gaussian noise of standard deviation `noise[state]` added to its samples of
+    that state (`data.noise` on a recording: a synthetic experiment), drawn with numpy's generator
+    seeded by `seed` (data.seed), one draw per sample of every recorded state in order."""
+    if not any(v > 0 for v in noise.values()):
+        return sweeps
+    missing = [k for k, v in noise.items() if v > 0 and k not in sweeps.names]
+    if missing:
+        raise ConfigError(source, [(f"data.noise.{missing[0]}", f"{sweeps.source}: has no samples of {missing[0]} "
+                                                                 f"(has {', '.join(sweeps.names)})")])
+    sigma = np.array([noise.get(name, 0.0) for name in sweeps.names])
+    rng = np.random.default_rng(seed)
+    return dataclasses.replace(sweeps, y=sweeps.y + rng.standard_normal(sweeps.y.shape) * sigma)
 
 
 def from_simulated(recording, names: tuple[str, ...]) -> SweepSet:

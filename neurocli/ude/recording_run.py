@@ -32,8 +32,8 @@ from neurocli.ude.task import HISTORY_COLUMNS, skeleton
 
 def sweep_set(cfg: TrainUDEConfig, prep) -> rf.SweepSet:
     """The recording read in `prepare`, or the simulated data as one sweep."""
-    if prep.sweeps is not None:
-        return prep.sweeps
+    if prep.sweeps is not None:  # as read, plus any data.noise
+        return rf.with_noise(prep.sweeps, cfg.data.noise, cfg.data.seed)
     return rf.from_simulated(ude_data.simulate(cfg, prep.truth, prep.stimulus), cfg.state_names)
 
 

@@ -3,8 +3,9 @@ once by one vmapped step (`UdeSweepTask`'s), for identifiability.
 
 The members are the one member table (`TrainUDEConfig.binding()`, checked by `Binding.validate`):
 `runtime.seed` seeds the network's initialisation and the start of the fitted parameters
-(`fit.init_jitter`); with simulated data, `data.seed` and `data.noise.<state>` draw each member's
-noise. Member i trains what the config with that row's values and no sweep trains alone (its own
+(`fit.init_jitter`); `data.seed` and `data.noise.<state>` draw each member's noise: on simulated
+data's clean trajectory, or added to a recording file's samples (`data.noise`, a synthetic
+experiment). Member i trains what the config with that row's values and no sweep trains alone (its own
 `recording_run.setup`), except that the network's input centring and scaling, when not configured,
 come from the config's own data (shared: one network shape and settings per vmapped step).
 
@@ -34,11 +35,18 @@ from neurocli.ude.sweep_task import UdeSweepTask
 MEMBER_FIELDS = ("data", "v0", "observed_y0", "start_states")
 
 
-def member_sweep_sets(cfg: TrainUDEConfig, members: MemberTable, base: rf.SweepSet, simulated) -> list[rf.SweepSet]:
-    """Each member's sweeps: the config's own (`base`) unless data.* is swept, then the simulated
-    recording's clean trajectory with the member's noise (as `ude.sweep.recordings` draws it)."""
+def member_sweep_sets(cfg: TrainUDEConfig, members: MemberTable, base: rf.SweepSet, prep) -> list[rf.SweepSet]:
+    """Each member's sweeps: the config's own (`base`) unless data.* is swept; then a recording
+    file's samples (as read) with the member's noise added, or simulated data's clean trajectory with
+    the member's noise (as `ude.sweep.recordings` draws it)."""
     if not data_swept(members):
         return [base] * len(members)
+    if prep.sweeps is not None:
+        return [rf.with_noise(prep.sweeps, c.data.noise, c.data.seed)
+                for c in (member_config(members, cfg, i) for i in range(len(members)))]
+    from neurocli.ude import data as ude_data
+
+    simulated = ude_data.simulate(cfg, prep.truth, prep.stimulus)
     return [rf.from_simulated(r, cfg.state_names) for r in recordings(members, cfg, simulated)]
 
 
@@ -104,13 +112,8 @@ def setup(cfg: TrainUDEConfig, prep, sweeps: rf.SweepSet, desc: dict | None):
     network = ude_setup.build_network(desc, cfg.runtime.seed)
     _, static = split_network(network)
     ude = ude_setup.build_ude(cfg, prep.truth, network)
-    simulated = None
-    if data_swept(members):  # simulated data: the members' noise on the config's clean trajectory
-        from neurocli.ude import data as ude_data
-
-        simulated = ude_data.simulate(cfg, prep.truth, prep.stimulus)
     fits = [rf.make_fit(member_config(members, cfg, i), s, "config")
-            for i, s in enumerate(member_sweep_sets(cfg, members, sweeps, simulated))]
+            for i, s in enumerate(member_sweep_sets(cfg, members, sweeps, prep))]
     losses = member_losses(cfg, members, fits, ude, static, prep.stimulus)
     params = member_params(cfg, members, fit, desc)
     t = cfg.train
