@@ -2,10 +2,16 @@
 and copies the runs' figures there.
 
 1. Conductances from V only: full Hodgkin–Huxley (squid-axon truth) under three 30 ms current
-   steps (−3, 4, 10 µA/cm²), 50 ms at 0.1 ms, σ = 1 mV voltage noise, noise seeds 0, 1, 2 (seed 0
-   is tests/data/hh_steps.csv). configs/fit_conductances.yaml through the CLI (a fresh process, an
-   empty compilation cache for seed 0, then warm): g_Na, g_K, g_L, E_L against the truth.
-   Targets: each within 2 % (E_L within 0.5 mV), <= 60 s wall on 2 cores.
+   steps (−10, 4, 10 µA/cm²), 50 ms at 0.1 ms, σ = 1 mV voltage noise, with
+   configs/fit_conductances.yaml through the CLI (a fresh process):
+   - the shipped recording tests/data/hh_steps.csv (noise seed 0), an empty compilation cache,
+     then warm: the wall time (target <= 60 s on 2 cores) and its fitted values;
+   - a noise-seed sweep: the noise-free recording with data.noise.V = 1 and `sweep: data.seed`
+     over NOISE_SEEDS, every member fitted in one vmapped run: each member's g_Na, g_K, g_L, E_L
+     against the truth, their median and spread (targets: within 2 %, E_L within 0.5 mV);
+   - a start sweep (identifiability): the shipped recording, `sweep: runtime.seed` over
+     START_SEEDS with fit.init_jitter = START_JITTER (starts spread by that fraction, log-normal):
+     the spread of the fitted values across starts.
 2. The sodium current from V only: the reduced model (V, n; n hidden) whose sodium current a
    network of V replaces (the seed's UDE, configs/ude_reduced_hh.yaml's recipe), fitted to V alone
    with σ = 1 mV under three 1 ms pulses (10, 20, 30 µA/cm² at 10 ms) plus a held-out fourth
@@ -15,7 +21,8 @@ and copies the runs' figures there.
 3. configs/ude_recording.yaml (tests/data/hh_steps.nwb: full HH, sodium replaced by a network of
    V, m, h, from V only): its metrics as they come.
 
-`BENCH_REC_ONLY=a,b` runs a subset (conductances, sodium, ude_recording).
+`BENCH_REC_ONLY=a,b` runs a subset (conductances, sodium, ude_recording); the sections not run keep
+their previous results (read from recordings.json).
 """
 
 from __future__ import annotations
@@ -29,7 +36,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 
 import neurocli_process
 
@@ -39,6 +45,11 @@ sys.path.insert(0, str(ROOT))
 
 TRUTH = {"g_Na": 120.0, "g_K": 36.0, "g_L": 0.3, "E_L": -54.387}
 SIGMA = 1.0
+STEPS = (-10.0, 4.0, 10.0)  # µA/cm², as tests/data/make_recording.py
+NOISE_SEEDS = list(range(8))
+START_SEEDS = list(range(6))
+START_JITTER = 0.3
+SPREAD = ("median", "min", "max", "q25", "q75", "iqr", "mad")
 
 SODIUM_CONFIG = """\
 model: {name: hh_reduced}
@@ -67,7 +78,7 @@ runtime: {precision: float64, seed: 0}
 """
 
 
-def make_data(kind: str, seed: int, path: Path) -> None:
+def make_data(kind: str, seed: int, path: Path, sigma: float = SIGMA) -> None:
     """Write a synthetic recording in a child process (JAX float64, no state left here)."""
     code = f"""
 import jax; jax.config.update('jax_enable_x64', True)
@@ -75,12 +86,12 @@ import sys; sys.path.insert(0, {str(ROOT)!r})
 from neurocli.models import HodgkinHuxley, ReducedHodgkinHuxley
 from neurocli.ude import synthetic
 if {kind!r} == 'steps':
-    syn = synthetic.current_clamp(HodgkinHuxley(), amplitudes=(-3.0, 4.0, 10.0), t1=50.0, dt=0.1, start=5.0,
-                                  stop=35.0, noise_mV={SIGMA}, seed={seed})
+    syn = synthetic.current_clamp(HodgkinHuxley(), amplitudes={STEPS!r}, t1=50.0, dt=0.1, start=5.0,
+                                  stop=35.0, noise_mV={sigma}, seed={seed})
 else:
     m = ReducedHodgkinHuxley()
     syn = synthetic.current_clamp(m, amplitudes=(10.0, 20.0, 30.0, 15.0), t1=50.0, dt=0.1, start=10.0,
-                                  stop=11.0, noise_mV={SIGMA}, seed={seed})
+                                  stop=11.0, noise_mV={sigma}, seed={seed})
 synthetic.write_csv({str(path)!r}, syn)
 """
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -93,28 +104,66 @@ def cli(config: Path | str, cache_dir: str, sets=()) -> dict:
     return {**metrics, "process_wall_s": wall, "run_dir": str(run_dir)}
 
 
+def _errors(values: dict) -> dict:
+    """Each parameter's error against the truth: relative for conductances, mV for E_L."""
+    return {n: (values[n] - t) if n == "E_L" else (values[n] - t) / abs(t) for n, t in TRUTH.items()}
+
+
+def _sweep_config(tmp: Path, name: str, data_path: Path, sweep: dict, data=None, fit=None) -> Path:
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "configs" / "fit_conductances.yaml").read_text())
+    raw["data"]["path"] = str(data_path)
+    raw["data"].update(data or {})
+    raw["fit"].update(fit or {})
+    raw["sweep"] = sweep
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _summary(m: dict) -> dict:
+    """A sweep's fitted parameters: per member, the median and spread, errors against the truth."""
+    fitted = m["fitted_parameters"]
+    members = [{name: mem["fitted_parameters"][name]["value"] for name in TRUTH} for mem in m["members"]]
+    return {"process_wall_s": m["process_wall_s"], "compile_s": m["compile_s"], "train_s": m["train_s"],
+            "members": len(members), "run_dir": m["run_dir"],
+            "member_values": members, "member_errors": [_errors(v) for v in members],
+            "member_stderr": [{n: mem["fitted_parameters"][n]["stderr"] for n in TRUTH} for mem in m["members"]],
+            "spread": {n: {k: fitted[n][k] for k in SPREAD} for n in TRUTH},
+            "median_error": _errors({n: fitted[n]["median"] for n in TRUTH}),
+            "stderr_median": {n: fitted[n]["stderr_median"] for n in TRUTH}}
+
+
 def conductances(tmp: Path) -> dict:
-    out: dict = {"runs": []}
+    out: dict = {}
     cache = tempfile.mkdtemp(prefix="bench_rec_cache_")
-    for seed in (0, 1, 2):
-        data = tmp / f"steps_{seed}.csv"
-        make_data("steps", seed, data)
-        print(f"[bench_recordings] conductances, noise seed {seed}", file=sys.stderr, flush=True)
-        m = cli("configs/fit_conductances.yaml", cache, [f"data.path={data}"])
-        fitted = m["fitted_parameters"]
-        row = {"noise_seed": seed, "process_wall_s": m["process_wall_s"], "compile_s": m["compile_s"],
-               "train_s": m["train_s"], "best_loss": m["best_loss"], "residual_sd": m["fit_residual_sd"],
-               "run_dir": m["run_dir"], "parameters": {}}
-        for name, truth in TRUTH.items():
-            v, se = fitted[name]["value"], fitted[name]["stderr"]
-            err = v - truth
-            row["parameters"][name] = {"value": v, "stderr": se, "error": err, "relative_error": err / abs(truth),
-                                       "z": err / se if se > 0 else None}
-        out["runs"].append(row)
-        if seed == 0:  # the same data again with a warm compilation cache
-            warm = cli("configs/fit_conductances.yaml", cache, [f"data.path={data}"])
-            out["warm_wall_s"] = warm["process_wall_s"]
-    shutil.copy(Path(out["runs"][0]["run_dir"]) / "figures" / "fit.pdf", RESULTS / "recordings_conductances_fit.pdf")
+    shipped = ROOT / "tests" / "data" / "hh_steps.csv"
+    print("[bench_recordings] conductances, the shipped recording (cold, then warm)", file=sys.stderr, flush=True)
+    m = cli("configs/fit_conductances.yaml", cache)
+    warm = cli("configs/fit_conductances.yaml", cache)
+    fitted = {n: m["fitted_parameters"][n]["value"] for n in TRUTH}
+    out["single"] = {"cold_wall_s": m["process_wall_s"], "warm_wall_s": warm["process_wall_s"],
+                     "compile_s": m["compile_s"], "train_s": m["train_s"], "residual_sd": m["fit_residual_sd"],
+                     "values": fitted, "errors": _errors(fitted),
+                     "stderr": {n: m["fitted_parameters"][n]["stderr"] for n in TRUTH}, "run_dir": m["run_dir"]}
+    shutil.copy(Path(m["run_dir"]) / "figures" / "fit.pdf", RESULTS / "recordings_conductances_fit.pdf")
+
+    clean = tmp / "steps_clean.csv"
+    make_data("steps", 0, clean, sigma=0.0)
+    print(f"[bench_recordings] conductances, a noise-seed sweep ({len(NOISE_SEEDS)} members)", file=sys.stderr, flush=True)
+    config = _sweep_config(tmp, "noise_seeds", clean, {"parameter": "data.seed", "values": NOISE_SEEDS},
+                           data={"noise": {"V": SIGMA}})
+    out["noise_seeds"] = _summary(cli(config, cache))
+    shutil.copy(Path(out["noise_seeds"]["run_dir"]) / "figures" / "parameters.pdf",
+                RESULTS / "recordings_conductances_noise_seeds.pdf")
+
+    print(f"[bench_recordings] conductances, a start sweep ({len(START_SEEDS)} members)", file=sys.stderr, flush=True)
+    config = _sweep_config(tmp, "starts", shipped, {"parameter": "runtime.seed", "values": START_SEEDS},
+                           fit={"init_jitter": START_JITTER})
+    out["starts"] = _summary(cli(config, cache))
+    shutil.copy(Path(out["starts"]["run_dir"]) / "figures" / "parameters.pdf",
+                RESULTS / "recordings_conductances_starts.pdf")
     return out
 
 
@@ -141,7 +190,7 @@ def ude_recording() -> dict:
             shutil.copy(src, RESULTS / f"recordings_ude_recording_{fig}.pdf")
     keep = ("current_rmse", "current_max_err", "heldout_sse", "fit_sse_per_sweep", "best_loss", "iterations",
             "process_wall_s", "compile_s", "train_s", "run_dir", "failed_solves")
-    return {k: m.get(k) for k in keep}
+    return {**{k: m.get(k) for k in keep}, "steps": list(STEPS)}
 
 
 def markdown(results: dict) -> str:
@@ -152,31 +201,46 @@ def markdown(results: dict) -> str:
              "Produced by `python benchmarks/bench_recordings.py` (from the repository root).", ""]
     if "conductances" in results:
         c = results["conductances"]
-        lines += ["## Conductances from V only (full HH, 3 current steps, σ = 1 mV)", "",
+
+        def err(name, e):
+            return f"{e:+.3f} mV" if name == "E_L" else f"{100 * e:+.2f} %"
+
+        one = c["single"]
+        lines += ["## Conductances from V only (full HH, 3 current steps −10, 4, 10 µA/cm², σ = 1 mV)", "",
                   "`configs/fit_conductances.yaml` (no network; g_Na, g_K, g_L log-space, E_L linear; start "
                   "100, 30, 0.5, −60; 40 Levenberg–Marquardt iterations; each sweep's starting V fitted). "
                   "Targets: within 2 % (E_L within 0.5 mV), ≤ 60 s.", "",
-                  "| noise seed | g_Na | g_K | g_L | E_L (mV) | residual sd (mV) | process wall (s) |",
-                  "|---|---|---|---|---|---|---|"]
-        for r in c["runs"]:
-            p = r["parameters"]
-
-            def cell(name):
-                x = p[name]
-                if name == "E_L":
-                    return f"{x['value']:.3f} ± {x['stderr']:.3f} ({x['error']:+.3f} mV)"
-                return f"{x['value']:.4g} ± {x['stderr']:.2g} ({100 * x['relative_error']:+.2f} %)"
-
-            lines.append(f"| {r['noise_seed']} | {cell('g_Na')} | {cell('g_K')} | {cell('g_L')} | {cell('E_L')} | "
-                         f"{r['residual_sd']:.3f} | {r['process_wall_s']:.1f} |")
-        worst = {n: max(abs(r["parameters"][n]["relative_error" if n != "E_L" else "error"]) for r in c["runs"])
-                 for n in TRUTH}
-        zmax = max(abs(r["parameters"][n]["z"]) for r in c["runs"] for n in TRUTH)
-        lines += ["", f"Truth: g_Na 120, g_K 36, g_L 0.3 mS/cm², E_L −54.387 mV. Worst over the seeds: g_Na "
-                      f"{100 * worst['g_Na']:.2f} %, g_K {100 * worst['g_K']:.2f} %, g_L {100 * worst['g_L']:.2f} %, "
-                      f"E_L {worst['E_L']:.3f} mV; largest |error| / stderr {zmax:.2f}. "
-                      f"Wall (process, seed 0): {c['runs'][0]['process_wall_s']:.1f} s cold cache, "
-                      f"{c['warm_wall_s']:.1f} s warm.", ""]
+                  "### The shipped recording (tests/data/hh_steps.csv, noise seed 0)", "",
+                  "| | g_Na | g_K | g_L | E_L (mV) |", "|---|---|---|---|---|",
+                  "| fitted ± stderr | " + " | ".join(f"{one['values'][n]:.5g} ± {one['stderr'][n]:.2g}" for n in TRUTH) + " |",
+                  "| error | " + " | ".join(err(n, one["errors"][n]) for n in TRUTH) + " |", "",
+                  f"Residual sd {one['residual_sd']:.3f} mV. Process wall: {one['cold_wall_s']:.1f} s with an empty "
+                  f"compilation cache, {one['warm_wall_s']:.1f} s warm.", ""]
+        for key, title, how in (
+                ("noise_seeds", "Over noise seeds: `sweep: data.seed`",
+                 f"The noise-free recording with `data.noise.V: {SIGMA}`, one noise draw per member (data.seed "
+                 f"{NOISE_SEEDS[0]}–{NOISE_SEEDS[-1]}), all fitted in one vmapped run."),
+                ("starts", "Over starts: `sweep: runtime.seed` with `fit.init_jitter`",
+                 f"The shipped recording, each member's start drawn log-normally around the config's "
+                 f"(init_jitter {START_JITTER}, runtime.seed {START_SEEDS[0]}–{START_SEEDS[-1]}): identifiability.")):
+            if key not in c:
+                continue
+            sw = c[key]
+            errs = sw["member_errors"]
+            lines += [f"### {title}", "", how, "",
+                      "| | g_Na | g_K | g_L | E_L (mV) |", "|---|---|---|---|---|",
+                      "| median | " + " | ".join(f"{sw['spread'][n]['median']:.5g}" for n in TRUTH) + " |",
+                      "| error of the median | " + " | ".join(err(n, sw["median_error"][n]) for n in TRUTH) + " |",
+                      "| min – max | " + " | ".join(f"{sw['spread'][n]['min']:.5g} – {sw['spread'][n]['max']:.5g}"
+                                                  for n in TRUTH) + " |",
+                      "| IQR | " + " | ".join(f"{sw['spread'][n]['iqr']:.3g}" for n in TRUTH) + " |",
+                      "| MAD | " + " | ".join(f"{sw['spread'][n]['mad']:.3g}" for n in TRUTH) + " |",
+                      "| median stderr | " + " | ".join(f"{sw['stderr_median'][n]:.3g}" for n in TRUTH) + " |",
+                      "| worst member error | " + " | ".join(err(n, max((e[n] for e in errs), key=abs)) for n in TRUTH) + " |",
+                      "| members within target | " + " | ".join(
+                          f"{sum(abs(e[n]) <= (0.5 if n == 'E_L' else 0.02) for e in errs)}/{len(errs)}" for n in TRUTH) + " |",
+                      "", f"{sw['members']} members in {sw['process_wall_s']:.1f} s of process wall (compile "
+                          f"{sw['compile_s']:.1f} s, train {sw['train_s']:.1f} s).", ""]
     if "sodium" in results:
         s = results["sodium"]
         lines += ["## The sodium current from V only (reduced HH, σ = 1 mV)", "",
@@ -191,7 +255,11 @@ def markdown(results: dict) -> str:
     if "ude_recording" in results:
         u = results["ude_recording"]
         rmse = "n/a" if u["current_rmse"] is None else f"{u['current_rmse']:.3g}"
+        steps = ", ".join(f"{x:g}" for x in u.get("steps", (-3.0, 4.0, 10.0)))
         lines += ["## configs/ude_recording.yaml (full HH from the NWB, V only; sodium by a network of V, m, h)", "",
+                  f"Measured on tests/data/hh_steps.nwb with the steps {steps} µA/cm²"
+                  + ("" if "steps" in u else " (the recording before its hyperpolarising step became −10 µA/cm²; "
+                                             "not rerun since)") + ".", "",
                   f"- current RMSE {rmse} µA/cm²; best loss {u['best_loss']:.4g}; held-out SSE "
                   f"{u['heldout_sse']:.4g}; fit SSE per sweep {', '.join(f'{x:.4g}' for x in u['fit_sse_per_sweep'])}",
                   f"- process wall {u['process_wall_s']:.1f} s", ""]
@@ -204,6 +272,10 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     results: dict = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                  "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}}
+    previous = RESULTS / "recordings.json"
+    if only and previous.is_file():  # the sections not run now keep their last results
+        kept = json.loads(previous.read_text())
+        results.update({k: v for k, v in kept.items() if k not in ("machine", *names)})
     with tempfile.TemporaryDirectory() as tmp:
         if "conductances" in names:
             results["conductances"] = conductances(Path(tmp))

@@ -5,10 +5,11 @@ training protocol (`stimulus`, `initial_state`), the `data`, the `ude` (which cu
 replaces and the network itself), the `loss`, the `solve` used while training, the optimisation
 `train` phases, the held-out `validation` protocol, the `runtime`, and an optional `sweep`.
 
-A `sweep` trains several members at once (one vmapped step; `neurocli.ude.sweep`): the shared
-`SweepConfig` table over `runtime.seed` (the network's initialisation), `data.seed` (the noise
-draw) and `data.noise.<state>` (a state's noise standard deviation); the data ones need simulated
-data. Seeds must be whole numbers in [0, 2**32). Every optimiser trains a sweep (L-BFGS's line
+A `sweep` trains several members at once (one vmapped step; `neurocli.ude.sweep`, and
+`neurocli.ude.recording_sweep` for recording fits): the shared `SweepConfig` table over
+`runtime.seed` (the network's initialisation and, with `fit.init_jitter`, the fitted parameters'
+start), `data.seed` (the noise draw) and `data.noise.<state>` (a state's noise standard
+deviation); the data ones need simulated data, or a recording fit (noise added to the recording). Seeds must be whole numbers in [0, 2**32). Every optimiser trains a sweep (L-BFGS's line
 search and Levenberg–Marquardt's trial steps vmap: each member searches on its own).
 
 Units: mV, ms, µA/cm² (currents), as in the models.
@@ -91,6 +92,10 @@ class CsvData(Section):
     observed: list[str] | None = Field(default=None, description="states the loss covers (default: every one given)")
     initial_voltage: Literal["baseline", "first_sample"] = Field(
         default="baseline", description="each sweep's starting V: the mean before its stimulus first changes, or its first sample")
+    noise: dict[str, NonNegativeFloat] = Field(
+        default_factory=dict, description="recording mode: state name -> standard deviation of Gaussian noise "
+                                          "added to the recorded samples (a synthetic experiment; default none)")
+    seed: int = Field(default=0, ge=0, lt=2**32, description="seed of the added noise")
 
 
 class _RecordingFile(Section):
@@ -106,6 +111,10 @@ class _RecordingFile(Section):
         default=None, description="converts a current in A to µA/cm²")
     capacitance_pF: PositiveFloat | None = Field(
         default=None, description="converts a current in A to µA/cm² with model.C_m (area = C / C_m)")
+    noise: dict[str, NonNegativeFloat] = Field(
+        default_factory=dict, description="recording mode: state name -> standard deviation of Gaussian noise "
+                                          "added to the recorded samples (a synthetic experiment; default none)")
+    seed: int = Field(default=0, ge=0, lt=2**32, description="seed of the added noise")
 
     @model_validator(mode="after")
     def _check_area(self):
@@ -169,6 +178,10 @@ class FitSection(Section):
     parameters: dict[str, FitParameter] = Field(default_factory=dict, description="model field -> how to fit it")
     initial_voltage: bool = Field(
         default=False, description="fit each trajectory's starting V too (else: its first sample)")
+    init_jitter: NonNegativeFloat = Field(
+        default=0.0, description="start each fitted parameter off its init by this fraction times a normal draw "
+                                 "seeded by runtime.seed (log parameters: init·exp(jitter·z); others: "
+                                 "init + jitter·|init|·z), clipped inside its bounds; 0: start at init")
 
 
 class NetworkConfig(Section):
@@ -316,9 +329,7 @@ class TrainUDEConfig(Section):
                     raise KeyedError(f"{key}.{k}" if isinstance(keys, dict) else key, f"unknown state {k!r}; {expected}")
 
         check_names("initial_state", self.initial_state)
-        if isinstance(self.data, SimulatedData):
-            check_names("data.noise", self.data.noise)
-        elif self.initial_state is not None:
+        if not isinstance(self.data, SimulatedData) and self.initial_state is not None:
             raise KeyedError("initial_state", "csv data start from their first row; remove initial_state")
         net = self.ude.network
         check_names("ude.network.inputs", net.inputs)
@@ -332,10 +343,15 @@ class TrainUDEConfig(Section):
                 if state not in inputs:
                     raise KeyedError(f"ude.network.{key}.{state}",
                                      f"is not used here: {state} is not a network input (inputs: {', '.join(inputs)}); remove it")
-        if isinstance(self.data, SimulatedData):
-            swept_noise = self.sweep is not None and any(n.startswith(NOISE) for n in self.sweep.names)
+        swept_noise = self.sweep is not None and any(n.startswith(NOISE) for n in self.sweep.names)
+        if isinstance(self.data, SimulatedData) or self.recording_mode:
+            check_names("data.noise", self.data.noise)
             ignored_unless(self.data, "seed", swept_noise or any(v > 0 for v in self.data.noise.values()),
                            "data.seed seeds the noise, and data.noise adds none", prefix="data.")
+        elif isinstance(self.data, CsvData):  # a CSV of every state (not a recording fit): as read
+            for key in ("noise", "seed"):
+                ignored_unless(self.data, key, False, "noise is added to recordings (recording mode) and "
+                                                      "simulated data only", prefix="data.")
         check_names("loss.weights", self.loss.weights)
         if self.loss.weights and not any(self.loss.weights.get(k, 1.0) > 0 for k in names):
             raise KeyedError("loss.weights", "at least one state needs a positive weight")
@@ -428,8 +444,11 @@ class TrainUDEConfig(Section):
         if isinstance(data, CsvData) and not self.recording_mode:
             ignored_unless(data, "initial_voltage", False, "a CSV of every state starts from its first row", prefix="data.")
         if self.recording_mode:
-            if self.sweep is not None:
-                raise KeyedError("sweep", "a sweep of members is not available with recordings or fitted parameters yet")
+            if self.sweep is not None and "runtime.seed" in self.sweep.names and self.ude.replaced == "none" \
+                    and (self.fit is None or self.fit.init_jitter == 0):
+                raise KeyedError("sweep", "runtime.seed is swept but seeds nothing here: there is no network "
+                                          "(ude.replaced: none) and fit.init_jitter is 0, so every member would "
+                                          "train the same; set fit.init_jitter > 0 (the start's spread)")
             if self.ude.network.init_from is not None:
                 raise KeyedError("ude.network.init_from", "is not available with recordings or fitted parameters yet")
             if self.validation.sweeps is not None and len(set(self.validation.sweeps)) != len(self.validation.sweeps):
@@ -452,8 +471,9 @@ class TrainUDEConfig(Section):
         self.binding().validate(sweep, MAX_SWEEP_MEMBERS)
         for i, path in enumerate(sweep.names):
             key = "sweep.parameter" if sweep.parameter is not None else f"sweep.parameters[{i}].parameter"
-            if path.startswith("data.") and not isinstance(self.data, SimulatedData):
-                raise KeyedError(key, f"{path!r} needs simulated data (data.kind: simulated); csv data have no noise draw")
+            if path.startswith("data.") and not (isinstance(self.data, SimulatedData) or self.recording_mode):
+                raise KeyedError(key, f"{path!r} needs simulated data (data.kind: simulated) or a recording "
+                                      f"fit with data.noise; this {self.data.kind} data has no noise draw")
         table = sweep.table()
         if "runtime.seed" in sweep.names and self.ude.network.init_from is not None:
             raise KeyedError("sweep", "runtime.seed is swept but ude.network.init_from gives every member the same "

@@ -222,3 +222,29 @@ def sweeps_fit(t, data_v, model_v, i_ext, labels, heldout, *, title=None):
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def member_parameters(x, x_label, parameters: dict, *, title=None):
+    """A sweep's fitted parameters: one panel per parameter (name -> (values, stderrs), one per
+    member), each member's value with its standard error against `x` (its swept value), the median
+    (line) and the interquartile range (band) across members."""
+    x = np.asarray(x, float)
+    count = len(parameters)
+    fig, axes = figure(1, count, figsize=(3.3 * count + 0.6, 3.6), squeeze=False)
+    for ax, (name, (values, stderr)) in zip(axes[0], parameters.items()):
+        values, stderr = np.asarray(values, float), np.asarray(stderr, float)
+        finite = values[np.isfinite(values)]
+        if len(finite):
+            med = np.median(finite)
+            q25, q75 = np.percentile(finite, [25, 75])
+            ax.axhspan(q25, q75, color="tab:blue", alpha=0.15, lw=0, label="interquartile range")
+            ax.axhline(med, color="tab:blue", lw=1.2, label=f"median {med:.4g}")
+        ax.errorbar(x, values, yerr=stderr, fmt="o", ms=3.5, color="k", ecolor="0.5", elinewidth=0.8, capsize=2,
+                    label="member ± stderr")
+        ax.set_xlabel(x_label, fontsize=8)
+        ax.set_title(name, fontsize=10)
+        ax.ticklabel_format(axis="y", useOffset=False)
+        ax.legend(loc="best", fontsize=7, frameon=True, framealpha=1.0, facecolor="white", edgecolor="0.8")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig

@@ -103,8 +103,33 @@ def param_specs(cfg: TrainUDEConfig) -> tuple[ParamSpec, ...]:
     return tuple(out)
 
 
-def initial_params(net_params: PyTree, specs: tuple[ParamSpec, ...], n_sweeps: int, fit_v0: bool) -> dict:
-    params = {"network": net_params, "parameters": {s.name: jnp.asarray(s.raw(s.init), float) for s in specs}}
+JITTER_MARGIN = 1e-3  # a jittered start stays this fraction of its bounds' width (in its space) inside them
+
+
+def start_values(specs: tuple[ParamSpec, ...], jitter: float, seed: int) -> dict[str, float]:
+    """Each fitted parameter's start: its init, or (`fit.init_jitter` > 0) init·exp(jitter·z) for a
+    log parameter and init + jitter·|init|·z for a linear one, z ~ N(0, 1) one per parameter in
+    `fit.parameters` order from numpy's generator seeded by `seed` (runtime.seed), clipped inside
+    the bounds. jitter 0 gives init exactly."""
+    if jitter == 0 or not specs:
+        return {s.name: s.init for s in specs}
+    z = np.random.default_rng(seed).standard_normal(len(specs))
+    out = {}
+    for s, zi in zip(specs, z):
+        x = math.log(s.init) + jitter * zi if s.log else s.init + jitter * abs(s.init) * zi
+        if s.lo is not None:
+            a, b = (math.log(s.lo), math.log(s.hi)) if s.log else (s.lo, s.hi)
+            x = min(max(x, a + JITTER_MARGIN * (b - a)), b - JITTER_MARGIN * (b - a))
+        out[s.name] = math.exp(x) if s.log else x
+    return out
+
+
+def initial_params(net_params: PyTree, specs: tuple[ParamSpec, ...], n_sweeps: int, fit_v0: bool,
+                   start: dict[str, float] | None = None) -> dict:
+    """The trained pytree at its start: the network's arrays, the fitted parameters' raw values
+    (at `start`, default their inits) and zero starting-V offsets."""
+    start = start or {s.name: s.init for s in specs}
+    params = {"network": net_params, "parameters": {s.name: jnp.asarray(s.raw(start[s.name]), float) for s in specs}}
     if fit_v0:
         params["v0"] = jnp.zeros((n_sweeps,), float)
     return params
@@ -258,6 +283,7 @@ def read(cfg: TrainUDEConfig, source: str) -> SweepSet | None:
     """The recording a config names, checked (None for simulated data: made in `setup`)."""
     sweeps = recordings.read(cfg, source)
     if sweeps is not None:
+        with_noise(sweeps, cfg.data.noise, cfg.data.seed, source)  # a noise level for a state it lacks: exit 2
         observed_of(cfg, sweeps, source)
         split_sweeps(cfg, sweeps, source)
         if cfg.stimulus.kind == "recorded" and sweeps.i_ext is None:
@@ -266,6 +292,21 @@ def read(cfg: TrainUDEConfig, source: str) -> SweepSet | None:
 
         memory.check_recording(cfg, sweeps.count * sweeps.t.size, sweeps.count, source)
     return sweeps
+
+
+def with_noise(sweeps: SweepSet, noise: dict[str, float], seed: int, source: str = "config") -> SweepSet:
+    """A recording with Gaussian noise of standard deviation `noise[state]` added to its samples of
+    that state (`data.noise` on a recording: a synthetic experiment), drawn with numpy's generator
+    seeded by `seed` (data.seed), one draw per sample of every recorded state in order."""
+    if not any(v > 0 for v in noise.values()):
+        return sweeps
+    missing = [k for k, v in noise.items() if v > 0 and k not in sweeps.names]
+    if missing:
+        raise ConfigError(source, [(f"data.noise.{missing[0]}", f"{sweeps.source}: has no samples of {missing[0]} "
+                                                                 f"(has {', '.join(sweeps.names)})")])
+    sigma = np.array([noise.get(name, 0.0) for name in sweeps.names])
+    rng = np.random.default_rng(seed)
+    return dataclasses.replace(sweeps, y=sweeps.y + rng.standard_normal(sweeps.y.shape) * sigma)
 
 
 def from_simulated(recording, names: tuple[str, ...]) -> SweepSet:
@@ -417,17 +458,26 @@ class RecordingTask(UdeTask):
 # -- standard errors -----------------------------------------------------------------------------
 
 
-def parameter_errors(loss: MultiSweepLoss, params) -> dict:
-    """{name: {value, stderr}}: Gauss–Newton covariance s² (JᵀJ)⁺ over every trained number, the
-    delta method through each parameter's transform; also s (the residual standard deviation)."""
+def residuals_and_jacobian(loss: MultiSweepLoss, params):
+    """(r, J): the whole record's residuals at `params` and their Jacobian with respect to every
+    trained number (forward mode); traceable, so a sweep vmaps it over its members."""
     flat, unravel = ravel_pytree(params)
     forward = dataclasses.replace(loss.for_phase(0, forward_mode=True), curriculum=None, shooting=None)  # whole record
 
     def res(x):
         return forward.residuals(unravel(x))[0]
 
-    r = np.asarray(jax.jit(res)(flat))
-    jac = np.asarray(jax.jit(jax.jacfwd(res))(flat))
+    return res(flat), jax.jacfwd(res)(flat)
+
+
+def parameter_errors(loss: MultiSweepLoss, params, r=None, jac=None) -> dict:
+    """{name: {value, stderr}}: Gauss–Newton covariance s² (JᵀJ)⁺ over every trained number, the
+    delta method through each parameter's transform; also s (the residual standard deviation).
+    `r`, `jac`: `residuals_and_jacobian` at `params` when already computed (a sweep's, vmapped)."""
+    if r is None:
+        r, jac = eqx.filter_jit(residuals_and_jacobian)(loss, params)
+    r, jac = np.asarray(r), np.asarray(jac)
+    flat, _ = ravel_pytree(params)
     n, p = loss.counted, flat.size
     sse = float(np.sum(r**2))
     dof = max(n - p, 1)

@@ -22,15 +22,18 @@ from neurocli.ude import data as ude_data
 from neurocli.ude import evaluate as ude_evaluate
 from neurocli.ude import outputs as ude_outputs
 from neurocli.ude import recording_fit as rf
+from neurocli.ude import recording_sweep
 from neurocli.ude import setup as ude_setup
 from neurocli.ude.objective import split_network
+from neurocli.ude.sweep import stack
+from neurocli.ude.sweep_task import SWEEP_HISTORY_COLUMNS, sweep_skeleton
 from neurocli.ude.task import HISTORY_COLUMNS, skeleton
 
 
 def sweep_set(cfg: TrainUDEConfig, prep) -> rf.SweepSet:
     """The recording read in `prepare`, or the simulated data as one sweep."""
-    if prep.sweeps is not None:
-        return prep.sweeps
+    if prep.sweeps is not None:  # as read, plus any data.noise
+        return rf.with_noise(prep.sweeps, cfg.data.noise, cfg.data.seed)
     return rf.from_simulated(ude_data.simulate(cfg, prep.truth, prep.stimulus), cfg.state_names)
 
 
@@ -40,7 +43,8 @@ def _identity(cfg: TrainUDEConfig, fit: rf.Fit, desc: dict) -> dict:
 
 def _start_params(cfg: TrainUDEConfig, fit: rf.Fit, desc: dict):
     net_params, static = split_network(ude_setup.build_network(desc, cfg.runtime.seed))
-    return rf.initial_params(net_params, fit.specs, len(fit.train), fit.fit_v0), static
+    start = rf.start_values(fit.specs, cfg.fit.init_jitter if cfg.fit is not None else 0.0, cfg.runtime.seed)
+    return rf.initial_params(net_params, fit.specs, len(fit.train), fit.fit_v0, start), static
 
 
 def restore(cfg: TrainUDEConfig, prep, run: RunDirectory) -> engine.Restored | None:
@@ -59,6 +63,10 @@ def restore(cfg: TrainUDEConfig, prep, run: RunDirectory) -> engine.Restored | N
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise checkpoint.CheckpointCorrupt(f"{run.file(engine.LATEST)}: checkpoint header is incomplete ({exc})") from None
     phases = cfg.train.phases
+    if cfg.sweep is not None:  # every member's leaves, stacked
+        stacked = stack([params] * cfg.sweep.member_count)
+        return engine.restore(lambda p: sweep_skeleton(stacked, phases, p), _identity(cfg, fit, desc),
+                              SWEEP_HISTORY_COLUMNS, run)
     return engine.restore(lambda p: skeleton(params, phases, p), _identity(cfg, fit, desc), HISTORY_COLUMNS, run)
 
 
@@ -69,6 +77,8 @@ def _simulated_stub(cfg: TrainUDEConfig) -> rf.SweepSet:
 
 
 def setup(cfg: TrainUDEConfig, prep, restored: engine.Restored | None) -> tuple[rf.Fit, rf.RecordingTask]:
+    if cfg.sweep is not None:  # members trained at once (ude/recording_sweep.py)
+        return recording_sweep.setup(cfg, prep, sweep_set(cfg, prep), None if restored is None else restored.header["network"])
     fit = rf.make_fit(cfg, sweep_set(cfg, prep), "config")
     if restored is not None:
         desc = restored.header["network"]
@@ -101,6 +111,10 @@ def _sse(loss: rf.MultiSweepLoss, ys: np.ndarray) -> np.ndarray:
 
 
 def write(run: RunDirectory, cfg: TrainUDEConfig, prep, fit: rf.Fit, task: rf.RecordingTask, cur: Cursor) -> dict:
+    if cfg.sweep is not None:
+        from neurocli.ude import recording_sweep_outputs
+
+        return recording_sweep_outputs.write(run, cfg, prep, fit, task, cur)
     loss = task.loss_fn
     best = cur.best
     names = cfg.state_names

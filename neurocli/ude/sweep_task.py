@@ -70,8 +70,19 @@ class UdeSweepTask(UdeTask):
         self.members = len(members)
         # the member axis padded to fill every device and sharded over them (one device: as is)
         self.placement = Placement(self.members)
-        data = jnp.stack([jnp.asarray(r.y) for r in recordings]) if data_swept(members) else None
+        data = self.member_data(members, self.recordings)
         self.data = None if data is None else self.placement.place(data)
+
+    @staticmethod
+    def member_data(members: MemberTable, recordings) -> PyTree | None:
+        """What differs between members' objectives, stacked on a member axis (None: nothing; every
+        member trains on `loss_fn`'s own): here the data samples, when data.* is swept."""
+        return jnp.stack([jnp.asarray(r.y) for r in recordings]) if data_swept(members) else None
+
+    @staticmethod
+    def with_member_data(objective, d):
+        """The objective of one member: `objective` with that member's slice of `member_data`."""
+        return eqx.tree_at(lambda o: o.data, objective, d)
 
     def describe(self, m: int) -> str:
         return f"member {m} (" + ", ".join(f"{k} = {v:g}" for k, v in self.sweep.row(m).items()) + ")"
@@ -84,10 +95,11 @@ class UdeSweepTask(UdeTask):
             objective, data = self.objectives[phase], self.data
             one = raw_step(self.phases[phase])
             axis = None if data is None else 0
+            with_data = self.with_member_data
 
             def batched(state, objective, data, iteration):
                 def step(st, d):
-                    obj = objective if d is None else eqx.tree_at(lambda o: o.data, objective, d)
+                    obj = objective if d is None else with_data(objective, d)
                     return one(st, obj, iteration)
 
                 return jax.vmap(step, in_axes=(0, axis))(state, data)

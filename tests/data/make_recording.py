@@ -1,6 +1,9 @@
 """Make the small recordings the tests and shipped configs read: full Hodgkin–Huxley (squid-axon
-defaults) from rest, three 30 ms current steps (−3, 4 and 10 µA/cm² from 5 ms), 50 ms sampled
-every 0.1 ms, with 1 mV Gaussian voltage noise (seed 0).
+defaults) from rest, three 30 ms current steps (−10, 4 and 10 µA/cm² from 5 ms), 50 ms sampled
+every 0.1 ms, with 1 mV Gaussian voltage noise (seed 0). The hyperpolarising step (V near −90 mV,
+where the potassium gates are nearly shut, so the leak carries the current) pins g_L: with σ = 1 mV
+its standard error is 0.5 %, against 1.1 % with a −3 µA/cm² step (E_L's stays ≈ 0.1 mV); its
+release fires an anode-break spike.
 
     python tests/data/make_recording.py        # writes hh_steps.csv and hh_steps.nwb beside this file
 
@@ -30,7 +33,7 @@ AREA_CM2 = CAPACITANCE_PF * 1e-6  # at C_m = 1 µF/cm²
 
 
 def main() -> None:
-    syn = synthetic.current_clamp(HodgkinHuxley(), amplitudes=(-3.0, 4.0, 10.0), t1=50.0, dt=0.1, start=5.0,
+    syn = synthetic.current_clamp(HodgkinHuxley(), amplitudes=(-10.0, 4.0, 10.0), t1=50.0, dt=0.1, start=5.0,
                                   stop=35.0, noise_mV=1.0, seed=0)
     synthetic.write_csv(HERE / "hh_steps.csv", syn)
     synthetic.write_nwb(HERE / "hh_steps.nwb", syn, AREA_CM2,

@@ -1,0 +1,177 @@
+"""train-ude on a recording with a `sweep` of seeds (neurocli/ude/recording_sweep.py): every member
+trained at once by one vmapped step, each as its single run with that seed trains; fitted
+parameters per member, their median and spread across members; bad sweeps refused (exit 2)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import CONFIGS, invoke
+from neurocli.commands import train_ude
+from neurocli.config.base import ConfigError, validate
+from neurocli.config.ude import TrainUDEConfig
+from neurocli.models import HodgkinHuxley
+from neurocli.run_dir import RunDirectory
+from neurocli.training import Engine, engine
+from neurocli.ude import recording_fit as rf
+from neurocli.ude import recording_run, synthetic
+
+FIT = CONFIGS / "fit_conductances.yaml"
+SPREAD = ("median", "min", "max", "q25", "q75", "iqr", "mad")
+
+
+@pytest.fixture(scope="module")
+def short_csv(tmp_path_factory) -> str:
+    """Full HH, two 13 ms steps (−3 and 10 µA/cm²) in 20 ms, 1 mV noise."""
+    syn = synthetic.current_clamp(HodgkinHuxley(), amplitudes=(-3.0, 10.0), t1=20.0, dt=0.1, start=2.0, stop=15.0,
+                                  noise_mV=1.0, seed=1)
+    path = tmp_path_factory.mktemp("rec") / "short.csv"
+    synthetic.write_csv(path, syn)
+    return str(path)
+
+
+def raw_config(path: str, sweep=None, **fit) -> dict:
+    raw = yaml.safe_load(FIT.read_text())
+    raw["data"]["path"] = path
+    raw["fit"]["parameters"] = {"g_K": {"init": 30.0, "bounds": [1.0, 300.0]},
+                                "g_L": {"init": 0.5, "bounds": [0.01, 10.0]}}
+    raw["fit"].update({"init_jitter": 0.2, **fit})
+    raw["train"] = {"phases": [{"optimizer": "levenberg_marquardt", "iterations": 4}], "checkpoint_every": 4}
+    if sweep is not None:
+        raw["sweep"] = sweep
+    return raw
+
+
+def _single(raw: dict, tmp_path, name: str) -> dict:
+    """A run without a sweep, in this process: its fitted values."""
+    cfg = validate(TrainUDEConfig, raw, "single.yaml")
+    prep = train_ude.prepare(cfg, "single.yaml")
+    _, task = recording_run.setup(cfg, prep, None)
+    cur = Engine(task, RunDirectory.create(tmp_path, "train-ude", name, [], 0)).run(engine.start(task))
+    return {k: float(v) for k, v in rf.physical_values(task.loss_fn.specs, cur.best).items()}
+
+
+def _run(raw: dict, tmp_path, name: str):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result, run = invoke("train-ude", "--config", path, "--output-root", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    return run, json.loads((run / "metrics.json").read_text())
+
+
+def test_start_values_jitter_by_the_seed_inside_the_bounds():
+    cfg = validate(TrainUDEConfig, raw_config("x.csv", init_jitter=0.5), "c.yaml")
+    specs = rf.param_specs(cfg)
+    assert rf.start_values(specs, 0.0, 3) == {"g_K": 30.0, "g_L": 0.5}  # no jitter: the init itself
+    a, b = rf.start_values(specs, 0.5, 3), rf.start_values(specs, 0.5, 4)
+    assert a == rf.start_values(specs, 0.5, 3) and a != b
+    z = np.random.default_rng(3).standard_normal(2)
+    assert a["g_K"] == pytest.approx(30.0 * np.exp(0.5 * z[0])) and a["g_L"] == pytest.approx(0.5 * np.exp(0.5 * z[1]))
+    wide = rf.start_values(specs, 50.0, 3)  # clipped inside the bounds (a millesimal margin in log space)
+    assert all(s.lo < wide[s.name] < s.hi for s in specs)
+
+
+@pytest.mark.slow
+def test_a_seed_sweep_trains_each_member_as_its_single_run(short_csv, tmp_path):
+    """runtime.seed [3, 7] with fit.init_jitter 0.2 (no network: two different starts) zipped with
+    data.seed [0, 1] (0.5 mV of noise added to the recording, a draw each), one vmapped LM fit: each
+    member's fitted values are its single run's (4 LM steps each); metrics.json's median and spread
+    are numpy's over the members; members.csv has a column per fitted parameter."""
+    raw = raw_config(short_csv, sweep={"parameters": [{"parameter": "runtime.seed", "values": [3, 7]},
+                                                      {"parameter": "data.seed", "values": [0, 1]}],
+                                       "combine": "zip"})
+    raw["data"]["noise"] = {"V": 0.5}
+    run, m = _run(raw, tmp_path, "sweep")
+    assert m["member_count"] == 2 and m["swept"] == ["runtime.seed", "data.seed"]
+    assert m["top_level_metrics_are"] == "median over members"
+    singles = []
+    for seed in (3, 7):
+        one = {k: v for k, v in raw.items() if k != "sweep"}
+        one["runtime"] = {**raw["runtime"], "seed": seed}
+        one["data"] = {**raw["data"], "seed": (3, 7).index(seed)}
+        singles.append(_single(one, tmp_path, f"seed{seed}"))
+    assert singles[0]["g_K"] != pytest.approx(singles[1]["g_K"], rel=1e-6)  # the starts differ, 4 steps do not converge
+    for i, member in enumerate(m["members"]):
+        assert member["runtime.seed"] == (3, 7)[i] and member["data.seed"] == i
+        for name in ("g_K", "g_L"):
+            assert member["fitted_parameters"][name]["value"] == pytest.approx(singles[i][name], rel=1e-7), (i, name)
+            assert member["fitted_parameters"][name]["stderr"] > 0
+        assert member["fit_sse"] == pytest.approx(sum(member["fit_sse_per_sweep"]), rel=1e-9)
+    for name in ("g_K", "g_L"):
+        values = np.array([mem["fitted_parameters"][name]["value"] for mem in m["members"]])
+        summary = m["fitted_parameters"][name]
+        q25, q75 = np.percentile(values, [25, 75])
+        med = np.median(values)
+        expect = {"median": med, "min": values.min(), "max": values.max(), "q25": q25, "q75": q75,
+                  "iqr": q75 - q25, "mad": np.median(np.abs(values - med))}
+        for key in SPREAD:
+            assert summary[key] == pytest.approx(expect[key], rel=1e-12, abs=1e-15), (name, key)
+        assert summary["value"] == summary["median"] and summary["values"] == pytest.approx(values.tolist())
+    assert m["best_loss"] == pytest.approx(np.median([mem["best_loss"] for mem in m["members"]]))
+    with open(run / "members.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["runtime.seed", "data.seed", "best_loss", "final_loss", "fit_sse", "heldout_sse", "current_rmse",
+                             "fit_residual_sd", "fitted_g_K", "fitted_g_L"]
+    assert [int(r["runtime.seed"]) for r in rows] == [3, 7]
+    for r, member in zip(rows, m["members"]):
+        assert float(r["fitted_g_L"]) == member["fitted_parameters"]["g_L"]["value"]
+    assert (run / "figures" / "parameters.pdf").is_file() and (run / "figures" / "loss.pdf").is_file()
+
+
+def test_a_noise_seed_sweep_on_simulated_data_trains_each_member_on_its_own_draw(tmp_path):
+    """data.seed [0, 1] with fitted parameters on simulated data (one sweep, every state): each
+    member fits its own noise draw as the single run with that data.seed does."""
+    raw = yaml.safe_load((CONFIGS / "ude_smoke.yaml").read_text())
+    raw["ude"] = {"replaced": "none"}
+    raw["data"]["noise"] = {"V": 1.0}
+    raw["fit"] = {"parameters": {"g_L": {"init": 0.4, "bounds": [0.01, 10.0]}, "E_L": {"init": -60.0}}}
+    raw["train"] = {"phases": [{"optimizer": "levenberg_marquardt", "iterations": 2}], "checkpoint_every": 2}
+    raw["sweep"] = {"parameter": "data.seed", "values": [0, 1]}
+    _, m = _run(raw, tmp_path, "noise")
+    fitted = []
+    for seed in (0, 1):
+        one = {k: v for k, v in raw.items() if k != "sweep"}
+        one["data"] = {**raw["data"], "seed": seed}
+        fitted.append(_single(one, tmp_path, f"data{seed}"))
+    assert fitted[0]["g_L"] != pytest.approx(fitted[1]["g_L"], rel=1e-6)  # different noise, different fits
+    for i, member in enumerate(m["members"]):
+        for name in ("g_L", "E_L"):
+            assert member["fitted_parameters"][name]["value"] == pytest.approx(fitted[i][name], rel=1e-7), (i, name)
+    for name in ("g_L", "E_L"):
+        values = np.array([fitted[0][name], fitted[1][name]])
+        assert m["fitted_parameters"][name]["median"] == pytest.approx(np.median(values), rel=1e-7)
+        assert m["fitted_parameters"][name]["iqr"] == pytest.approx(np.subtract(*np.percentile(values, [75, 25])), rel=1e-5)
+
+
+@pytest.mark.parametrize("change, key, message", [
+    ({"sweep": {"parameter": "data.seed", "values": [0, 1]}}, "sweep",
+     "data.seed is swept but no noise is added (data.noise"),
+    ({"data.noise": {"m": 1.0}}, "data.noise.m", "has no samples of m (has V)"),
+    ({"sweep": {"parameter": "runtime.seed", "values": [0, 1]}, "fit.init_jitter": 0.0}, "sweep",
+     "runtime.seed is swept but seeds nothing here"),
+    ({"sweep": {"parameter": "model.g_L", "values": [0.3, 0.4]}}, "sweep.parameter",
+     "'model.g_L' cannot be swept in train-ude"),
+    ({"sweep": {"parameter": "runtime.seed", "values": [0, 1.5]}}, "sweep.values[1]", "takes whole numbers"),
+    ({"fit.init_jitter": -0.1}, "fit.init_jitter", "greater than or equal to 0"),
+])
+def test_bad_recording_sweeps_exit_2_naming_the_key_before_compiling(short_csv, tmp_path, change, key, message):
+    raw = raw_config(short_csv)
+    for dotted, value in change.items():
+        if dotted == "sweep":
+            raw["sweep"] = value
+        else:
+            section, name = dotted.split(".")
+            raw[section][name] = value
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError) as err:
+        train_ude.prepare(validate(TrainUDEConfig, raw, str(path)), str(path))
+    assert err.value.problems[0][0] == key and message in str(err.value), str(err.value)
+    result, _ = invoke("train-ude", "--config", path, "--output-root", tmp_path / "runs")
+    assert result.exit_code == 2 and key in result.output and str(path) in result.output
+    assert not (tmp_path / "runs").exists()
