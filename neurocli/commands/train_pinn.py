@@ -1,5 +1,5 @@
 """`neurocli train-pinn`: the reference solve, one vmapped training of every member, errors,
-members.csv (more than one member), figures."""
+members.csv (more than one member), figures. A cable (`pde.model`) goes to neurocli/pinn/cable_run.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from neurocli.config.base import ConfigError
 from neurocli.config.pinn import TrainPinnConfig
 from neurocli.models.reaction_diffusion import ReactionDiffusion
-from neurocli.pinn import outputs
+from neurocli.pinn import cable_run, outputs
 from neurocli.pinn.errors import member_errors
 from neurocli.pinn.members import members_of
 from neurocli.pinn.reference import output_grid, solve_reference
@@ -28,11 +28,13 @@ def resumable(cfg) -> bool:
 
 @dataclasses.dataclass
 class Prepared:
-    model: ReactionDiffusion
+    model: ReactionDiffusion | None  # None: a cable (neurocli/pinn/cable_run.py builds its own)
 
 
 def prepare(cfg: TrainPinnConfig, source: str) -> Prepared:
     """Builds the model (the schema has checked every value); compiles nothing."""
+    if cfg.is_cable:
+        return Prepared(None)
     try:
         return Prepared(build_pde_model(cfg))
     except ValueError as exc:  # pragma: no cover - the schema should have caught it
@@ -45,11 +47,15 @@ def _trainer(prep: Prepared, cfg: TrainPinnConfig) -> Trainer:
 
 
 def restore(prep: Prepared, cfg: TrainPinnConfig, run: RunDirectory) -> Restored | None:
+    if cfg.is_cable:
+        return cable_run.restore(cfg, run)
     trainer = _trainer(prep, cfg)
     return engine.restore(trainer.skeleton, trainer.identity, trainer.columns, run)
 
 
 def execute(prep: Prepared, cfg: TrainPinnConfig, run: RunDirectory, restored: Restored | None) -> dict:
+    if cfg.is_cable:
+        return cable_run.execute(cfg, run, restored)
     started = time.perf_counter()
     ref = solve_reference(cfg)
     run.write_npz("reference.npz", t=ref.t, x=ref.x, a=ref.a, k=ref.k, u=ref.u)

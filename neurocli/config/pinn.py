@@ -9,18 +9,22 @@ that is not swept takes its scalar value from `pde`. The member table (`member_t
 member, one column per `swept` path) is what members.csv, metrics.json and the checkpoint's
 identity record. `pde.heaviside` picks H_k (ramp with offset θ, or sigmoid); a ramp's
 `pde.heaviside.offset` is sweepable too.
+
+`pde.model` picks the equation: `reaction_diffusion` (the above, the default) or a cable,
+`fitzhugh_nagumo_cable` or `hh_cable` (config/pinn_cable.py: simulate's cable model and stimulus,
+trained by time marching, one member).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
 import numpy as np
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import Discriminator, Field, PositiveFloat, PositiveInt, Tag, model_validator
 
 from neurocli.config.base import KeyedError, Moves, Section, ignored_unless
-from neurocli.config.common import RuntimeConfig, SolverConfig, SweepConfig
+from neurocli.config.common import IMEX_SOLVERS, RuntimeConfig, SolverConfig, SweepConfig
 from neurocli.config.models import (
     HeavisideConfig,
     PhiProfile,
@@ -29,8 +33,9 @@ from neurocli.config.models import (
     ReactionDiffusionConfig,
     check_profile,
 )
-from neurocli.members.binding import Binding, Parameter
 from neurocli.config.optim import PhaseConfig
+from neurocli.config.pinn_cable import CABLE_MODELS, PDE_MODELS, CablePDEConfig
+from neurocli.members.binding import Binding, Parameter
 
 Boundary = Literal["dirichlet", "neumann", "none"]
 
@@ -38,6 +43,7 @@ Boundary = Literal["dirichlet", "neumann", "none"]
 class PinnPDEConfig(Section):
     """The problem. boundary `none` is the paper's code (no boundary term; its reference is neumann)."""
 
+    model: Literal["reaction_diffusion"] = "reaction_diffusion"
     a: float | list[float] = Field(default=0.2, description="threshold; a list is a sweep")
     k: PositiveFloat = Field(default=5.0, description="steepness of H_k (the sharp limit is k -> inf)")
     T: Annotated[PositiveFloat, Moves.TIME] = Field(default=1.0, description="final time")
@@ -227,8 +233,27 @@ class PinnRuntimeConfig(RuntimeConfig):
     precision: Literal["float32", "float64"] = "float32"
 
 
+def _pde_kind(data) -> str:
+    """The `pde` section's schema: a cable's for pde.model fitzhugh_nagumo_cable or hh_cable."""
+    model = data.get("model") if isinstance(data, dict) else getattr(data, "model", None)
+    if model is None or model == "reaction_diffusion":
+        return "reaction_diffusion"
+    if model in CABLE_MODELS:
+        return "cable"
+    raise KeyedError("model", f"unknown model {model!r}; expected one of {', '.join(PDE_MODELS)}")
+
+
+PdeSection = Annotated[
+    Union[Annotated[PinnPDEConfig, Tag("reaction_diffusion")], Annotated[CablePDEConfig, Tag("cable")]],
+    Discriminator(_pde_kind),
+]
+
+CABLE_REFERENCE_SOLVER = {"name": "kencarp5", "rtol": 1e-8, "atol": 1e-8, "dtmax": 0.05, "max_steps": 1_000_000}
+"""A cable's reference: simulate's IMEX solve (the axial term implicit), tight, its first step bounded."""
+
+
 class TrainPinnConfig(Section):
-    pde: PinnPDEConfig
+    pde: PdeSection
     network: NetworkConfig = NetworkConfig()
     conditions: ConditionsConfig = ConditionsConfig()
     collocation: CollocationConfig = CollocationConfig()
@@ -243,15 +268,33 @@ class TrainPinnConfig(Section):
     runtime: PinnRuntimeConfig = PinnRuntimeConfig()
     sweep: SweepConfig | None = Field(default=None, description="members over pde.a and pde.k (grid, zip or samples)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _cable_reference(cls, data):
+        """A cable's reference solver defaults to CABLE_REFERENCE_SOLVER (the resolved config says so)."""
+        pde = data.get("pde") if isinstance(data, dict) else None
+        if isinstance(pde, dict) and pde.get("model") in CABLE_MODELS:
+            ref = data.get("reference", {})
+            if isinstance(ref, dict) and "solver" not in ref:
+                data = {**data, "reference": {**ref, "solver": CABLE_REFERENCE_SOLVER}}
+        return data
+
+    @property
+    def is_cable(self) -> bool:
+        return isinstance(self.pde, CablePDEConfig)
+
     @model_validator(mode="after")
     def _check(self):
-        if self.sweep is not None:
-            _check_sweep(self)
         if not self.phases:
             raise KeyedError("phases", "is empty: give at least one optimisation phase")
         for i, phase in enumerate(self.phases):
             if phase.optimizer == "levenberg_marquardt":
                 raise KeyedError(f"phases[{i}].optimizer", "levenberg_marquardt is train-ude's (a least-squares fit)")
+        if self.is_cable:
+            _check_cable(self)
+            return self
+        if self.sweep is not None:
+            _check_sweep(self)
         if self.conditions.kind == "soft" and self.pde.boundary == "none":
             ignored_unless(self.conditions, "boundary_weight", False, "boundary none has no boundary term",
                            prefix="conditions.")
@@ -295,6 +338,8 @@ class TrainPinnConfig(Section):
 
     @property
     def member_count(self) -> int:
+        if self.is_cable:
+            return 1
         return self.sweep.member_count if self.sweep is not None else len(self.pde.member_values())
 
     def member_table(self) -> np.ndarray:
@@ -318,6 +363,36 @@ class TrainPinnConfig(Section):
     @property
     def total_steps(self) -> int:
         return int(self.phase_starts[-1])
+
+
+def _check_cable(cfg: TrainPinnConfig) -> None:
+    """A cable PINN: one member; conditions met by its ansatz (no `conditions`); fresh points every
+    step in its window; forward-mode derivatives; simulate's cable grid and an IMEX reference."""
+    cable = f"pde.model {cfg.pde.model}"
+    if cfg.sweep is not None:
+        raise KeyedError("sweep", f"{cable} trains one member (sweeps are reaction_diffusion's)")
+    if cfg.conditions.model_fields_set:
+        raise KeyedError("conditions", f"{cable} meets its initial and sealed-end conditions exactly (time "
+                         "marching from the resting line); remove conditions")
+    if cfg.collocation.kind != "resample" or cfg.collocation.adaptive is not None:
+        raise KeyedError("collocation.kind", f"{cable} draws fresh points in its window every step: kind resample, "
+                         "no adaptive pool")
+    ignored_unless(cfg.collocation, "points", False, f"{cable} has no pool", prefix="collocation.")
+    if cfg.derivatives != "forward":
+        raise KeyedError("derivatives", f"{cable} takes its derivatives in forward mode; remove derivatives")
+    if cfg.reference.nx is not None:
+        raise KeyedError("reference.nx", f"{cable}: the reference is solved on pde.cable.nx nodes; remove reference.nx")
+    if cfg.reference.solver.name not in IMEX_SOLVERS:
+        raise KeyedError("reference.solver.name", f"{cfg.reference.solver.name!r}: the cable's axial term is stiff; "
+                         f"expected an IMEX solver ({', '.join(IMEX_SOLVERS)})")
+    if cfg.output.profile_times is not None:
+        raise KeyedError("output.profile_times", f"{cable} draws the spike at pde.velocity_points instead; remove it")
+    if cfg.analysis.solutions:
+        raise KeyedError("analysis.solutions", f"{cable} has one member")
+    nx = cfg.pde.cable.nx
+    if (nx - 1) % (cfg.output.nx - 1):
+        raise KeyedError("output.nx", f"output.nx − 1 must divide pde.cable.nx − 1 = {nx - 1} (the output grid is "
+                         f"a subset of the reference's; got {cfg.output.nx})")
 
 
 def _check_sweep(cfg: TrainPinnConfig) -> None:

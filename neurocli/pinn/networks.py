@@ -1,4 +1,4 @@
-"""Networks N(t, x) -> scalar for the PINN: an MLP or the DGM layers of Sirignano & Spiliopoulos.
+"""Networks N(t, x) -> scalar (or one value per field: `outputs`) for the PINN: an MLP or the DGM layers of Sirignano & Spiliopoulos.
 
 Inputs are optionally normalised to [−1, 1] and lifted by random Fourier features. Every function
 here works on one point (scalars in, scalar out); batches are `jax.vmap`ped by the caller.
@@ -62,11 +62,12 @@ class DGMNet(eqx.Module):
     last: eqx.nn.Linear
     activation: Callable = eqx.field(static=True)
 
-    def __init__(self, in_size: int, width: int, depth: int, activation: Callable, *, dtype, key: PRNGKeyArray):
+    def __init__(self, in_size: int, width: int, depth: int, activation: Callable, *, dtype, key: PRNGKeyArray,
+                 outputs="scalar"):
         keys = jax.random.split(key, depth + 2)
         self.first = eqx.nn.Linear(in_size, width, dtype=dtype, key=keys[0])
         self.layers = tuple(DGMLayer(in_size, width, dtype=dtype, key=k) for k in keys[1:-1])
-        self.last = eqx.nn.Linear(width, "scalar", dtype=dtype, key=keys[-1])
+        self.last = eqx.nn.Linear(width, outputs, dtype=dtype, key=keys[-1])
         self.activation = activation
 
     def __call__(self, z):
@@ -77,7 +78,8 @@ class DGMNet(eqx.Module):
 
 
 class PinnNetwork(eqx.Module):
-    """(t, x) -> scalar: normalisation, optional Fourier features, then the MLP or DGM body."""
+    """(t, x) -> scalar (or `outputs` values): normalisation, optional Fourier features, then the
+    MLP or DGM body."""
 
     body: eqx.nn.MLP | DGMNet
     fourier: FourierFeatures | None
@@ -85,7 +87,7 @@ class PinnNetwork(eqx.Module):
     length: float = eqx.field(static=True)
     normalise: bool = eqx.field(static=True)
 
-    def __init__(self, cfg: NetworkConfig, T: float, length: float, *, dtype, key: PRNGKeyArray):
+    def __init__(self, cfg: NetworkConfig, T: float, length: float, *, dtype, key: PRNGKeyArray, outputs="scalar"):
         k_body, k_ff = jax.random.split(key)
         self.T, self.length, self.normalise = float(T), float(length), cfg.normalise_inputs
         ff = cfg.fourier
@@ -93,9 +95,9 @@ class PinnNetwork(eqx.Module):
         in_size = 2 if self.fourier is None else self.fourier.out_size
         act = ACTIVATIONS[cfg.activation]
         if cfg.kind == "mlp":
-            self.body = eqx.nn.MLP(in_size, "scalar", cfg.width, cfg.depth, activation=act, dtype=dtype, key=k_body)
+            self.body = eqx.nn.MLP(in_size, outputs, cfg.width, cfg.depth, activation=act, dtype=dtype, key=k_body)
         else:
-            self.body = DGMNet(in_size, cfg.width, cfg.depth, act, dtype=dtype, key=k_body)
+            self.body = DGMNet(in_size, cfg.width, cfg.depth, act, dtype=dtype, key=k_body, outputs=outputs)
 
     def __call__(self, t: Float[Array, ""], x: Float[Array, ""]) -> Float[Array, ""]:
         if self.normalise:

@@ -89,3 +89,19 @@ def velocity_curve(values, velocities, parameter, *, unit=None, exponent=None, l
     ax.set_ylabel(velocity_label)
     ax.legend(loc="best", fontsize=8)
     return fig
+
+
+def pinn_against_reference(t, x, V, reference, positions, *, title=None, labels=SQUID_LABELS):
+    """V(t) of a PINN (solid) and its reference (dashed, same colour) at the nodes nearest `positions`."""
+    fig, ax = figure(figsize=(8.5, 4))
+    for k, pos in enumerate(positions):
+        i = nearest_node(x, pos)
+        where = f"x = {x[i]:.3g}{_unit(labels['length_unit'])}"
+        ax.plot(t, V[:, i], lw=1.4, color=f"C{k}", label=f"PINN, {where}")
+        ax.plot(t, reference[:, i], lw=1.2, ls="--", color=f"C{k}", label=f"reference, {where}")
+    ax.set_xlabel(f"time{_paren(labels['time_unit'])}")
+    ax.set_ylabel(labels["voltage"])
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
