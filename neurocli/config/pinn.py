@@ -34,7 +34,7 @@ from neurocli.config.models import (
     check_profile,
 )
 from neurocli.config.optim import PhaseConfig
-from neurocli.config.pinn_cable import CABLE_MODELS, PDE_MODELS, CablePDEConfig
+from neurocli.config.pinn_cable import CABLE_MODELS, CablePDEConfig
 from neurocli.members.binding import Binding, Parameter
 
 Boundary = Literal["dirichlet", "neumann", "none"]
@@ -234,17 +234,14 @@ class PinnRuntimeConfig(RuntimeConfig):
 
 
 def _pde_kind(data) -> str:
-    """The `pde` section's schema: a cable's for pde.model fitzhugh_nagumo_cable or hh_cable."""
+    """The `pde` section's schema: a cable's for any pde.model but reaction_diffusion (the cable
+    schema names every model when the value is none of them)."""
     model = data.get("model") if isinstance(data, dict) else getattr(data, "model", None)
-    if model is None or model == "reaction_diffusion":
-        return "reaction_diffusion"
-    if model in CABLE_MODELS:
-        return "cable"
-    raise KeyedError("model", f"unknown model {model!r}; expected one of {', '.join(PDE_MODELS)}")
+    return "reaction_diffusion" if model is None or model == "reaction_diffusion" else "cable-pde"
 
 
 PdeSection = Annotated[
-    Union[Annotated[PinnPDEConfig, Tag("reaction_diffusion")], Annotated[CablePDEConfig, Tag("cable")]],
+    Union[Annotated[PinnPDEConfig, Tag("reaction_diffusion")], Annotated[CablePDEConfig, Tag("cable-pde")]],
     Discriminator(_pde_kind),
 ]
 
@@ -371,7 +368,7 @@ def _check_cable(cfg: TrainPinnConfig) -> None:
     cable = f"pde.model {cfg.pde.model}"
     if cfg.sweep is not None:
         raise KeyedError("sweep", f"{cable} trains one member (sweeps are reaction_diffusion's)")
-    if cfg.conditions.model_fields_set:
+    if cfg.conditions != ConditionsConfig():
         raise KeyedError("conditions", f"{cable} meets its initial and sealed-end conditions exactly (time "
                          "marching from the resting line); remove conditions")
     if cfg.collocation.kind != "resample" or cfg.collocation.adaptive is not None:

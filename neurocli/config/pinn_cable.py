@@ -56,10 +56,13 @@ class CablePDEConfig(Section):
     @model_validator(mode="before")
     @classmethod
     def _name_the_cable(cls, data):
-        """`cable` takes its `name` from `model` (the user writes the model once)."""
+        """`cable` takes its `name` from `model` (the user writes the model once; a resolved config
+        spells it out, the same)."""
+        if isinstance(data, dict) and data.get("model") not in CABLE_MODELS:
+            raise KeyedError("model", f"unknown model {data.get('model')!r}; expected one of {', '.join(PDE_MODELS)}")
         if isinstance(data, dict) and isinstance(data.get("cable"), dict) and data.get("model") in CABLE_MODELS:
-            if "name" in data["cable"]:
-                raise KeyedError("cable.name", "is pde.model; remove it")
+            if data["cable"].get("name", data["model"]) != data["model"]:
+                raise KeyedError("cable.name", f"is pde.model ({data['model']}); remove it")
             data = {**data, "cable": {**data["cable"], "name": data["model"]}}
         elif isinstance(data, dict) and "cable" not in data and data.get("model") in CABLE_MODELS:
             data = {**data, "cable": {"name": data["model"]}}
