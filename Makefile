@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= outputs
 
-.PHONY: install test test-fast fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup bench-runs bench-discover bench-recordings clean
+.PHONY: install test test-fast fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup bench-runs bench-discover bench-recordings bench-pinn-cable clean
 
 $(BIN)/neurocli: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,7 @@ demo: install  ## the shipped default configs
 	$(BIN)/neurocli train-pinn --config configs/a_sweep.yaml --output-root $(OUT)
 	$(BIN)/neurocli train-pinn --config configs/pinn_a_k_map.yaml --output-root $(OUT)
 
-bench: bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup bench-runs bench-discover bench-recordings  ## all benchmarks -> benchmarks/results/
+bench: bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup bench-runs bench-discover bench-recordings bench-pinn-cable  ## all benchmarks -> benchmarks/results/
 
 bench-simulate: install
 	$(BIN)/python benchmarks/bench_simulate.py
@@ -75,3 +75,6 @@ clean:
 
 bench-recordings: install  ## train-ude on recordings: conductances and I_Na from V only (issue 19)
 	$(BIN)/python benchmarks/bench_recordings.py
+
+bench-pinn-cable: install  ## PINNs of the FitzHugh–Nagumo and HH cables against simulate (issue 22), tens of minutes
+	$(BIN)/python benchmarks/bench_pinn_cable.py

@@ -49,6 +49,8 @@ PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def command_of(path: Path) -> str:
+    if path.name.startswith("pinn_"):
+        return "train-pinn"
     return COMMAND.get(path.name, "train-ude" if path.name.startswith("ude") else "simulate")
 
 
