@@ -42,6 +42,7 @@ def raw_config(path: str, sweep=None, **fit) -> dict:
                                 "g_L": {"init": 0.5, "bounds": [0.01, 10.0]}}
     raw["fit"].update({"init_jitter": 0.2, **fit})
     raw["train"] = {"phases": [{"optimizer": "levenberg_marquardt", "iterations": 4}], "checkpoint_every": 4}
+    raw["loss"].pop("shooting")  # one phase: the whole record
     if sweep is not None:
         raw["sweep"] = sweep
     return raw
