@@ -201,26 +201,28 @@ def _stop_at(step: int):
 
 
 def test_an_interrupted_recording_sweep_resumes_to_the_uninterrupted_result(short_csv, tmp_path):
-    """Interrupted after step 3 of 4 (in the whole-record phase, after multiple shooting) and
-    resumed as `--resume` does (train_ude.restore, then recording_run.setup and engine.resume):
-    every member's best and final loss, fitted parameters and starting-V offsets equal an
-    uninterrupted run's to 1e-10 relative, and a checkpoint of another sweep is refused."""
-    cfg = validate(TrainUDEConfig, _cut_raw(short_csv), "cut.yaml")
+    """`_cut_raw`'s sweep in one phase (4 whole-record LM iterations: one compiled step, ~23 s
+    with an empty compilation cache), interrupted after step 3 and resumed as `--resume` does
+    (train_ude.restore, then engine.resume; the CLI's whole path, both phases, is
+    `test_an_interrupted_recording_sweep_resumes_through_the_cli`): every member's best and final
+    loss, fitted parameters and starting-V offsets equal an uninterrupted run's to 1e-10 relative,
+    and a checkpoint of another sweep is refused."""
+    raw = _cut_raw(short_csv)
+    raw["loss"].pop("shooting")
+    raw["train"]["phases"] = [{"optimizer": "levenberg_marquardt", "iterations": 4}]
+    cfg = validate(TrainUDEConfig, raw, "cut.yaml")
     prep = train_ude.prepare(cfg, "cut.yaml")
     _, task = recording_run.setup(cfg, prep, None)
     full = Engine(task).run(engine.start(task))
     run = RunDirectory.create(tmp_path, "train-ude", "cut", [], 0)
-    _, task2 = recording_run.setup(cfg, prep, None)
-    with pytest.raises(KeyboardInterrupt):
-        Engine(task2, run, on_step=_stop_at(3)).run(engine.start(task2))
-    other = validate(TrainUDEConfig, {**_cut_raw(short_csv), "sweep": {"parameter": "runtime.seed", "values": [3, 8]}},
-                     "other.yaml")
+    with pytest.raises(KeyboardInterrupt):  # one task for all three runs: its steps compile once
+        Engine(task, run, on_step=_stop_at(3)).run(engine.start(task))
+    other = validate(TrainUDEConfig, {**raw, "sweep": {"parameter": "runtime.seed", "values": [3, 8]}}, "other.yaml")
     with pytest.raises(CheckpointError):
         train_ude.restore(train_ude.prepare(other, "other.yaml"), other, run)
     restored = train_ude.restore(prep, cfg, run)
     assert restored is not None and restored.header["step"] == 3
-    _, task3 = recording_run.setup(cfg, prep, restored)
-    resumed = Engine(task3, run).run(engine.resume(task3, restored))
+    resumed = Engine(task, run).run(engine.resume(task, restored))
     assert resumed.step == full.step == 4 and resumed.steps_this_session == 1
     np.testing.assert_allclose(np.asarray(resumed.best_loss), np.asarray(full.best_loss), rtol=1e-10)
     np.testing.assert_allclose(np.asarray(resumed.final_loss), np.asarray(full.final_loss), rtol=1e-10)
@@ -236,7 +238,8 @@ def test_an_interrupted_recording_sweep_resumes_through_the_cli(short_csv, tmp_p
     """`_cut_raw`'s sweep through the CLI, interrupted after step 3 of 4 (exit 130, as by Ctrl-C),
     then `neurocli train-ude --resume`: every member's fitted values and standard errors, losses,
     starting-V offsets and loss.csv rows (but the wall time) equal an uninterrupted run's (to 1e-10
-    relative). Three CLI runs with their outputs: about 60 s of CPU, so marked slow."""
+    relative). Three CLI runs with their outputs: about 60 s of CPU with an empty compilation cache
+    (19 s warm), so marked slow."""
     raw = _cut_raw(short_csv)
     full_run, full = _run(raw, tmp_path, "full")
 
