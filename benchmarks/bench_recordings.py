@@ -208,7 +208,8 @@ def markdown(results: dict) -> str:
         one = c["single"]
         lines += ["## Conductances from V only (full HH, 3 current steps −10, 4, 10 µA/cm², σ = 1 mV)", "",
                   "`configs/fit_conductances.yaml` (no network; g_Na, g_K, g_L log-space, E_L linear; start "
-                  "100, 30, 0.5, −60; 40 Levenberg–Marquardt iterations; each sweep's starting V fitted). "
+                  "100, 30, 0.5, −60; 10 Levenberg–Marquardt iterations of multiple shooting (1 ms segments), then "
+                  "40 on the whole record; each sweep's starting V fitted). "
                   "Targets: within 2 % (E_L within 0.5 mV), ≤ 60 s.", "",
                   "### The shipped recording (tests/data/hh_steps.csv, noise seed 0)", "",
                   "| | g_Na | g_K | g_L | E_L (mV) |", "|---|---|---|---|---|",

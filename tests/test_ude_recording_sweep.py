@@ -18,6 +18,7 @@ from neurocli.config.ude import TrainUDEConfig
 from neurocli.models import HodgkinHuxley
 from neurocli.run_dir import RunDirectory
 from neurocli.training import Engine, engine
+from neurocli.training.checkpoint import CheckpointError
 from neurocli.ude import recording_fit as rf
 from neurocli.ude import recording_run, synthetic
 
@@ -42,6 +43,7 @@ def raw_config(path: str, sweep=None, **fit) -> dict:
                                 "g_L": {"init": 0.5, "bounds": [0.01, 10.0]}}
     raw["fit"].update({"init_jitter": 0.2, **fit})
     raw["train"] = {"phases": [{"optimizer": "levenberg_marquardt", "iterations": 4}], "checkpoint_every": 4}
+    raw["loss"].pop("shooting")  # one phase: the whole record
     if sweep is not None:
         raw["sweep"] = sweep
     return raw
@@ -175,3 +177,107 @@ def test_bad_recording_sweeps_exit_2_naming_the_key_before_compiling(short_csv, 
     result, _ = invoke("train-ude", "--config", path, "--output-root", tmp_path / "runs")
     assert result.exit_code == 2 and key in result.output and str(path) in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def _cut_raw(short_csv) -> dict:
+    """A recording sweep for the resume tests: runtime.seed [3, 7] zipped with data.seed [0, 1]
+    (0.5 mV of noise added to the recording), the recipe's two phases shortened (2 LM iterations
+    of multiple shooting, then 2 on the whole record), checkpointed every step."""
+    raw = raw_config(short_csv, sweep={"parameters": [{"parameter": "runtime.seed", "values": [3, 7]},
+                                                      {"parameter": "data.seed", "values": [0, 1]}],
+                                       "combine": "zip"})
+    raw["data"]["noise"] = {"V": 0.5}
+    raw["loss"]["shooting"] = {"segment_ms": 1.0, "iterations": 2}
+    raw["train"] = {"phases": [{"optimizer": "levenberg_marquardt", "iterations": 2},
+                               {"optimizer": "levenberg_marquardt", "iterations": 2}], "checkpoint_every": 1}
+    return raw
+
+
+def _stop_at(step: int):
+    def stop(cursor):
+        if cursor.step == step:
+            raise KeyboardInterrupt
+    return stop
+
+
+def test_an_interrupted_recording_sweep_resumes_to_the_uninterrupted_result(short_csv, tmp_path):
+    """`_cut_raw`'s sweep in one phase (4 whole-record LM iterations: one compiled step, ~23 s
+    with an empty compilation cache), interrupted after step 3 and resumed as `--resume` does
+    (train_ude.restore, then engine.resume; the CLI's whole path, both phases, is
+    `test_an_interrupted_recording_sweep_resumes_through_the_cli`): every member's best and final
+    loss, fitted parameters and starting-V offsets equal an uninterrupted run's to 1e-10 relative,
+    and a checkpoint of another sweep is refused."""
+    raw = _cut_raw(short_csv)
+    raw["loss"].pop("shooting")
+    raw["train"]["phases"] = [{"optimizer": "levenberg_marquardt", "iterations": 4}]
+    cfg = validate(TrainUDEConfig, raw, "cut.yaml")
+    prep = train_ude.prepare(cfg, "cut.yaml")
+    _, task = recording_run.setup(cfg, prep, None)
+    full = Engine(task).run(engine.start(task))
+    run = RunDirectory.create(tmp_path, "train-ude", "cut", [], 0)
+    with pytest.raises(KeyboardInterrupt):  # one task for all three runs: its steps compile once
+        Engine(task, run, on_step=_stop_at(3)).run(engine.start(task))
+    other = validate(TrainUDEConfig, {**raw, "sweep": {"parameter": "runtime.seed", "values": [3, 8]}}, "other.yaml")
+    with pytest.raises(CheckpointError):
+        train_ude.restore(train_ude.prepare(other, "other.yaml"), other, run)
+    restored = train_ude.restore(prep, cfg, run)
+    assert restored is not None and restored.header["step"] == 3
+    resumed = Engine(task, run).run(engine.resume(task, restored))
+    assert resumed.step == full.step == 4 and resumed.steps_this_session == 1
+    np.testing.assert_allclose(np.asarray(resumed.best_loss), np.asarray(full.best_loss), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(resumed.final_loss), np.asarray(full.final_loss), rtol=1e-10)
+    for name in ("g_K", "g_L"):
+        np.testing.assert_allclose(np.asarray(resumed.best["parameters"][name]),
+                                   np.asarray(full.best["parameters"][name]), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(resumed.best["v0"]), np.asarray(full.best["v0"]), rtol=1e-10, atol=1e-13)
+    assert np.asarray(full.best["parameters"]["g_K"]).shape == (2,)  # one value per member
+
+
+@pytest.mark.slow
+def test_an_interrupted_recording_sweep_resumes_through_the_cli(short_csv, tmp_path, monkeypatch):
+    """`_cut_raw`'s sweep through the CLI, interrupted after step 3 of 4 (exit 130, as by Ctrl-C),
+    then `neurocli train-ude --resume`: every member's fitted values and standard errors, losses,
+    starting-V offsets and loss.csv rows (but the wall time) equal an uninterrupted run's (to 1e-10
+    relative). Three CLI runs with their outputs: about 60 s of CPU with an empty compilation cache
+    (19 s warm), so marked slow."""
+    raw = _cut_raw(short_csv)
+    full_run, full = _run(raw, tmp_path, "full")
+
+    class Interrupted(Engine):  # the CLI's engine, stopped after step 3 as by Ctrl-C
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.on_step = self._stop
+
+        @staticmethod
+        def _stop(cursor):
+            if cursor.step == 3:
+                raise KeyboardInterrupt
+
+    path = tmp_path / "cut.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with monkeypatch.context() as patch:
+        patch.setattr(train_ude, "Engine", Interrupted)
+        result, run = invoke("train-ude", "--config", path, "--output-root", tmp_path / "cut")
+    assert result.exit_code == 130, result.output
+    assert engine.read_header(RunDirectory.open(run))["step"] == 3
+    assert not (run / "metrics.json").exists()
+    result, again = invoke("train-ude", "--resume", run)
+    assert result.exit_code == 0, result.output
+    assert again == run
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["iterations_this_session"] == 1 and m["iterations"] == 4
+    assert len(m["members"]) == len(full["members"]) == 2
+    for a, b in zip(m["members"], full["members"]):
+        for key in ("best_loss", "final_loss", "fit_sse", "fit_residual_sd"):
+            assert a[key] == pytest.approx(b[key], rel=1e-10), key
+        for name in ("g_K", "g_L"):
+            for field in ("value", "stderr"):
+                assert a["fitted_parameters"][name][field] == pytest.approx(b["fitted_parameters"][name][field],
+                                                                            rel=1e-10), (name, field)
+        np.testing.assert_allclose(a["fitted_v0_offsets"], b["fitted_v0_offsets"], rtol=1e-10, atol=1e-13)
+
+    def rows(d):  # loss.csv without the wall-time column
+        with open(d / "loss.csv") as f:
+            return [{k: v for k, v in r.items() if k != "wall_s"} for r in csv.DictReader(f)]
+
+    assert rows(run) == rows(full_run) and len(rows(run)) == 2 * 4

@@ -46,6 +46,8 @@ def config(base: Path = FIT, **updates) -> TrainUDEConfig:
             node.pop(last, None)
         else:
             node[last] = value
+    if "train.phases" in updates and "loss.shooting" not in updates:  # the recipe's shooting needs its two phases
+        raw["loss"].pop("shooting", None)
     if raw["data"].get("path", "").startswith("tests/"):
         raw["data"]["path"] = str(ROOT / raw["data"]["path"])
     return validate(TrainUDEConfig, raw, str(base))
@@ -151,7 +153,7 @@ def test_multi_sweep_loss_vanishes_at_the_truth_with_hidden_gates(tmp_path):
     the solver's tolerance; 5 % off in g_K does not."""
     path, syn = _short_recording(tmp_path, noise=0.0)
     cfg = config(**{"data.path": path, "data.initial_voltage": "first_sample", "fit.initial_voltage": False,
-                    "solve.solver.rtol": 1e-9, "solve.solver.atol": 1e-9})
+                    "solve.solver.rtol": 1e-9, "solve.solver.atol": 1e-9, "loss.shooting": None})
     fit, task = _task(cfg)
     assert task.loss_fn.data.shape == (2, syn.t.size, 4) and task.loss_fn.per_sweep_stimulus
     loss = jax.jit(lambda p: task.loss_fn(p, 0)[0])
@@ -204,6 +206,7 @@ def test_held_out_sweep_is_reported_and_not_fitted(tmp_path):
     raw["fit"]["initial_voltage"] = False
     raw["validation"] = {"sweeps": [1]}
     raw["train"] = {"phases": [{"optimizer": "levenberg_marquardt", "iterations": 2}]}
+    raw["loss"].pop("shooting")  # one phase: the whole record
     cfg_path.write_text(yaml.safe_dump(raw))
     result, run = invoke("train-ude", "--config", cfg_path, "--output-root", tmp_path / "runs")
     assert result.exit_code == 0, result.output
@@ -362,7 +365,7 @@ def test_abf_voltage_reads_in_mV_and_an_unconvertible_command_is_refused(tmp_pat
 
 
 def test_a_curriculum_grows_the_fitted_window_over_every_sweep():
-    cfg = config(**{"loss.curriculum": {"start_ms": 10.0, "iterations": 5}})
+    cfg = config(**{"loss.curriculum": {"start_ms": 10.0, "iterations": 5}, "loss.shooting": None})
     _, task = _task(cfg)
     loss = task.loss_fn
     assert loss.full_window_from == 5
