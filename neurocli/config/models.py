@@ -20,6 +20,7 @@ class _ModelSection(Section):
 
     geometry: ClassVar[str] = "neuron"
     title_fields: ClassVar[dict[str, str]] = {}  # field -> symbol: what a figure's title shows of the model
+    field_scales: ClassVar[dict[str, float]] = {}  # a cable's states and the size of their excursions (PINNs)
     units: ClassVar[dict[str, str]] = {"time": "ms", "current": "µA/cm²", "voltage": "mV", "length": "cm",
                                        "velocity": "m/s"}
 
@@ -178,6 +179,7 @@ class HHCableConfig(_HHParameters):
 
     geometry: ClassVar[str] = "cable"
     title_fields: ClassVar[dict[str, str]] = {"diameter_um": "d", "R_i_ohm_cm": "R_i", "temperature_C": "T"}
+    field_scales: ClassVar[dict[str, float]] = {"V": 100.0, "m": 1.0, "h": 1.0, "n": 1.0}
     name: Literal["hh_cable"]
     temperature_C: Annotated[float, Unit("°C"), Field(ge=-20, le=50)] = 18.5
     diameter_um: Annotated[PositiveFloat, Unit("µm")] = 476.0
@@ -185,6 +187,10 @@ class HHCableConfig(_HHParameters):
     length_cm: Annotated[PositiveFloat, Unit("cm"), Moves.GRID] = 6.0
     nx: Annotated[int, Field(ge=11, le=20001)] = 401
     stim_extent_cm: Annotated[PositiveFloat, Unit("cm")] = 0.1
+
+    @property
+    def line_length(self) -> float:
+        return float(self.length_cm)
 
     @model_validator(mode="after")
     def _check(self):
@@ -200,11 +206,16 @@ class FitzHughNagumoCableConfig(FitzHughNagumoConfig):
 
     geometry: ClassVar[str] = "cable"
     title_fields: ClassVar[dict[str, str]] = {"D": "D", "a": "a", "b": "b", "tau": "τ"}
+    field_scales: ClassVar[dict[str, float]] = {"v": 2.0, "w": 1.0}
     name: Literal["fitzhugh_nagumo_cable"]
     D: Annotated[PositiveFloat, Unit("")] = 1.0
     length: Annotated[PositiveFloat, Unit(""), Moves.GRID] = 60.0
     nx: Annotated[int, Field(ge=11, le=20001)] = 601
     stim_extent: Annotated[PositiveFloat, Unit("")] = 2.0
+
+    @property
+    def line_length(self) -> float:
+        return float(self.length)
 
     @model_validator(mode="after")
     def _check(self):

@@ -34,7 +34,7 @@ from neurocli.config.models import (
     check_profile,
 )
 from neurocli.config.optim import PhaseConfig
-from neurocli.config.pinn_cable import CABLE_MODELS, CablePDEConfig
+from neurocli.config.pinn_cable import CablePDEConfig, is_cable
 from neurocli.members.binding import Binding, Parameter
 
 Boundary = Literal["dirichlet", "neumann", "none"]
@@ -270,7 +270,7 @@ class TrainPinnConfig(Section):
     def _cable_reference(cls, data):
         """A cable's reference solver defaults to CABLE_REFERENCE_SOLVER (the resolved config says so)."""
         pde = data.get("pde") if isinstance(data, dict) else None
-        if isinstance(pde, dict) and pde.get("model") in CABLE_MODELS:
+        if isinstance(pde, dict) and is_cable(pde.get("model")):
             ref = data.get("reference", {})
             if isinstance(ref, dict) and "solver" not in ref:
                 data = {**data, "reference": {**ref, "solver": CABLE_REFERENCE_SOLVER}}

@@ -14,20 +14,20 @@ grid is the reference. The network sees inputs and outputs scaled to O(1) (`scal
 
 from __future__ import annotations
 
+import typing
 from typing import Annotated, Literal, Union
 
 from pydantic import Field, PositiveFloat, model_validator
 
 from neurocli.config.base import KeyedError, Section
 from neurocli.config.common import StimulusConfig
-from neurocli.config.models import FitzHughNagumoCableConfig, HHCableConfig
+from neurocli.config.models import FitzHughNagumoCableConfig, HHCableConfig, section_of
 
-CABLE_MODELS = ("fitzhugh_nagumo_cable", "hh_cable")
-PDE_MODELS = ("reaction_diffusion", *CABLE_MODELS)
 
-FIELD_SCALES = {"fitzhugh_nagumo_cable": {"v": 2.0, "w": 1.0}, "hh_cable": {"V": 100.0, "m": 1.0, "h": 1.0, "n": 1.0}}
-"""The size of each field's excursion: the network's outputs are multiplied by it, each field's
-residual divided by it (mV for V; the gates and FitzHugh–Nagumo's fields are O(1))."""
+def is_cable(name) -> bool:
+    """Whether `name` is a cable model (a model section of geometry `cable`)."""
+    section = section_of(name) if isinstance(name, str) else None
+    return section is not None and section.geometry == "cable"
 
 CableSection = Annotated[Union[FitzHughNagumoCableConfig, HHCableConfig], Field(discriminator="name")]
 
@@ -46,7 +46,8 @@ class CablePDEConfig(Section):
         default=256, description="cosine modes of the end state a window hands to the next"
     )
     scales: dict[str, PositiveFloat] | None = Field(
-        default=None, description="each field's scale (default FIELD_SCALES: 100 mV for V, 1 for gates)"
+        default=None, description="each field's scale (default the model section's field_scales: 100 mV for V, "
+        "1 for the gates and FitzHugh–Nagumo's fields)"
     )
     velocity_points: tuple[float, float] = Field(
         default=(1 / 3, 2 / 3), description="fractions of the length between which the velocity is timed"
@@ -58,13 +59,14 @@ class CablePDEConfig(Section):
     def _name_the_cable(cls, data):
         """`cable` takes its `name` from `model` (the user writes the model once; a resolved config
         spells it out, the same)."""
-        if isinstance(data, dict) and data.get("model") not in CABLE_MODELS:
-            raise KeyedError("model", f"unknown model {data.get('model')!r}; expected one of {', '.join(PDE_MODELS)}")
-        if isinstance(data, dict) and isinstance(data.get("cable"), dict) and data.get("model") in CABLE_MODELS:
+        if isinstance(data, dict) and not is_cable(data.get("model")):
+            choices = ("reaction_diffusion", *typing.get_args(cls.model_fields["model"].annotation))
+            raise KeyedError("model", f"unknown model {data.get('model')!r}; expected one of {', '.join(choices)}")
+        if isinstance(data, dict) and isinstance(data.get("cable"), dict) and is_cable(data.get("model")):
             if data["cable"].get("name", data["model"]) != data["model"]:
                 raise KeyedError("cable.name", f"is pde.model ({data['model']}); remove it")
             data = {**data, "cable": {**data["cable"], "name": data["model"]}}
-        elif isinstance(data, dict) and "cable" not in data and data.get("model") in CABLE_MODELS:
+        elif isinstance(data, dict) and "cable" not in data and is_cable(data.get("model")):
             data = {**data, "cable": {"name": data["model"]}}
         return data
 
@@ -84,16 +86,18 @@ class CablePDEConfig(Section):
 
     @property
     def field_names(self) -> tuple[str, ...]:
-        return tuple(FIELD_SCALES[self.model])
+        return tuple(type(self.cable).field_scales)
 
     @property
     def field_scales(self) -> tuple[float, ...]:
+        """Each field's scale: the network's outputs are multiplied by it and each field's residual
+        divided by it, so the network works on O(1) numbers."""
         given = self.scales or {}
-        return tuple(float(given.get(k, v)) for k, v in FIELD_SCALES[self.model].items())
+        return tuple(float(given.get(k, v)) for k, v in type(self.cable).field_scales.items())
 
     @property
     def length(self) -> float:
-        return float(self.cable.length_cm if self.model == "hh_cable" else self.cable.length)
+        return self.cable.line_length
 
     @property
     def units(self) -> dict[str, str]:
