@@ -159,6 +159,7 @@ class CableTrainer:
                                  out.log_every, 1)
         self.identity = identity(cfg)
         self._compiled: dict[int, Callable] = {}
+        self._evaluate = jax.jit(self._points_in_windows)
 
     # -- windows and phases ---------------------------------------------------------------------
     def split(self, phase: int) -> tuple[int, int]:
@@ -213,18 +214,20 @@ class CableTrainer:
         return self.evaluate(state.params, state.bases, np.full(x.size, window), t, x).T
 
     def evaluate(self, params, bases, windows: np.ndarray, t: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """The fields at the points (t, x), each in its window: (points, fields), float64."""
-        static, fields, length = self.static, self.fields, self.length
-
-        @jax.jit
-        def fn(params, bases, w, t, x):
-            def one(wi, ti, xi):
-                net = eqx.combine(jax.tree_util.tree_map(lambda a: a[wi], params), static)
-                return fields.state(net, CosineSeries(bases[wi], length), wi * self.window, ti, xi)
-            return jax.vmap(one)(w, t, x)
-
-        out = fn(params, bases, jnp.asarray(windows, jnp.int32), jnp.asarray(t, self.dtype), jnp.asarray(x, self.dtype))
+        """The fields at the points (t, x), each in its window: (points, fields), float64 (one
+        jitted function per trainer: the hand-over and the predictions trace it once per shape)."""
+        out = self._evaluate(params, bases, jnp.asarray(windows, jnp.int32), jnp.asarray(t, self.dtype),
+                             jnp.asarray(x, self.dtype))
         return np.asarray(out, dtype=np.float64)
+
+    def _points_in_windows(self, params, bases, w, t, x):
+        static, fields, length, window = self.static, self.fields, self.length, self.window
+
+        def one(wi, ti, xi):
+            net = eqx.combine(window_params(params, wi), static)
+            return fields.state(net, CosineSeries(bases[wi], length), wi * window, ti, xi)
+
+        return jax.vmap(one)(w, t, x)
 
     def predict(self, state: CableState, t: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Every field on the grid t × x: (fields, nt, nx); time t belongs to window ⌊t / Δ⌋ (the last
