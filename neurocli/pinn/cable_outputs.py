@@ -88,7 +88,8 @@ def figures(run: RunDirectory, cfg: TrainPinnConfig, ref: CableReference, pred: 
     run.save_figure("spikes", cable_plots.pinn_against_reference(ref.t, ref.x, V, V_ref, points, title=name, labels=text))
     history = cur.history
     if len(history):
-        ends = [int(s) for s in np.cumsum([p.iterations for p in cfg.phases] * cfg.pde.windows)[:-1]]
+        per_window = sum(p.iterations for p in cfg.phases)
+        ends = [per_window * w for w in range(1, cfg.pde.windows)]
         terms = {n: history[f"residual_{n}"][None] for n in ref.names}
         run.save_figure("loss", pinn_plots.loss_curves(history["step"], history["loss"][None], ["PINN"],
-                                                       terms=terms, phase_ends=ends))
+                                                       terms=terms, phase_ends=ends, ends_label="next window"))

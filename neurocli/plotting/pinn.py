@@ -35,7 +35,7 @@ def profiles_grid(t, x, u, reference, *, times, titles, label="u", x_label="x"):
     return fig
 
 
-def loss_curves(steps, losses, labels, *, terms=None, phase_ends=()):
+def loss_curves(steps, losses, labels, *, terms=None, phase_ends=(), ends_label="phase change"):
     """Total training loss per member against the step (log scale; more than 10 members are coloured
     along viridis, in order); `terms` (members, steps, k)
     with their names as a dict {name: array} are drawn thin and dotted when there are several."""
@@ -56,7 +56,7 @@ def loss_curves(steps, losses, labels, *, terms=None, phase_ends=()):
     if terms:
         ax.plot([], [], color="k", ls=":", lw=0.7, label=" / ".join(terms) + " terms")
     if phase_ends:
-        ax.plot([], [], color="0.6", ls="--", lw=0.8, label="phase change")
+        ax.plot([], [], color="0.6", ls="--", lw=0.8, label=ends_label)
     ax.set_xlabel("step")
     ax.set_ylabel("training loss (dimensionless)")
     ax.legend(loc="upper right", fontsize=7, ncol=2)
