@@ -11,6 +11,7 @@ import numpy as np
 from neurocli.config.pinn import TrainPinnConfig
 from neurocli.pinn.cable_reference import CableReference, conduction_velocity
 from neurocli.pinn.networks import count_parameters
+from neurocli.pinn.outputs import run_timings
 from neurocli.plotting import cable as cable_plots
 from neurocli.plotting import pde as pde_plots
 from neurocli.plotting import pinn as pinn_plots
@@ -43,7 +44,6 @@ def metrics(cfg: TrainPinnConfig, ref: CableReference, pred: np.ndarray, cur: Cu
     member = {"final_loss": float(cur.final_loss[0]), "rel_l2": err[f"rel_l2_{first}"],
               "max_abs_err": err[f"max_abs_err_{first}"], **err,
               "conduction_velocity_m_per_s": c, "reference_conduction_velocity_m_per_s": c_ref}
-    timings = cur.timings.totals
     one_window = jax.tree_util.tree_map(lambda v: v[0], params)
     return {
         "members": [member],
@@ -52,13 +52,7 @@ def metrics(cfg: TrainPinnConfig, ref: CableReference, pred: np.ndarray, cur: Cu
         **{k: v for k, v in member.items() if k != "final_loss"},
         "velocity_rel_err": abs(c - c_ref) / abs(c_ref) if np.isfinite(c) and np.isfinite(c_ref) else float("nan"),
         "windows": cfg.pde.windows,
-        "compile_s": timings["compile_s"],
-        "train_s": timings["train_s"],
-        "s_per_step": timings["s_per_step"],
-        "steps": int(cur.step),
-        "steps_this_session": cur.steps_this_session,
-        "reference_s": ref.compile_s + ref.run_s,
-        "wall_s": wall_s,
+        **run_timings(cur, ref.compile_s + ref.run_s, wall_s),
         "reference_nx": ref.solver_nx,
         "reference_solver": cfg.reference.solver.name,
         "reference_num_steps": ref.num_steps,

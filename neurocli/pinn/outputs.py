@@ -73,18 +73,11 @@ def metrics(cfg: TrainPinnConfig, ref: Reference, errors, cur: Cursor, params, w
             "max_abs_err": float(errors["max_abs_err"][i]),
             "rel_l2_T": float(errors["rel_l2_T"][i]),
         })
-    timings = cur.timings.totals
     out = {
         "members": members,
         "swept": cfg.swept,
         "rel_l2_max": float(errors["rel_l2"].max()),
-        "compile_s": timings["compile_s"],
-        "train_s": timings["train_s"],
-        "s_per_step": timings["s_per_step"],
-        "steps": int(cur.step),
-        "steps_this_session": cur.steps_this_session,
-        "reference_s": ref.compile_s + ref.run_s,
-        "wall_s": wall_s,
+        **run_timings(cur, ref.compile_s + ref.run_s, wall_s),
         "boundary": cfg.pde.boundary,
         "reference_boundary": ref.boundary,
         "reference_nx": ref.solver_nx,
@@ -103,6 +96,15 @@ def metrics(cfg: TrainPinnConfig, ref: Reference, errors, cur: Cursor, params, w
             "solution; the reference uses zero-flux (neumann) ends"
         )
     return out
+
+
+def run_timings(cur: Cursor, reference_s: float, wall_s: float) -> dict:
+    """Every train-pinn run's timings: compile, train and per step (summed over resumes), steps,
+    the reference solve's and the run's wall time."""
+    timings = cur.timings.totals
+    return {"compile_s": timings["compile_s"], "train_s": timings["train_s"], "s_per_step": timings["s_per_step"],
+            "steps": int(cur.step), "steps_this_session": cur.steps_this_session, "reference_s": reference_s,
+            "wall_s": wall_s}
 
 
 def shown_members(n: int) -> np.ndarray:

@@ -20,6 +20,16 @@ def _paren(text: str) -> str:
     return f" ({text})" if text else ""
 
 
+def _finish(fig, ax, x_label: str, y_label: str, title):
+    """Axis labels, the legend outside on the right, the title."""
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
 def voltage_at_positions(t, x, V, positions, *, title=None, marked=(), labels=SQUID_LABELS):
     """V(t) at the nodes nearest to `positions` (cm), one line each; `marked` positions (the
     conduction-velocity points) drawn dashed."""
@@ -30,12 +40,7 @@ def voltage_at_positions(t, x, V, positions, *, title=None, marked=(), labels=SQ
         dashed = i in marked_nodes
         suffix = " (velocity point)" if dashed else ""
         ax.plot(t, V[:, i], lw=1.3, ls="--" if dashed else "-", color=f"C{k}", label=f"x = {x[i]:.2f}{_unit(labels['length_unit'])}{suffix}")
-    ax.set_xlabel(f"time{_paren(labels['time_unit'])}")
-    ax.set_ylabel(labels["voltage"])
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    return fig
+    return _finish(fig, ax, f"time{_paren(labels['time_unit'])}", labels["voltage"], title)
 
 
 def snapshots(t, x, V, times, *, title=None, labels=SQUID_LABELS):
@@ -44,12 +49,7 @@ def snapshots(t, x, V, times, *, title=None, labels=SQUID_LABELS):
     for k, tt in enumerate(times):
         j = int(np.argmin(np.abs(t - tt)))
         ax.plot(x, V[j], lw=1.3, color=f"C{k}", label=f"t = {t[j]:.2f}{_unit(labels['time_unit'])}")
-    ax.set_xlabel(f"position along the axon x{_paren(labels['length_unit'])}")
-    ax.set_ylabel(labels["voltage"])
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    return fig
+    return _finish(fig, ax, f"position along the axon x{_paren(labels['length_unit'])}", labels["voltage"], title)
 
 
 def velocity_curve(values, velocities, parameter, *, unit=None, exponent=None, log=False, reference=None,
@@ -99,9 +99,4 @@ def pinn_against_reference(t, x, V, reference, positions, *, title=None, labels=
         where = f"x = {x[i]:.3g}{_unit(labels['length_unit'])}"
         ax.plot(t, V[:, i], lw=1.4, color=f"C{k}", label=f"PINN, {where}")
         ax.plot(t, reference[:, i], lw=1.2, ls="--", color=f"C{k}", label=f"reference, {where}")
-    ax.set_xlabel(f"time{_paren(labels['time_unit'])}")
-    ax.set_ylabel(labels["voltage"])
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    return fig
+    return _finish(fig, ax, f"time{_paren(labels['time_unit'])}", labels["voltage"], title)
