@@ -98,7 +98,3 @@ class CablePDEConfig(Section):
     @property
     def length(self) -> float:
         return self.cable.line_length
-
-    @property
-    def units(self) -> dict[str, str]:
-        return type(self.cable).units
