@@ -71,15 +71,3 @@ def cli():
     """The shared CLI invoker: cli("train-ude", "--config", ...) -> (result, run_dir)."""
     return invoke
 
-
-def pytest_collection_modifyitems(config, items):
-    """With `--dist loadgroup` (make test, make test-slow), the tests that share a module-scoped
-    fixture (a training run, a sweep, a solved cable) go to one pytest-xdist worker, which builds
-    it once; the other tests are spread one by one."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        for name in item.fixturenames:
-            defs = info.name2fixturedefs.get(name) if info is not None else None
-            if defs and defs[-1].scope == "module" and not name.startswith("_"):
-                item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}::{name}"))
-                break
