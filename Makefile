@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= outputs
 
-.PHONY: install test test-fast fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup bench-runs bench-discover bench-recordings bench-pinn-cable clean
+.PHONY: install test test-slow test-all fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup bench-runs bench-discover bench-recordings bench-pinn-cable clean
 
 $(BIN)/neurocli: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,11 +13,13 @@ $(BIN)/neurocli: pyproject.toml
 
 install: $(BIN)/neurocli  ## create .venv and install neurocli with its test dependencies (and the tracking extra)
 
-test: install  ## the whole test suite on CPU, one pytest-xdist worker per core
-	$(BIN)/pytest -q -n auto
-
-test-fast: install  ## the suite without the tests marked slow, one worker per core
+test: install  ## the suite on CPU without the tests marked slow (minutes), one pytest-xdist worker per core
 	$(BIN)/pytest -q -n auto -m "not slow"
+
+test-slow: install  ## only the tests marked slow: long end-to-end runs, real processes, duplicate guards
+	$(BIN)/pytest -q -n auto -m slow
+
+test-all: test test-slow  ## both, as .ci/run runs them
 
 fuzz: install  ## the property-based fuzz test with many examples (minutes); `make test` runs a few
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/test_fuzz.py

@@ -12,7 +12,8 @@ case alike), medians reported:
 - cable warm:  neurocli simulate configs/hh_cable.yaml, caches warm
 - hh cold:     hh_pulse with an empty cache directory (COLD_REPS times)
 - train-ude / train-pinn warm: the smoke configs with warm caches, and the same with
-  NEUROCLI_NO_PROGRAM_CACHE=1 (every phase's training step traced again, as before issue 23)
+  NEUROCLI_NO_PROGRAM_CACHE=1 (every phase's training step traced again, as before issue 23),
+  and with the figure worker forced on / off (NEUROCLI_FIGURE_WORKER=1 / 0)
 BENCH_ONLY (a regular expression) keeps the cases whose names match it (the bare import always
 stays, as the ratios' base); BENCH_COLD_REPS=0 skips the cold runs; BENCH_OUT names the result
 files (default startup: benchmarks/results/startup.{json,md}).
@@ -118,6 +119,8 @@ def main() -> None:
         cmd = [PY, "-m", "neurocli", command, "--config", str(ROOT / cfg), "--output-root", out]
         cases[f"{command} {Path(cfg).stem} warm"] = (cmd, base_env)
         cases[f"{command} {Path(cfg).stem} warm, no program cache"] = (cmd, no_programs)
+        cases[f"{command} {Path(cfg).stem} warm, figure worker on"] = (cmd, {**base_env, "NEUROCLI_FIGURE_WORKER": "1"})
+        cases[f"{command} {Path(cfg).stem} warm, figure worker off"] = (cmd, {**base_env, "NEUROCLI_FIGURE_WORKER": "0"})
     only = os.environ.get("BENCH_ONLY")
     if only:
         cases = {k: v for k, v in cases.items() if k.startswith("bare") or re.search(only, k)}

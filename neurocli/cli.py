@@ -236,6 +236,8 @@ def _exit(code: int) -> None:
 
 
 def _draws_figures(args: list[str]) -> bool:
-    """Whether this command line is a `simulate` run of this process that ends in figures: worth a
-    figure worker (neurocli.plotting.figure_worker). Not for --help, nor for many processes."""
-    return bool(args) and args[0] == "simulate" and not {"--help", "-h", "--coordinator"} & set(args)
+    """Whether this command line is a run of this process that ends in figures (`simulate`, and a
+    `train-ude` or `train-pinn` run, which draw theirs after training): worth a figure worker
+    (neurocli.plotting.figure_worker). Not for --help, nor for many processes."""
+    return (bool(args) and args[0] in ("simulate", "train-ude", "train-pinn")
+            and not {"--help", "-h", "--coordinator"} & set(args))

@@ -15,6 +15,11 @@ import pytest  # noqa: E402
 
 from neurocli import runtime  # noqa: E402
 
+# One cache directory for the whole session: every pytest-xdist worker, the CLI runs in these
+# processes (the runner configures the cache again) and the child processes the tests start share
+# the compiled and traced programs. NEUROCLI_CACHE_DIR when set (.ci/run: a fresh one), else the
+# default directory.
+os.environ.setdefault(runtime.CACHE_ENV, str(runtime.cache_dir()))
 jax.config.update("jax_enable_x64", True)
 runtime.configure("float64", compilation_cache=True)
 jax.devices()  # JAX starts here, with one CPU device: runs in this process keep it (subprocesses make their own)
@@ -65,3 +70,4 @@ def spawn(*args, **popen) -> subprocess.Popen:
 def cli():
     """The shared CLI invoker: cli("train-ude", "--config", ...) -> (result, run_dir)."""
     return invoke
+

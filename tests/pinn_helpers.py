@@ -40,11 +40,11 @@ def train(trainer, run=None, on_step=None, restored=None):
 
 
 @pytest.fixture(autouse=True)
-def keep_global_jax_state(tmp_path_factory, monkeypatch):
-    """The runner sets x64 from the config, process-wide: put it back for the other tests. The
-    compilation cache goes to a directory of the test session's own. Autouse in every module that
-    imports it."""
+def keep_global_jax_state():
+    """The runner sets x64 from the config, process-wide: put it back for the other tests. (The
+    compilation and program caches stay the session's one directory, tests/conftest.py: a
+    directory per worker would keep the workers from sharing programs.) Autouse in every module
+    that imports it."""
     before = jax.config.jax_enable_x64
-    monkeypatch.setenv("NEUROCLI_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "jax-cache"))
     yield
     jax.config.update("jax_enable_x64", before)

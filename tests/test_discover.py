@@ -109,6 +109,7 @@ def test_a_library_needs_v_for_conductances_and_some_term():
         library_for(("V",), [0.0], [1.0], gates=[], polynomial_degree=None)
 
 
+@pytest.mark.slow
 def test_the_refit_through_the_ode_recovers_g_and_e_from_wrong_start():
     """The smoke config's data (the true model), the m∞³h∞ current started 8 % and 5 mV off: the
     Levenberg–Marquardt refit through the solve (data and fit at tolerance 1e-10) gives back the model's g_Na and E_Na."""
@@ -187,6 +188,7 @@ def trained(tmp_path_factory):
     return fabricated_run(tmp_path_factory.mktemp("ude"), network_fit=True)
 
 
+@pytest.mark.slow
 def test_discover_of_a_network_fitted_to_the_true_current(trained, tmp_path):
     """End to end on a network fitted to the true sodium current: the command's files, and the
     form m∞³h∞ with g_Na and E_Na (refit off here: it is tested above; the SSEs are the regression's)."""

@@ -167,6 +167,7 @@ def test_a_swapped_solve_program_gives_the_configs_own_numbers(tmp_path, cache):
 # -- the cache directory -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_cache_directory_that_cannot_serve_is_named_and_the_run_goes_on(tmp_path):
     """A real process with NEUROCLI_CACHE_DIR on a file: exit 0, one warning naming the variable."""
     blocker = tmp_path / "cachefile"

@@ -111,6 +111,7 @@ def test_matches_an_independent_scipy_solve():
     assert err < 1e-5, err  # both at rtol ≤ 1e-8 on the same grid: the solvers agree
 
 
+@pytest.mark.slow  # three grids, three compiles; the scipy comparison checks the discretisation fast
 def test_pulse_speed_converges_at_second_order_in_the_grid():
     speeds = []
     for nx in (51, 101, 201):

@@ -67,6 +67,7 @@ def test_residuals_square_to_the_loss(loss_cfg):
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9 * float(jnp.max(jnp.abs(a))))
 
 
+@pytest.mark.slow
 def test_lm_phase_fits_the_smoke_problem():
     cfg = smoke_config()
     loss, params, _ = build(cfg)

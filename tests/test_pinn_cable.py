@@ -181,6 +181,7 @@ def test_cable_reference_solver_defaults_to_imex_in_the_resolved_config():
 # -- a run, measured ------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a 3600-step run; the residual, hand-over and resume above are checked fast
 def test_train_pinn_fhn_cable_run_is_measured_against_simulate(tmp_path):
     """A short run through the CLI: every file of the contract, its errors computed from its own
     predictions against the reference, and a trained network well below an untrained one."""

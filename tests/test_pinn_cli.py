@@ -21,7 +21,11 @@ def _run(args):
 
 
 @pytest.mark.slow
-def test_smoke_run_writes_every_promised_file(tmp_path):
+def test_smoke_run_writes_every_promised_file(tmp_path, monkeypatch):
+    from neurocli.plotting import figure_worker
+
+    monkeypatch.setenv(figure_worker.ENV, "1")
+    assert figure_worker.start()  # as the CLI starts it when a core idles: the figures are drawn there
     result, run = _run(["train-pinn", "--config", str(CONFIGS / "pinn_smoke.yaml"), *FAST, "--output-root", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert run.parent == tmp_path / "train-pinn" and run.name.endswith("_pinn_smoke")

@@ -132,6 +132,7 @@ def test_reference_of_a_final_time_member_is_its_own_solve():
     assert swept.T.tolist() == [0.5, 2.0]
 
 
+@pytest.mark.slow
 def test_member_in_a_final_time_sweep_trains_as_it_would_alone():
     """A member on its clock s = t · pde.T / T_i sees the same points, network inputs, conditions
     and residual as a run with pde.T = T_i: its losses and parameters agree to float32 rounding."""

@@ -248,6 +248,7 @@ def test_a_training_step_is_cached_and_runs_as_plain_jit(cache):
         np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
 
 
+@pytest.mark.slow
 def test_a_warm_train_ude_run_traces_no_step(tmp_path, cache, cli):
     """The second train-ude run of a config finds every phase's step in the program cache, and
     its loss.csv equals the first run's (the wall-clock column aside)."""

@@ -33,6 +33,7 @@ def test_power_law_fit_and_groups():
     assert curves[1]["fixed"] == {"model.heaviside.offset": 1.0}
 
 
+@pytest.mark.slow
 def test_rd_k_limit_distances_match_independent_solves(tmp_path):
     result = CliRunner().invoke(app, ["simulate", "--config", str(CONFIG), *SMALL, "--output-root", str(tmp_path)])
     assert result.exit_code == 0, result.output

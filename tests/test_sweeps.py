@@ -233,6 +233,7 @@ def test_two_parameter_grid_writes_members_csv_maps_and_kept_trajectories(tmp_pa
     assert {"map_firing_rate_hz.pdf", "map_spike_count.pdf", "voltage.pdf", "states.pdf"} <= figures
 
 
+@pytest.mark.slow
 def test_interrupted_sweep_resumes_skipping_finished_chunks(tmp_path, monkeypatch):
     cfg = {**HH, "sweep": GRID, "runtime": {"chunk_size": 2}}
     whole = _run(tmp_path, cfg, name="whole")
@@ -305,6 +306,7 @@ RD = {
 }
 
 
+@pytest.mark.slow
 def test_interrupted_pde_sweep_resumes_to_the_files_of_one_run(tmp_path, monkeypatch):
     """A PDE sweep runs in chunks like any other: a sweep cut after its second chunk resumes to the
     files of an uncut run (the kept members' u too), and chunks of 1 agree with one chunk of 4."""
@@ -453,6 +455,7 @@ def test_two_processes_resume_a_sweep_one_process_began(tmp_path, monkeypatch):
     assert json.loads((cut / "run.json").read_text())["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_a_sweep_on_two_cpu_devices_writes_the_members_csv_of_one(tmp_path):
     """runtime.cpu_devices: 2 shards each chunk over two CPU devices, each looping over its own
     members on its own core; the results are the one-device run's, byte for byte."""

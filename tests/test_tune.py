@@ -34,6 +34,7 @@ def tune(config, space, root, trials, *extra):
                   "--direction", "maximize", "--output-root", root, *extra)
 
 
+@pytest.mark.slow
 def test_an_interrupted_study_continues_to_n_trials(files, tmp_path):
     config, space = files
     root = tmp_path / "out"

@@ -27,11 +27,31 @@ def loss_table(run_dir: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+FIGURES = ("loss", "fit", "current", "validation")
+
+
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
+    """The smoke run, its figures drawn by a figure worker (the CLI starts one for train-ude when a
+    core idles); test_cli_writes_every_promised_file finds them."""
+    from neurocli.plotting import figure_worker
+
     out = tmp_path_factory.mktemp("cli")
-    result, run_dir = invoke("--config", SMOKE, "--output-root", out)
+    handed = []
+    original = figure_worker.wait
+
+    def wait():
+        worker = figure_worker._state["worker"]
+        handed.extend(job[1] for job in (worker.jobs if worker else []))
+        original()
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(figure_worker.ENV, "1")
+        mp.setattr(figure_worker, "wait", wait)
+        assert figure_worker.start()
+        result, run_dir = invoke("--config", SMOKE, "--output-root", out)
     assert result.exit_code == 0, result.output
+    assert sorted(handed) == sorted(FIGURES) and not figure_worker.active()
     return out, run_dir
 
 

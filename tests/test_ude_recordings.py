@@ -148,6 +148,7 @@ def _at(task, values: dict):
     return dict(p, parameters={s.name: jnp.asarray(s.raw(values[s.name])) for s in task.loss_fn.specs})
 
 
+@pytest.mark.slow
 def test_multi_sweep_loss_vanishes_at_the_truth_with_hidden_gates(tmp_path):
     """V only, two sweeps, the recorded stimulus: the true parameters reproduce noise-free data to
     the solver's tolerance; 5 % off in g_K does not."""
@@ -226,6 +227,7 @@ def test_held_out_sweep_is_reported_and_not_fitted(tmp_path):
     assert result.exit_code == 2 and "is a fit to a recording" in result.output
 
 
+@pytest.mark.slow
 def test_recording_fit_resumes_with_its_fitted_parameters(tmp_path):
     """Interrupted after 3 of 6 Levenberg–Marquardt steps and resumed: the same fitted parameters
     (and starting-V offsets) as an uninterrupted fit, so they are in the checkpoint."""

@@ -131,6 +131,7 @@ def test_a_sweeps_best_networks_are_no_warm_start(seed_sweep, tmp_path):
     assert result.exit_code == 2 and "3-member sweep" in result.output
 
 
+@pytest.mark.slow
 def test_a_member_trained_in_a_sweep_matches_it_trained_alone():
     cfg = config({"parameter": "runtime.seed", "values": [3, 1]})
     task, cur = train(cfg)
@@ -198,6 +199,7 @@ def test_one_members_rejection_leaves_the_others_alone():
     assert float(state.damping[0]) < 1.0 and float(state.damping[1]) == 1.0
 
 
+@pytest.mark.slow
 def test_an_interrupted_sweep_resumes_to_the_uninterrupted_result(tmp_path):
     cfg = config({"parameters": [{"parameter": "runtime.seed", "values": [0, 1]},
                                  {"parameter": "data.noise.V", "values": [0.5, 1.0]}], "combine": "zip"},
@@ -228,6 +230,7 @@ def test_an_interrupted_sweep_resumes_to_the_uninterrupted_result(tmp_path):
     assert run.file("loss.csv").read_text().count("\n") == 1 + 6 * 2
 
 
+@pytest.mark.slow
 def test_a_sweep_whose_steps_keep_failing_exits_1_with_its_loss_figure(tmp_path):
     result, run_dir = invoke("--config", SMOKE, "--output-root", tmp_path, "--set", ADAM_SET,
                              "--set", "sweep={parameter: runtime.seed, values: [0, 1]}",
@@ -299,6 +302,7 @@ def test_members_rejected_on_alternate_steps_count_their_own_failures(tmp_path):
             engine.start(_Alternating(6, 1)))
 
 
+@pytest.mark.slow
 def test_a_sweep_on_two_devices_trains_each_member_as_on_one(tmp_path):
     """runtime.cpu_devices: 2 pads the member axis (3 members -> 4) and shards it over two CPU
     devices (neurocli/members/placement.py); loss.csv, members.csv and the checkpointed networks

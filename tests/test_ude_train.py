@@ -181,6 +181,7 @@ def test_gradient_adjoints_agree_with_finite_differences():
     assert fd == pytest.approx(ad, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_curriculum_fits_a_growing_window():
     phases = [{"optimizer": "adam", "iterations": 12, "lr": 0.01}, {"optimizer": "lbfgs", "iterations": 30}]
     cfg = smoke_config(**{"loss.curriculum": {"start_ms": 5.0, "iterations": 8}, "train.phases": phases})
@@ -243,6 +244,7 @@ def test_multiple_shooting_objective():
     assert float(loss(params, jnp.asarray(0))[0]) > 1.0
 
 
+@pytest.mark.slow
 def test_multiple_shooting_then_the_whole_record_trains():
     phases = [{"optimizer": "adam", "iterations": 10, "lr": 0.01}, {"optimizer": "lbfgs", "iterations": 30}]
     cfg = smoke_config(**{"loss.shooting": {"segment_ms": 1.0, "iterations": 10}, "train.phases": phases})

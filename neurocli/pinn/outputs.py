@@ -16,6 +16,7 @@ from neurocli.members.file import write_members
 from neurocli.members import MemberTable
 from neurocli.pinn.networks import count_parameters
 from neurocli.pinn.reference import Reference
+from neurocli.plotting import figure_worker
 from neurocli.plotting import pde as pde_plots
 from neurocli.plotting import pinn as pinn_plots
 from neurocli.plotting import sweeps as sweep_plots
@@ -56,7 +57,7 @@ def solutions(run: RunDirectory, cfg: TrainPinnConfig, members: MemberTable, ref
     found["reference_member_solution"] = ref_found["member_solution"]
     reps = [c["representative"] for c in found["clusters"]]
     titles = [f"solution {c}: member {r}\n{members.label(r)}" for c, r in enumerate(reps)]
-    run.save_figure("solutions", solution_plots.solution_maps(ref.t, ref.x, np.asarray(u)[reps], titles))
+    figure_worker.save(run, "solutions", solution_plots.solution_maps, ref.t, ref.x, np.asarray(u)[reps], titles)
     return labels, found
 
 
@@ -124,19 +125,20 @@ def figures(run: RunDirectory, cfg: TrainPinnConfig, members: MemberTable, ref: 
     grid = dict(x_label=X_LABEL, t_label=T_LABEL)
     bc = cfg.pde.boundary
     k = "" if members.swept("pde.k") else f", k = {cfg.pde.k:g}"
-    run.save_figure("heatmaps", pde_plots.heatmap_grid(
-        t, ref.x, u_s, titles, label=U_LABEL, scale=scale, suptitle=f"PINN u(t, x){k}, boundary {bc}{some}", **grid))
-    run.save_figure("heatmaps_reference", pde_plots.heatmap_grid(
-        t, ref.x, ref_s, titles, label=U_LABEL, scale=scale,
-        suptitle=f"reference (finite differences, {ref.boundary}, nx = {ref.solver_nx}){some}", **grid))
-    run.save_figure("heatmaps_error", pde_plots.heatmap_grid(
-        t, ref.x, np.abs(u_s - ref_s), err_titles, label="|u − reference| (dimensionless)", vmin=0.0,
-        suptitle=f"absolute error of the PINN{some}", **grid))
+    figure_worker.save(run, "heatmaps", pde_plots.heatmap_grid,
+                       t, ref.x, u_s, titles, label=U_LABEL, scale=scale,
+                       suptitle=f"PINN u(t, x){k}, boundary {bc}{some}", **grid)
+    figure_worker.save(run, "heatmaps_reference", pde_plots.heatmap_grid,
+                       t, ref.x, ref_s, titles, label=U_LABEL, scale=scale,
+                       suptitle=f"reference (finite differences, {ref.boundary}, nx = {ref.solver_nx}){some}", **grid)
+    figure_worker.save(run, "heatmaps_error", pde_plots.heatmap_grid,
+                       t, ref.x, np.abs(u_s - ref_s), err_titles, label="|u − reference| (dimensionless)", vmin=0.0,
+                       suptitle=f"absolute error of the PINN{some}", **grid)
     times = cfg.output.profile_times or list(np.linspace(0.0, cfg.pde.T, 5))
     if ref.t.ndim == 2:  # pde.T swept: fractions 0, 1/4, …, 1 of each member's T
         times = np.outer(ref.T[shown], np.linspace(0.0, 1.0, 5))
-    run.save_figure("profiles", pinn_plots.profiles_grid(
-        t, ref.x, u_s, ref_s, times=times, titles=err_titles, label=U_LABEL, x_label=X_LABEL))
+    figure_worker.save(run, "profiles", pinn_plots.profiles_grid,
+                       t, ref.x, u_s, ref_s, times=times, titles=err_titles, label=U_LABEL, x_label=X_LABEL)
     if len(history):
         member = history["member"]
         steps = history["step"][member == 0]
@@ -144,7 +146,7 @@ def figures(run: RunDirectory, cfg: TrainPinnConfig, members: MemberTable, ref: 
         term_names = history.columns[history.columns.index("loss") + 1:]
         terms = {name: per(name) for name in term_names} if len(term_names) > 1 else None
         ends = list(cfg.phase_starts[1:-1])
-        run.save_figure("loss", pinn_plots.loss_curves(steps, per("loss"), titles, terms=terms, phase_ends=ends))
+        figure_worker.save(run, "loss", pinn_plots.loss_curves, steps, per("loss"), titles, terms=terms, phase_ends=ends)
     if len(members.names) > 1:
         maps(run, cfg, members, errors)
 

@@ -1,8 +1,9 @@
 """Figures drawn in a second process while this one imports JAX, compiles and solves (issue 12).
 
 Importing matplotlib and its PDF backend and drawing a run's first figure cost about a second on
-the critical path of a short run. `neurocli simulate` therefore starts a figure worker first
-thing (`start()`, from `neurocli.cli.main`): a fresh interpreter (`python -m
+the critical path of a short run. `neurocli simulate`, `train-ude` and `train-pinn` therefore
+start a figure worker first thing (`start()`, from `neurocli.cli.main`; a training run's figures
+come after training, so the worker's imports are long done by then): a fresh interpreter (`python -m
 neurocli.plotting.figure_worker`; spawned, never forked: JAX runs threads) that imports
 matplotlib and draws a throw-away figure (fonts, caches) on another core, then waits for work.
 

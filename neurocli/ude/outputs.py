@@ -7,6 +7,7 @@ import jax
 import numpy as np
 
 from neurocli.config.ude import TrainUDEConfig
+from neurocli.plotting import figure_worker
 from neurocli.plotting import ude as plots
 from neurocli.run_dir import RunDirectory
 from neurocli.ude import evaluate as ude_evaluate
@@ -40,8 +41,14 @@ def loss_figure(run: RunDirectory, cfg: TrainUDEConfig, history: History, whole_
 
 
 def write(run: RunDirectory, cfg: TrainUDEConfig, prep, recording, task: UdeTask, cur: Cursor) -> dict:
-    """Evaluate the best network, write CSVs and figures; the metrics."""
+    """Evaluate the best network, write CSVs and figures; the metrics. The figures go to the figure
+    worker when one runs (neurocli.plotting.figure_worker): the loss figure first, drawn while
+    this process evaluates the network."""
     loss_fn = task.loss_fn
+    history = cur.history
+    figure_worker.save(run, "loss", plots.loss_curve, history["step"], history["loss"], history["phase"],
+                       phase_names(cfg), history["rejected"], title=f"train-ude: {cfg.ude.replaced} current replaced",
+                       comparable_from=loss_fn.full_window_from, final_loss=float(cur.final_loss[0]))
     ude = loss_fn.model(cur.best)
     names = recording.names
     fit = ude_evaluate.fit(ude, prep.stimulus, recording, cfg.solve.solver, cfg.solve.declare_stimulus_edges)
@@ -56,17 +63,16 @@ def write(run: RunDirectory, cfg: TrainUDEConfig, prep, recording, task: UdeTask
     run.write_csv("validation.csv", ["t", "i_ext", *(f"true_{n}" for n in names), *(f"ude_{n}" for n in names)],
                   np.column_stack([val.t, val.i_ext, val.reference, val.ude]).tolist())
 
-    loss_figure(run, cfg, cur.history, loss_fn.full_window_from, final_loss=float(cur.final_loss[0]))
     noisy = recording.clean is not None and not np.array_equal(recording.clean, recording.y)
-    run.save_figure("fit", plots.trajectories(
-        fit.t, fit.reference, fit.ude, names, fit.i_ext, reference_label="data", ude_label="trained UDE",
-        clean=recording.clean if noisy else None, reference_style="dots" if noisy else "line",
-        title=f"fit to the training data (SSE {fit.sse:.3g})"))
-    run.save_figure("current", plots.current(current.voltage, current.learned, current.true, replaced=cfg.ude.replaced,
-                                             along=current.along, rmse=current.rmse, max_err=current.max_err))
-    run.save_figure("validation", plots.trajectories(
-        val.t, val.reference, val.ude, names, val.i_ext, reference_label="true model", ude_label="trained UDE",
-        title=f"held-out stimulus (SSE {val.sse:.3g})"))
+    figure_worker.save(run, "fit", plots.trajectories,
+                       fit.t, fit.reference, fit.ude, names, fit.i_ext, reference_label="data", ude_label="trained UDE",
+                       clean=recording.clean if noisy else None, reference_style="dots" if noisy else "line",
+                       title=f"fit to the training data (SSE {fit.sse:.3g})")
+    figure_worker.save(run, "current", plots.current, current.voltage, current.learned, current.true,
+                       replaced=cfg.ude.replaced, along=current.along, rmse=current.rmse, max_err=current.max_err)
+    figure_worker.save(run, "validation", plots.trajectories,
+                       val.t, val.reference, val.ude, names, val.i_ext, reference_label="true model",
+                       ude_label="trained UDE", title=f"held-out stimulus (SSE {val.sse:.3g})")
 
     timings = cur.timings.totals
     metrics = {
