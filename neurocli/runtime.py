@@ -46,7 +46,9 @@ def configure(precision: str = "float64", compilation_cache: bool = True, cpu_de
         return
     jax.config.update("jax_enable_compilation_cache", True)
     jax.config.update("jax_compilation_cache_dir", str(path))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    # every program, however quick to compile: a warm training run recompiled ~54 small ones below
+    # the default 0.2 s on each start (train-ude ude_smoke warm 8.69 s -> 7.10 s, medians of 3 alternating)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
