@@ -59,6 +59,23 @@ def invoke(*args) -> tuple[object, Path | None]:
     return result, Path(out.splitlines()[-1]) if out else None
 
 
+def figures_handed_to_worker(monkeypatch) -> list:
+    """The names of the figures a run hands the figure worker, collected as the run waits for them
+    (the list fills when `figure_worker.wait` is called)."""
+    from neurocli.plotting import figure_worker
+
+    handed = []
+    original = figure_worker.wait
+
+    def wait():
+        worker = figure_worker._state["worker"]
+        handed.extend(job[1] for job in (worker.jobs if worker else []))
+        original()
+
+    monkeypatch.setattr(figure_worker, "wait", wait)
+    return handed
+
+
 def spawn(*args, **popen) -> subprocess.Popen:
     """`python -m neurocli ARGS...` as a child process (signals, exit codes of a real process)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
+from conftest import figures_handed_to_worker
 from neurocli.plotting import figure_worker
 from neurocli.plotting import neuron as neuron_plots
 from neurocli.run_dir import RunDirectory
@@ -174,15 +175,7 @@ HH = {"model": {"name": "hh"}, "stimulus": {"kind": "pulse", "start": 1.0, "dura
       "sweep": {"parameter": "model.a", "values": [0.1, 0.3]}}, {"heatmap", "profiles", "front_speed"}),
 ], ids=["neuron-sweep", "phase-plane", "pde-sweep"])
 def test_every_simulate_figure_goes_through_the_worker(tmp_path, monkeypatch, cfg, figures):
-    handed = []
-    original = figure_worker.wait
-
-    def wait():
-        worker = figure_worker._state["worker"]
-        handed.extend(job[1] for job in (worker.jobs if worker else []))
-        original()
-
-    monkeypatch.setattr(figure_worker, "wait", wait)
+    handed = figures_handed_to_worker(monkeypatch)
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     assert figure_worker.start()

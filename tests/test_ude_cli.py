@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, invoke as _invoke
+from conftest import ROOT, figures_handed_to_worker, invoke as _invoke
 
 SMOKE = ROOT / "configs" / "ude_smoke.yaml"
 METRIC_KEYS = ("best_loss", "final_loss", "iterations", "failed_solves", "current_rmse", "current_max_err",
@@ -37,17 +37,9 @@ def smoke_run(tmp_path_factory):
     from neurocli.plotting import figure_worker
 
     out = tmp_path_factory.mktemp("cli")
-    handed = []
-    original = figure_worker.wait
-
-    def wait():
-        worker = figure_worker._state["worker"]
-        handed.extend(job[1] for job in (worker.jobs if worker else []))
-        original()
-
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(figure_worker.ENV, "1")
-        mp.setattr(figure_worker, "wait", wait)
+        handed = figures_handed_to_worker(mp)
         assert figure_worker.start()
         result, run_dir = invoke("--config", SMOKE, "--output-root", out)
     assert result.exit_code == 0, result.output
