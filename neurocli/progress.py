@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from contextlib import contextmanager
 
@@ -41,8 +42,25 @@ def elapsed() -> float:
     return time.monotonic() - _T0
 
 
+_thread = threading.local()
+
+
+@contextmanager
+def silenced():
+    """No phase lines from this thread meanwhile (a background compile is not a phase of the run)."""
+    before = getattr(_thread, "silent", False)
+    _thread.silent = True
+    try:
+        yield
+    finally:
+        _thread.silent = before
+
+
 def phase(name: str, detail: str = "") -> None:
-    """Announce a phase of the run: `[  1.2 s] compiling: cached program` on stderr."""
+    """Announce a phase of the run: `[  1.2 s] compiling: cached program` on stderr (not from a
+    thread inside `silenced()`)."""
+    if getattr(_thread, "silent", False):
+        return
     text = f"{name}: {detail}" if detail else name
     print(f"[{elapsed():7.2f} s] {text}", file=sys.stderr, flush=True)
 

@@ -37,6 +37,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import types
 from collections.abc import Callable
 from importlib import metadata
@@ -164,26 +165,44 @@ def compile_cached_step(step: Callable, state, *rest, stats: Callable[[list], An
     return call
 
 
+_LAPACK = threading.local()  # .skip: this thread is compiling a cached program that calls no LAPACK
+_LAPACK_GUARD = threading.Lock()
+
+
 @contextlib.contextmanager
 def _lapack_when_called(serialized: bytes):
     """Calling an exported program initialises JAX's LAPACK kernels on CPU, which imports
     scipy.linalg (0.13-0.3 s), whether or not the program calls LAPACK; `jax.jit` does it only for
     programs that do. Do as `jax.jit` does: skip it unless the program names a LAPACK kernel
-    (custom calls `lapack_*`, stored as plain strings in the serialized module)."""
+    (custom calls `lapack_*`, stored as plain strings in the serialized module).
+
+    JAX's initialiser is wrapped once, for good, by one that asks a thread-local flag, so that
+    programs compiled at once in two threads (a training phase compiled in the background,
+    neurocli.training.engine) cannot leave the kernels uninitialised for each other: a program
+    calling LAPACK with them uninitialised crashes the process."""
     try:
         from jax._src.export import _export
     except ImportError:  # another JAX layout: leave it be
         yield
         return
-    original = getattr(_export, "_ensure_backends_initialized", None)
-    if original is None or b"lapack" in serialized:
+    with _LAPACK_GUARD:
+        original = getattr(_export, "_ensure_backends_initialized", None)
+        if original is not None and not getattr(original, "_neurocli_wrapper", False):
+            def ensure(platforms, _original=original):
+                if not getattr(_LAPACK, "skip", False):
+                    _original(platforms)
+
+            ensure._neurocli_wrapper = True
+            _export._ensure_backends_initialized = ensure
+    if original is None:
         yield
         return
-    _export._ensure_backends_initialized = lambda platforms: None
+    before = getattr(_LAPACK, "skip", False)
+    _LAPACK.skip = b"lapack" not in serialized
     try:
         yield
     finally:
-        _export._ensure_backends_initialized = original
+        _LAPACK.skip = before
 
 
 def _announced(compiled: Callable, then: str | None) -> Callable:
@@ -285,6 +304,18 @@ def _warn(message: str) -> None:
 
 
 # -- the key --------------------------------------------------------------------------------------
+
+
+def signature(tree) -> tuple:
+    """What a program compiled for the arguments `tree` depends on besides their values: the tree
+    structure (static fields included) and each array leaf's shape, dtype, weak type and
+    sharding. Hashable: a key for the programs compiled in this process."""
+    import jax
+
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    return treedef, tuple((tuple(x.shape), str(x.dtype), bool(getattr(getattr(x, "aval", None), "weak_type", False)),
+                           repr(getattr(x, "sharding", None))) if hasattr(x, "shape") else ("static", repr(type(x)))
+                          for x in leaves)
 
 
 def program_key(fn: Callable, args: tuple, key_parts: Any = ()) -> str:

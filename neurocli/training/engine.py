@@ -20,8 +20,15 @@ statistics mean (`Record`). The engine owns the rest:
   `checkpoint_every` steps, at the end, on a signal and before a failure.
 - Signals: the loop runs in `run.guard.deferred()` (the runner's guard); a SIGINT or SIGTERM is acted on
   between steps: checkpoint, then `Interrupted` (exit 130 / 143).
-- Timings accumulate across resumes: compile_s (the task's `compile`), train_s (the steps),
-  steps_timed, per phase.
+- Timings accumulate across resumes: compile_s (the time the loop waited for the task's
+  `compile`), train_s (the steps), steps_timed, per phase.
+- Later phases compile in the background: a task whose `prefetch` is true (its `compile` reads
+  only the shapes of the state it is given) has the steps of the phases after the current one
+  compiled in a thread, from their skeletons, while the current phase trains; a phase waits for
+  its step only if that is not done yet. A prefetched step is used only if the state entering its
+  phase has the skeleton's structure, shapes, dtypes and shardings (else it is compiled again).
+  A warm train-ude of configs/ude_smoke.yaml reads its L-BFGS and Levenberg–Marquardt steps from
+  the cache while Adam trains.
 
 Resuming replays nothing: the cursor is rebuilt from latest.eqx and training continues
 bit-for-bit (CPU).
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -38,7 +46,9 @@ from typing import Any, Protocol
 import jax
 import numpy as np
 
+from neurocli import progress as phases
 from neurocli import tracking
+from neurocli.numerics.program_cache import signature
 from neurocli.progress import progress
 from neurocli.run_dir import RunDirectory
 from neurocli.training import checkpoint, signals
@@ -142,6 +152,7 @@ class Task(Protocol):
     def select(self, mask: np.ndarray, params, best) -> Any: ...  # members where mask: params, else best
     def final_loss(self, cursor: Cursor) -> np.ndarray: ...
     def failure(self, cursor: Cursor, record: Record) -> str: ...
+    # optional: `prefetch = True` when `compile` reads only the shapes of its state (see Engine)
     def to_host(self, tree) -> Any: ...
     def to_device(self, tree) -> Any: ...
     def skeleton(self, phase: int) -> tuple[Any, Any]: ...  # (state, best) on the host
@@ -262,14 +273,38 @@ class Engine:
         self.on_step = on_step
         self._session_start = time.perf_counter()
         self._calls: dict[int, Callable] = {}
+        self._prefetched: dict[int, _Prefetched] = {}
         self.cursor: Cursor | None = None  # the latest cursor of `run` (after a failure: where it failed)
 
     def _call(self, phase: int, cur: Cursor) -> tuple[Callable, Cursor]:
         if phase not in self._calls:
             t0 = time.perf_counter()
-            self._calls[phase] = self.task.compile(phase, cur.state)
+            prefetched = self._prefetched.pop(phase, None)
+            call = prefetched.result(cur.state) if prefetched is not None else None
+            self._calls[phase] = call if call is not None else self.task.compile(phase, cur.state)
             cur = dataclasses.replace(cur, timings=cur.timings.add(phase, compile_s=time.perf_counter() - t0))
         return self._calls[phase], cur
+
+    def _prefetch(self, cur: Cursor) -> None:
+        """Start compiling the steps of the phases after `cur`'s in a background thread (tasks
+        with `prefetch`; see the module doc)."""
+        task = self.task
+        later = [p for p in range(cur.phase + 1, len(task.settings.iterations))
+                 if p not in self._calls and p not in self._prefetched]
+        if not getattr(task, "prefetch", False) or not later:
+            return
+        for p in later:
+            slot = self._prefetched[p] = _Prefetched()
+
+            def work(p=p, slot=slot) -> None:
+                with phases.silenced():
+                    try:
+                        state = task.to_device(task.skeleton(p)[0])
+                        slot.done(signature(state), task.compile(p, state))
+                    except Exception:  # noqa: BLE001 - compiled again in the loop, which reports it
+                        slot.done(None, None)
+
+            threading.Thread(target=work, name=f"neurocli-prefetch-{p}", daemon=True).start()
 
     def _wall(self, cur: Cursor) -> float:
         return time.perf_counter() - self._session_start + cur.elapsed_s
@@ -319,6 +354,7 @@ class Engine:
         tracker = getattr(self.run_dir, "tracker", None) or tracking.Tracker()
         self.cursor = cur
         self._session_start = time.perf_counter()
+        self._prefetch(cur)
         try:
             with guard.deferred(), progress(st.total, self.description, start=cur.step) as update:
                 while cur.step < st.total:
@@ -352,3 +388,24 @@ class Engine:
 
     def _save(self, cur: Cursor) -> None:
         save(self.task, self.run_dir, dataclasses.replace(cur, elapsed_s=self._wall(cur)))
+
+
+class _Prefetched:
+    """A step compiled in the background: `result(state)` waits for it and returns it if `state`
+    has the signature it was compiled for (else None: the loop compiles it again, and a failure
+    in the background is reported then, by the loop's own compile)."""
+
+    def __init__(self):
+        self._ready = threading.Event()
+        self._signature = self._call = None
+
+    def done(self, signature, call) -> None:
+        self._signature, self._call = signature, call
+        self._ready.set()
+
+    def result(self, state) -> Callable | None:
+        self._ready.wait()
+        if self._call is None or self._signature != signature(state):
+            return None
+        return self._call
+

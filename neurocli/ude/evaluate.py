@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -73,10 +74,14 @@ def compare_current(ude: AbstractUDE, recording: Recording) -> CurrentComparison
         order = np.argsort(states[:, 0], kind="stable")
         inputs, along = states[order][:, index], "recorded states"
         v = states[order, 0]
-    x = jnp.asarray(inputs)
-    learned = np.asarray(jax.vmap(ude.network)(x))
-    true = np.asarray(jax.vmap(TrueCurrent(ude))(x))
-    return CurrentComparison(inputs, v, learned, true, along)
+    learned, true = _currents(ude, jnp.asarray(inputs))
+    return CurrentComparison(inputs, v, np.asarray(learned), np.asarray(true), along)
+
+
+@eqx.filter_jit
+def _currents(ude: AbstractUDE, x):
+    """The network's and the known model's current at the points x: one program."""
+    return jax.vmap(ude.network)(x), jax.vmap(TrueCurrent(ude))(x)
 
 
 def _spec(stimulus: AbstractStimulus, t: np.ndarray, solver: SolverConfig, declare_edges: bool) -> SolveSpec:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -67,8 +68,17 @@ def build_network(desc: dict, seed: int) -> ScaledMLP:
         from neurocli.ude.recording_fit import ZeroCurrent
 
         return ZeroCurrent()
-    return ScaledMLP(desc["centre"], desc["scale"], desc["output_scale"], desc["width"], desc["depth"],
-                     desc["activation"], jax.random.key(seed), final_layer_scale=desc["final_layer_scale"])
+    shape = (tuple(desc["centre"]), tuple(desc["scale"]), desc["output_scale"], desc["width"], desc["depth"],
+             desc["activation"], desc["final_layer_scale"])
+    return _initial_network(shape, jax.random.key(seed))
+
+
+@eqx.filter_jit
+def _initial_network(shape: tuple, key) -> ScaledMLP:
+    """The network's initial weights in one program (op by op, each distinct operation costs a
+    fresh process a compile-cache read); bit for bit the values of building it op by op."""
+    centre, scale, output_scale, width, depth, activation, final_layer_scale = shape
+    return ScaledMLP(centre, scale, output_scale, width, depth, activation, key, final_layer_scale=final_layer_scale)
 
 
 def build_ude(cfg: TrainUDEConfig, known: AbstractHHMembrane, network) -> AbstractUDE:

@@ -35,7 +35,7 @@ from neurocli.ude.objective import TrajectoryLoss
 from neurocli.members import MemberTable
 from neurocli.members.placement import Placement
 from neurocli.ude.sweep import data_swept
-from neurocli.numerics.program_cache import compile_cached_step
+from neurocli.numerics.program_cache import compile_cached_step, signature
 from neurocli.ude.task import LOSS_COLUMNS, StepStats, TrainState, UdeTask, _iteration, init_state, optimizer, raw_step
 
 SWEEP_LOSS_COLUMNS = ("step", "member", *LOSS_COLUMNS[1:])
@@ -91,7 +91,8 @@ class UdeSweepTask(UdeTask):
         return member_state(params, self.phases[phase])
 
     def compile(self, phase: int, state: TrainState) -> Callable:
-        if phase not in self._compiled:
+        key = (phase, signature(state))
+        if key not in self._compiled:
             objective, data = self.objectives[phase], self.data
             one = raw_step(self.phases[phase])
             axis = None if data is None else 0
@@ -109,8 +110,8 @@ class UdeSweepTask(UdeTask):
             else:  # one device: through the program cache (a warm run does not trace)
                 compiled = compile_cached_step(batched, state, objective, data, _iteration(0),
                                                stats=lambda leaves: StepStats(*leaves))
-            self._compiled[phase] = lambda st, i: compiled(st, objective, data, _iteration(i))
-        return self._compiled[phase]
+            self._compiled[key] = lambda st, i: compiled(st, objective, data, _iteration(i))
+        return self._compiled[key]
 
     def record(self, step: int, phase: int, stats, wall_s: float) -> Record:
         stats = self.placement.unpad(stats)

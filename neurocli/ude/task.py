@@ -28,7 +28,7 @@ import optax
 from jaxtyping import Array, Bool, Float, Int, PyTree
 
 from neurocli.config.optim import PhaseConfig
-from neurocli.numerics.program_cache import compile_cached_step
+from neurocli.numerics.program_cache import compile_cached_step, signature
 from neurocli.training.optim import is_lbfgs, learning_rate, make_optimizer
 from neurocli.training.levenberg_marquardt import LevenbergMarquardt
 from neurocli.ude.objective import TrajectoryLoss
@@ -69,7 +69,10 @@ def _strong(tree: PyTree) -> PyTree:
     return jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype) if eqx.is_array(x) else x, tree)
 
 
+@eqx.filter_jit
 def init_state(params: PyTree, opt: optax.GradientTransformation) -> TrainState:
+    """A phase's fresh state at `params`: one program (op by op, each distinct operation would
+    cost a fresh process a compile-cache read)."""
     opt_state = _strong(opt.init(params))
     zeros = jax.tree.map(jnp.zeros_like, params)
     count = jnp.zeros((), jnp.int32)
@@ -176,6 +179,7 @@ class UdeTask:
     compiled ahead of time once per task and phase (an executable cannot retrace)."""
 
     members = 1
+    prefetch = True  # `compile` reads only the state's shapes: later phases compile while one trains
     columns = HISTORY_COLUMNS
     loss_columns = LOSS_COLUMNS
 
@@ -190,7 +194,7 @@ class UdeTask:
         starts = self.settings.starts
         self.objectives = [loss_fn.for_phase(starts[p], forward_mode=ph.optimizer == "levenberg_marquardt")
                            for p, ph in enumerate(self.phases)]
-        self._compiled: dict[int, Callable] = {}
+        self._compiled: dict[tuple, Callable] = {}  # by (phase, signature of the state)
 
     def phase_state(self, params: PyTree, phase: int) -> TrainState:
         """The state a phase starts from at `params` (its optimiser's fresh state)."""
@@ -206,12 +210,13 @@ class UdeTask:
         return self.phase_state(best, phase)
 
     def compile(self, phase: int, state: TrainState) -> Callable:
-        if phase not in self._compiled:
+        key = (phase, signature(state))  # a state of another layout (never, but checked) gets its own
+        if key not in self._compiled:
             objective = self.objectives[phase]
             compiled = compile_cached_step(raw_step(self.phases[phase]), state, objective, _iteration(0),
                                            stats=lambda leaves: StepStats(*leaves))
-            self._compiled[phase] = lambda st, i: compiled(st, objective, _iteration(i))
-        return self._compiled[phase]
+            self._compiled[key] = lambda st, i: compiled(st, objective, _iteration(i))
+        return self._compiled[key]
 
     def record(self, step: int, phase: int, stats: StepStats, wall_s: float) -> Record:
         loss, gnorm, lr, ok = float(stats.loss), float(stats.grad_norm), float(stats.lr), bool(stats.accepted)
