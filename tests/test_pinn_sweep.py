@@ -103,7 +103,7 @@ def test_member_in_an_a_k_sweep_trains_as_it_would_alone():
     trainer = Trainer(build_setup(cfg), members_of(cfg), keys)
     assert trainer.columns[:4] == ("step", "member", "a", "k")
     result = train(trainer)
-    assert list(trainer._compiled) == [0]  # one compiled step for every (a, k)
+    assert [phase for phase, _ in trainer._compiled] == [0]  # one compiled step for every (a, k)
     h = result.history
     for m in (0, 3):  # (0.1, 5) and (0.3, 20): member 0 has index 0 either way; member 3 gets its key
         a, k = trainer.constants[m][:2]

@@ -17,6 +17,7 @@ import pytest
 
 from neurocli.training import Engine, engine
 from neurocli.ude.task import UdeTask
+from pinn_helpers import keep_global_jax_state  # noqa: F401 - autouse: x64 restored after each test
 from ude_helpers import build, smoke_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,3 +142,32 @@ def test_programs_compiled_in_two_threads_keep_lapack_set_up():
                          cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["MainThread", "MainThread"]
+
+
+@pytest.mark.parametrize("collocation", ["resample", "fixed"])
+def test_a_pinn_lbfgs_phase_prefetched_trains_as_compiled_on_entry(collocation):
+    """train-pinn's L-BFGS phase compiled in the background while Adam trains: its fixed points
+    come from the state its first step starts from (the pool, for fixed collocation), so the run is
+    the run compiled on entry, to the bit."""
+    from neurocli.pinn.setup import build_setup
+    from neurocli.pinn.train import Trainer, member_keys
+    from pinn_helpers import tiny_config, train
+
+    col = {"kind": collocation, "batch": 64, **({"points": 96} if collocation == "fixed" else {"lbfgs_points": 96})}
+    cfg = tiny_config(collocation=col, phases=[{"optimizer": "adam", "iterations": 10, "lr": 3e-3},
+                                               {"optimizer": "lbfgs", "iterations": 5}])
+    keys = member_keys(cfg.runtime.seed, 2)
+    runs = {}
+    for prefetch in (False, True):
+        trainer = Trainer(build_setup(cfg), [0.1, 0.3], keys)
+        trainer.prefetch = prefetch
+        threads = []
+        compile_ = trainer.compile
+        trainer.compile = lambda phase, state, c=compile_, t=threads: (t.append((phase, threading.current_thread().name)),
+                                                                      c(phase, state))[1]
+        runs[prefetch] = (train(trainer), dict(reversed(threads)))
+    (plain, plain_by), (cur, by) = runs[False], runs[True]
+    assert plain_by == {0: "MainThread", 1: "MainThread"} and by == {0: "MainThread", 1: "neurocli-prefetch-1"}
+    _no_wall(cur, plain)
+    for a, b in zip(jax.tree.leaves(cur.state.params), jax.tree.leaves(plain.state.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

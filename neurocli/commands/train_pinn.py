@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from neurocli.background import Background
 from neurocli.config.base import ConfigError
 from neurocli.config.pinn import TrainPinnConfig
 from neurocli.models.reaction_diffusion import ReactionDiffusion
@@ -57,12 +58,15 @@ def execute(prep: Prepared, cfg: TrainPinnConfig, run: RunDirectory, restored: R
     if cfg.is_cable:
         return cable_run.execute(cfg, run, restored)
     started = time.perf_counter()
-    ref = solve_reference(cfg)
-    run.write_npz("reference.npz", t=ref.t, x=ref.x, a=ref.a, k=ref.k, u=ref.u)
+    # the reference is needed only after training: solved meanwhile, on another core when one is free
+    reference = Background(solve_reference, cfg, name="neurocli-reference")
     trainer = _trainer(prep, cfg)
     n = trainer.n
     start = engine.start(trainer) if restored is None else engine.resume(trainer, restored)
     cur = Engine(trainer, run, f"train-pinn ({n} member{'s' * (n > 1)})").run(start)
+    outputs.loss_figure(run, cfg, trainer.member_table, cur.history)
+    ref = reference.result()
+    run.write_npz("reference.npz", t=ref.t, x=ref.x, a=ref.a, k=ref.k, u=ref.u)
     t, x = output_grid(cfg)
     u = trainer.predict(cur.state.params, t, x)
     run.write_npz("predictions.npz", t=ref.t, x=x, a=ref.a, k=ref.k, u=u)  # ref.t: each member's times
@@ -70,7 +74,7 @@ def execute(prep: Prepared, cfg: TrainPinnConfig, run: RunDirectory, restored: R
     labels, found = outputs.solutions(run, cfg, trainer.member_table, ref, u) if cfg.analysis.solutions else (None, None)
     if n > 1:
         outputs.members_csv(run, trainer.member_table, errors, cur, labels)
-    outputs.figures(run, cfg, trainer.member_table, ref, u, errors, cur.history)
+    outputs.figures(run, cfg, trainer.member_table, ref, u, errors)
     metrics = outputs.metrics(cfg, ref, errors, cur, trainer.unpadded(cur.state.params), time.perf_counter() - started)
     if found is not None:
         metrics["solutions"] = found

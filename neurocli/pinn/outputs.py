@@ -113,8 +113,8 @@ def shown_members(n: int) -> np.ndarray:
     return np.arange(n) if n <= MAX_PANELS else np.unique(np.linspace(0, n - 1, MAX_PANELS).round().astype(int))
 
 
-def figures(run: RunDirectory, cfg: TrainPinnConfig, members: MemberTable, ref: Reference, u, errors,
-            history: History) -> None:
+def figures(run: RunDirectory, cfg: TrainPinnConfig, members: MemberTable, ref: Reference, u, errors) -> None:
+    """The fields, their errors and profiles against the reference (the loss: `loss_figure`)."""
     shown = shown_members(members.n)
     some = "" if shown.size == members.n else f" ({shown.size} of {members.n} members)"
     titles = [members.label(i) for i in shown]
@@ -139,16 +139,24 @@ def figures(run: RunDirectory, cfg: TrainPinnConfig, members: MemberTable, ref: 
         times = np.outer(ref.T[shown], np.linspace(0.0, 1.0, 5))
     figure_worker.save(run, "profiles", pinn_plots.profiles_grid,
                        t, ref.x, u_s, ref_s, times=times, titles=err_titles, label=U_LABEL, x_label=X_LABEL)
-    if len(history):
-        member = history["member"]
-        steps = history["step"][member == 0]
-        per = lambda name: np.stack([history[name][member == i] for i in shown])  # noqa: E731
-        term_names = history.columns[history.columns.index("loss") + 1:]
-        terms = {name: per(name) for name in term_names} if len(term_names) > 1 else None
-        ends = list(cfg.phase_starts[1:-1])
-        figure_worker.save(run, "loss", pinn_plots.loss_curves, steps, per("loss"), titles, terms=terms, phase_ends=ends)
     if len(members.names) > 1:
         maps(run, cfg, members, errors)
+
+
+def loss_figure(run: RunDirectory, cfg: TrainPinnConfig, members: MemberTable, history: History) -> None:
+    """The loss per step of the shown members (and its terms): handed to the figure worker as soon
+    as training ends, drawn while this process evaluates the networks."""
+    if not len(history):
+        return
+    shown = shown_members(members.n)
+    titles = [members.label(i) for i in shown]
+    member = history["member"]
+    steps = history["step"][member == 0]
+    per = lambda name: np.stack([history[name][member == i] for i in shown])  # noqa: E731
+    term_names = history.columns[history.columns.index("loss") + 1:]
+    terms = {name: per(name) for name in term_names} if len(term_names) > 1 else None
+    ends = list(cfg.phase_starts[1:-1])
+    figure_worker.save(run, "loss", pinn_plots.loss_curves, steps, per("loss"), titles, terms=terms, phase_ends=ends)
 
 
 def maps(run: RunDirectory, cfg: TrainPinnConfig, members: MemberTable, errors) -> None:

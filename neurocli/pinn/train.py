@@ -29,7 +29,7 @@ from neurocli.members import MemberTable
 from neurocli.pinn.members import a_members, column, constants, members_of
 from neurocli.pinn.setup import PinnSetup
 from neurocli.pinn.steps import INIT, LBFGS, POOL, TrainState, make_first_order_step, make_lbfgs_step
-from neurocli.numerics.program_cache import compile_cached_step
+from neurocli.numerics.program_cache import compile_cached_step, signature
 from neurocli.members.placement import Placement
 from neurocli.training.engine import Cursor, Record, Settings
 from neurocli.training.history import History
@@ -55,6 +55,8 @@ class Trainer:
     """Trains `members` (a `MemberTable`, or a list of a values that share pde.k) with keys `keys`
     (one per member) under `setup`."""
 
+    prefetch = True  # `compile` reads only the state's shapes: later phases compile while one trains
+
     def __init__(self, setup: PinnSetup, members: MemberTable | Sequence[float], keys: PRNGKeyArray):
         self.setup = setup
         if not isinstance(members, MemberTable):
@@ -71,7 +73,7 @@ class Trainer:
         nets = setup.make_network(init_keys)
         self.params0, self.static = eqx.partition(nets, eqx.is_inexact_array)
         self.phase_starts = setup.cfg.phase_starts
-        self._compiled: dict[int, Callable] = {}
+        self._compiled: dict[tuple, Callable] = {}  # by (phase, signature of the state)
         self.members = self.n
         self.parameter_columns = ("a", *(("k",) if members.swept("pde.k") else ()),
                                   *(("T",) if members.swept("pde.T") else ()))
@@ -130,11 +132,13 @@ class Trainer:
 
     # -- the engine's task ------------------------------------------------------------------------
     def compile(self, phase: int, state: TrainState) -> Callable:
-        """The phase's step, compiled ahead of time for the placed state (once per trainer and
-        phase; an executable cannot retrace): call(state, step) -> (state, losses). An L-BFGS
-        phase's fixed points are drawn here."""
-        if phase in self._compiled:
-            return self._compiled[phase]
+        """The phase's step, compiled ahead of time for the placed state (once per trainer, phase
+        and state layout; an executable cannot retrace): call(state, step) -> (state, losses).
+        Only the state's shapes are read (`prefetch`): an L-BFGS phase's fixed points are taken at
+        its first call, from the state that call starts from."""
+        key = (phase, signature(state))
+        if key in self._compiled:
+            return self._compiled[key]
         phase_cfg: PhaseConfig = self.setup.cfg.phases[phase]
         opt = self.optimizer(phase)
         shard = self.sharding
@@ -146,14 +150,18 @@ class Trainer:
 
         if is_lbfgs(phase_cfg):
             fn = make_lbfgs_step(self.setup.numerics, self.static, opt)
-            pts = self.lbfgs_points(state, phase)
-            compiled = compile_step(fn, state, self.pde, *pts)
-            call = lambda st, step: compiled(st, self.pde, *pts)  # noqa: E731
+            compiled = compile_step(fn, state, self.pde, *self.lbfgs_points(state, phase))
+            points: list = []  # the phase's fixed points, from the state its first step starts from
+
+            def call(st, step):
+                if not points:
+                    points.extend(self.lbfgs_points(st, phase))
+                return compiled(st, self.pde, *points)
         else:
             fn = make_first_order_step(self.setup.numerics, self.static, opt)
             compiled = compile_step(fn, state, self.pde, self.keys, jnp.asarray(0, jnp.int32))
             call = lambda st, step: compiled(st, self.pde, self.keys, jnp.asarray(step, jnp.int32))  # noqa: E731
-        self._compiled[phase] = call
+        self._compiled[key] = call
         return call
 
     def params(self, state: TrainState) -> PyTree:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from matplotlib import colors, ticker
 
 from neurocli.plotting.style import figure, parameter_label
 
@@ -56,6 +55,8 @@ def metric_map(axes: list[np.ndarray], names: list[str], metric: np.ndarray, lab
     the last parameter across, the one before it up; with three parameters one panel per value of
     the first (slowest). `onset`: draw where the metric first exceeds 0 along each row.
     `log_colour`: a logarithmic colour scale over the positive values (errors)."""
+    from matplotlib import colors, ticker  # with the first figure (neurocli.plotting.style)
+
     d = len(axes)
     if d not in (2, 3):
         raise ValueError(f"heat maps take 2 or 3 swept parameters (got {d})")
@@ -115,6 +116,8 @@ def metric_scatter(table: np.ndarray, names: list[str], metric: np.ndarray, labe
                    units=None, cmap: str = "viridis", log_colour: bool = False):
     """Zipped or sampled members: the first two parameters as position, the metric as colour
     (`log_colour`: on a logarithmic scale, when every finite value is positive)."""
+    from matplotlib import colors  # with the first figure (neurocli.plotting.style)
+
     table = np.asarray(table, dtype=float)
     fig, ax = figure(figsize=(6, 4.5))
     x = table[:, 1] if table.shape[1] > 1 else table[:, 0]

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -46,8 +45,8 @@ from typing import Any, Protocol
 import jax
 import numpy as np
 
-from neurocli import progress as phases
 from neurocli import tracking
+from neurocli.background import Background
 from neurocli.numerics.program_cache import signature
 from neurocli.progress import progress
 from neurocli.run_dir import RunDirectory
@@ -273,38 +272,27 @@ class Engine:
         self.on_step = on_step
         self._session_start = time.perf_counter()
         self._calls: dict[int, Callable] = {}
-        self._prefetched: dict[int, _Prefetched] = {}
+        self._prefetched: dict[int, Background] = {}  # phase -> (signature, step) compiling
         self.cursor: Cursor | None = None  # the latest cursor of `run` (after a failure: where it failed)
 
     def _call(self, phase: int, cur: Cursor) -> tuple[Callable, Cursor]:
         if phase not in self._calls:
             t0 = time.perf_counter()
             prefetched = self._prefetched.pop(phase, None)
-            call = prefetched.result(cur.state) if prefetched is not None else None
+            call = _prefetched_for(prefetched, cur.state) if prefetched is not None else None
             self._calls[phase] = call if call is not None else self.task.compile(phase, cur.state)
             cur = dataclasses.replace(cur, timings=cur.timings.add(phase, compile_s=time.perf_counter() - t0))
         return self._calls[phase], cur
 
     def _prefetch(self, cur: Cursor) -> None:
-        """Start compiling the steps of the phases after `cur`'s in a background thread (tasks
-        with `prefetch`; see the module doc)."""
+        """Start compiling the steps of the phases after `cur`'s, each in a background thread
+        (tasks with `prefetch`; see the module doc)."""
         task = self.task
-        later = [p for p in range(cur.phase + 1, len(task.settings.iterations))
-                 if p not in self._calls and p not in self._prefetched]
-        if not getattr(task, "prefetch", False) or not later:
+        if not getattr(task, "prefetch", False):
             return
-        for p in later:
-            slot = self._prefetched[p] = _Prefetched()
-
-            def work(p=p, slot=slot) -> None:
-                with phases.silenced():
-                    try:
-                        state = task.to_device(task.skeleton(p)[0])
-                        slot.done(signature(state), task.compile(p, state))
-                    except Exception:  # noqa: BLE001 - compiled again in the loop, which reports it
-                        slot.done(None, None)
-
-            threading.Thread(target=work, name=f"neurocli-prefetch-{p}", daemon=True).start()
+        for p in range(cur.phase + 1, len(task.settings.iterations)):
+            if p not in self._calls and p not in self._prefetched:
+                self._prefetched[p] = Background(_compile_skeleton, task, p, name=f"neurocli-prefetch-{p}")
 
     def _wall(self, cur: Cursor) -> float:
         return time.perf_counter() - self._session_start + cur.elapsed_s
@@ -390,22 +378,19 @@ class Engine:
         save(self.task, self.run_dir, dataclasses.replace(cur, elapsed_s=self._wall(cur)))
 
 
-class _Prefetched:
-    """A step compiled in the background: `result(state)` waits for it and returns it if `state`
-    has the signature it was compiled for (else None: the loop compiles it again, and a failure
-    in the background is reported then, by the loop's own compile)."""
 
-    def __init__(self):
-        self._ready = threading.Event()
-        self._signature = self._call = None
+def _compile_skeleton(task: Task, phase: int) -> tuple[tuple, Callable]:
+    """(the signature of the phase's skeleton state, its step compiled for it)."""
+    state = task.to_device(task.skeleton(phase)[0])
+    return signature(state), task.compile(phase, state)
 
-    def done(self, signature, call) -> None:
-        self._signature, self._call = signature, call
-        self._ready.set()
 
-    def result(self, state) -> Callable | None:
-        self._ready.wait()
-        if self._call is None or self._signature != signature(state):
-            return None
-        return self._call
-
+def _prefetched_for(prefetched: Background, state) -> Callable | None:
+    """The step compiled in the background, if `state` has the signature it was compiled for;
+    else None (the loop compiles the phase's step for `state`; a failure in the background is
+    reported then, by that compile)."""
+    try:
+        compiled_for, call = prefetched.result()
+    except Exception:  # noqa: BLE001
+        return None
+    return call if compiled_for == signature(state) else None
