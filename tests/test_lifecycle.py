@@ -20,10 +20,15 @@ import yaml
 
 from conftest import CONFIGS, invoke, spawn
 
+ADAM_ONLY = {  # a completed run to refuse or resume needs one phase (LONG's phases replace it)
+    "train-ude": ["--set", "train.phases=[{optimizer: adam, iterations: 8, lr: 0.01, schedule: cosine, "
+                  "final_lr: 0.001}]"],
+    "train-pinn": ["--set", "phases=[{optimizer: adam, iterations: 60, lr: 3.0e-3, schedule: cosine}]"],
+}
 SHORT = {
-    "train-ude": ["--config", CONFIGS / "ude_smoke.yaml"],
+    "train-ude": ["--config", CONFIGS / "ude_smoke.yaml", *ADAM_ONLY["train-ude"]],
     "train-pinn": ["--config", CONFIGS / "pinn_smoke.yaml", "--set", "output.nx=16", "--set", "output.nt=16",
-                   "--set", "reference.nx=61"],
+                   "--set", "reference.nx=61", *ADAM_ONLY["train-pinn"]],
 }
 LONG = {  # a few seconds of steps after compiling, checkpoints often
     "train-ude": ["--set", "train.phases=[{optimizer: adam, iterations: 1500, lr: 0.01, schedule: cosine, "

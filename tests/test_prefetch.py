@@ -87,6 +87,7 @@ def _no_wall(cur, plain) -> None:
     np.testing.assert_array_equal(cur.history.array[:, keep], plain.history.array[:, keep])
 
 
+@pytest.mark.slow  # compiles two more steps (float32) to guard a fallback that a correct skeleton never takes
 def test_a_step_prefetched_for_another_state_layout_is_compiled_again(smoke):
     """A skeleton whose arrays differ from the state entering its phase (float32 against float64):
     the program compiled for it in the background is not used; the loop compiles the phase's step
@@ -144,7 +145,7 @@ def test_programs_compiled_in_two_threads_keep_lapack_set_up():
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["MainThread", "MainThread"]
 
 
-@pytest.mark.parametrize("collocation", ["resample", "fixed"])
+@pytest.mark.parametrize("collocation", ["resample", pytest.param("fixed", marks=pytest.mark.slow)])
 def test_a_pinn_lbfgs_phase_prefetched_trains_as_compiled_on_entry(collocation):
     """train-pinn's L-BFGS phase compiled in the background while Adam trains: its fixed points
     come from the state its first step starts from (the pool, for fixed collocation), so the run is

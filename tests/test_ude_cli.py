@@ -86,7 +86,10 @@ def test_checkpoint_of_another_network_shape_is_refused(smoke_run):
 def test_failing_solves_fail_the_run_with_exit_1(tmp_path):
     result, run_dir = invoke("--config", SMOKE, "--output-root", tmp_path, "--set", "ude.network.output_scale=1.0e7",
                              "--set", "ude.network.final_layer_scale=1.0", "--set", "solve.solver.max_steps=200",
-                             "--set", "train.max_consecutive_failures=3")
+                             "--set", "train.max_consecutive_failures=3",
+                             # the run fails in its first phase: no later phase to compile (in the background)
+                             "--set", "train.phases=[{optimizer: adam, iterations: 8, lr: 0.01, schedule: cosine, "
+                                      "final_lr: 1.0e-3}]")
     assert result.exit_code == 1
     info = json.loads((run_dir / "run.json").read_text())
     assert info["status"] == "failed" and "3 steps in a row rejected" in info["error"]
