@@ -125,6 +125,8 @@ def test_a_seed_sweep_trains_each_member_as_its_single_run(short_csv, tmp_path):
     assert (run / "figures" / "parameters.pdf").is_file() and (run / "figures" / "loss.pdf").is_file()
 
 
+@pytest.mark.slow  # three CLI runs; guarded in make test by test_ude_sweep.py's noise sweep (each member its own
+# draw) and this module's interrupted recording sweep (the recording-mode sweep's numbers)
 def test_a_noise_seed_sweep_on_simulated_data_trains_each_member_on_its_own_draw(tmp_path):
     """data.seed [0, 1] with fitted parameters on simulated data (one sweep, every state): each
     member fits its own noise draw as the single run with that data.seed does."""
