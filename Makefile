@@ -14,10 +14,10 @@ $(BIN)/neurocli: pyproject.toml
 install: $(BIN)/neurocli  ## create .venv and install neurocli with its test dependencies (and the tracking extra)
 
 test: install  ## the suite on CPU without the tests marked slow (minutes), one pytest-xdist worker per core
-	$(BIN)/pytest -q -n auto -m "not slow"
+	$(BIN)/pytest -q -n auto --dist worksteal -m "not slow"
 
 test-slow: install  ## only the tests marked slow: long end-to-end runs, real processes, duplicate guards
-	$(BIN)/pytest -q -n auto -m slow
+	$(BIN)/pytest -q -n auto --dist worksteal -m slow
 
 test-all: test test-slow  ## both, as .ci/run runs them
 

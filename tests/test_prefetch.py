@@ -149,18 +149,25 @@ def test_programs_compiled_in_two_threads_keep_lapack_set_up():
 def test_a_pinn_lbfgs_phase_prefetched_trains_as_compiled_on_entry(collocation):
     """train-pinn's L-BFGS phase compiled in the background while Adam trains: its fixed points
     come from the state its first step starts from (the pool, for fixed collocation), so the run is
-    the run compiled on entry, to the bit."""
+    the run compiled on entry, to the bit. (configs/pinn_smoke.yaml, whose programs other tests
+    compile too, with 20 Adam steps.)"""
+    import yaml
+
+    from neurocli.config.base import validate
+    from neurocli.config.pinn import TrainPinnConfig
     from neurocli.pinn.setup import build_setup
     from neurocli.pinn.train import Trainer, member_keys
-    from pinn_helpers import tiny_config, train
+    from pinn_helpers import train
 
-    col = {"kind": collocation, "batch": 64, **({"points": 96} if collocation == "fixed" else {"lbfgs_points": 96})}
-    cfg = tiny_config(collocation=col, phases=[{"optimizer": "adam", "iterations": 10, "lr": 3e-3},
-                                               {"optimizer": "lbfgs", "iterations": 5}])
+    raw = yaml.safe_load((ROOT / "configs" / "pinn_smoke.yaml").read_text())
+    raw["phases"][0]["iterations"] = 20
+    if collocation == "fixed":
+        raw["collocation"] = {"kind": "fixed", "points": 256, "batch": 64}
+    cfg = validate(TrainPinnConfig, raw, "pinn_smoke.yaml")
     keys = member_keys(cfg.runtime.seed, 2)
     runs = {}
     for prefetch in (False, True):
-        trainer = Trainer(build_setup(cfg), [0.1, 0.3], keys)
+        trainer = Trainer(build_setup(cfg), cfg.pde.member_values(), keys)
         trainer.prefetch = prefetch
         threads = []
         compile_ = trainer.compile
