@@ -15,7 +15,10 @@ case alike), medians reported:
   NEUROCLI_NO_PROGRAM_CACHE=1 (every phase's training step traced again, as before issue 23),
   and with the figure worker forced on / off (NEUROCLI_FIGURE_WORKER=1 / 0)
 BENCH_ONLY (a regular expression) keeps the cases whose names match it (the bare import always
-stays, as the ratios' base); BENCH_COLD_REPS=0 skips the cold runs; BENCH_OUT names the result
+stays, as the ratios' base); BENCH_BASE (the directory of another neurocli checkout, e.g. a git
+worktree of the commit before a change) adds each kept case run with that checkout's code (its
+PYTHONPATH), named "... (BENCH_BASE_NAME, default base)", in the same alternation: before and
+after side by side, on the same machine at the same moment; BENCH_COLD_REPS=0 skips the cold runs; BENCH_OUT names the result
 files (default startup: benchmarks/results/startup.{json,md}).
 The phase lines `simulate` prints on stderr split the warm hh run into start-up (imports, config,
 run directory), compiling (trace or cached program, then XLA or its cache), solving, and writing
@@ -124,6 +127,12 @@ def main() -> None:
     only = os.environ.get("BENCH_ONLY")
     if only:
         cases = {k: v for k, v in cases.items() if k.startswith("bare") or re.search(only, k)}
+    base = os.environ.get("BENCH_BASE")
+    if base:
+        label = os.environ.get("BENCH_BASE_NAME", "base")
+        for name, (cmd, env) in list(cases.items()):
+            if cmd[:3] == [PY, "-m", "neurocli"]:
+                cases[f"{name} ({label})"] = (cmd, {**env, "PYTHONPATH": str(Path(base).resolve())})
     if NEURON_PYTHON:
         cases["NEURON, same 50 ms HH pulse (CVODE)"] = ([NEURON_PYTHON, "-c", NEURON_HH], base_env)
 

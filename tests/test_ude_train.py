@@ -64,9 +64,16 @@ def optax_opt(phase):
     return make_optimizer(phase)
 
 
-def test_loss_decreases(smoke):
+@pytest.fixture(scope="module")
+def smoke_fit(smoke):
+    """The smoke config trained, its later phases compiled in the background (the default)."""
+    cfg, loss, params, _ = smoke
+    return fit(loss, params, cfg)
+
+
+def test_loss_decreases(smoke, smoke_fit):
     cfg, loss, params, header = smoke
-    result = fit(loss, params, cfg)
+    result = smoke_fit
     losses = result.history["loss"]
     assert result.iterations == cfg.train.iterations == len(losses)
     assert np.isfinite(losses).all() and result.failed_solves == 0
@@ -74,6 +81,22 @@ def test_loss_decreases(smoke):
     assert result.final_loss <= losses[-1]  # L-BFGS's line search and LM only accept decreases
     lm = result.history["phase"] == 2
     assert np.all(np.diff(losses[lm]) <= 0.0)
+
+
+def test_later_phases_compiled_in_the_background_train_as_compiled_on_entry(smoke, smoke_fit):
+    """Issue 23: while Adam trains, the L-BFGS and Levenberg–Marquardt steps are compiled in
+    background threads (neurocli.training.engine); the run is, to the bit, the run that compiles
+    each phase's step as the phase starts."""
+    cfg, loss, params, _ = smoke
+    plain = fit(loss, params, cfg, prefetch=False)
+    assert plain.compiled_by == {0: "MainThread", 1: "MainThread", 2: "MainThread"}
+    assert smoke_fit.compiled_by == {0: "MainThread", 1: "neurocli-prefetch-1", 2: "neurocli-prefetch-2"}
+    keep = [i for i, c in enumerate(plain.history.columns) if c != "wall_s"]
+    assert len(plain.history) == len(smoke_fit.history) == cfg.train.iterations
+    np.testing.assert_array_equal(smoke_fit.history.array[:, keep], plain.history.array[:, keep])
+    for a, b in zip(jax.tree.leaves(smoke_fit.best_params), jax.tree.leaves(plain.best_params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert smoke_fit.final_loss == plain.final_loss and smoke_fit.best_loss == plain.best_loss
 
 
 @pytest.mark.slow

@@ -38,8 +38,11 @@ def build(cfg: TrainUDEConfig):
     return loss, params, header
 
 
-def fit(loss, params, cfg_or_phases, run=None, identity=None, on_step=None, resume=False):
-    """Train with the engine; a namespace of the numbers the tests read (history: named columns)."""
+def fit(loss, params, cfg_or_phases, run=None, identity=None, on_step=None, resume=False, prefetch=True):
+    """Train with the engine; a namespace of the numbers the tests read (history: named columns;
+    compiled_by: the thread that first compiled each phase's step). `prefetch=False`: each phase's
+    step compiled as the phase starts, not in the background."""
+    import threading
     from types import SimpleNamespace
 
     from neurocli.ude.task import HISTORY_COLUMNS, UdeTask, skeleton
@@ -50,6 +53,15 @@ def fit(loss, params, cfg_or_phases, run=None, identity=None, on_step=None, resu
         task = UdeTask(loss, params, t.phases, t.max_consecutive_failures, t.checkpoint_every, identity)
     else:
         task = UdeTask(loss, params, cfg_or_phases, identity=identity)
+    task.prefetch = prefetch
+    compiled_by: dict[int, str] = {}
+    compile_ = task.compile
+
+    def compile(phase, state):
+        compiled_by.setdefault(phase, threading.current_thread().name)
+        return compile_(phase, state)
+
+    task.compile = compile
     if resume:
         restored = engine.restore(lambda p: skeleton(params, task.phases, p), task.identity, HISTORY_COLUMNS, run)
         start = engine.resume(task, restored)
@@ -58,4 +70,5 @@ def fit(loss, params, cfg_or_phases, run=None, identity=None, on_step=None, resu
     cur = Engine(task, run, on_step=on_step).run(start)
     return SimpleNamespace(best_params=cur.best, final_params=cur.state.params, best_loss=float(cur.best_loss[0]),
                            best_iteration=int(cur.best_step[0]), final_loss=float(cur.final_loss[0]),
-                           iterations=cur.step, failed_solves=cur.failed, history=cur.history, cursor=cur, task=task)
+                           iterations=cur.step, failed_solves=cur.failed, history=cur.history, cursor=cur, task=task,
+                           compiled_by=compiled_by)
