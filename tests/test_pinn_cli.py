@@ -70,6 +70,7 @@ def test_boundary_none_says_what_its_reference_is(tmp_path):
     assert np.load(run / "predictions.npz")["u"].shape == (1, 16, 16)
 
 
+@pytest.mark.slow  # the same contract through real signals: test_lifecycle.py's SIGINT/SIGTERM train-pinn resumes
 def test_interrupt_then_resume(tmp_path, monkeypatch):
     from contextlib import contextmanager
 

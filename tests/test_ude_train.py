@@ -243,9 +243,15 @@ def test_full_hh_model_trains():
     assert result.best_loss < 0.5 * losses[0]
 
 
-def test_multiple_shooting_objective():
+@pytest.fixture(scope="module")
+def shooting():
     cfg = smoke_config(**{"loss.shooting": {"segment_ms": 1.0, "iterations": 8}})
     loss, params, _ = build(cfg)
+    return loss, params
+
+
+def test_multiple_shooting_segments(shooting):
+    loss, _ = shooting
     n = loss.ts.shape[0]
     assert loss.shooting == (5, 8) and loss.full_window_from == 8  # 1 ms of 0.2 ms samples
     # every sample but the first is counted exactly once, whatever the segment length
@@ -253,6 +259,15 @@ def test_multiple_shooting_objective():
         index, counted = dataclasses.replace(loss, shooting=(length, 8)).segments()
         assert index.shape[1] == length + 1 and index.max() == n - 1
         assert sorted(index[counted].tolist()) == list(range(1, n))
+
+
+# five solves compiled (~25 s cold): slow. make test keeps the shooting objective trained (the
+# interrupted recording sweep of test_ude_recording_sweep.py: 2 LM iterations of shooting, then the
+# whole record, resumed to the uninterrupted numbers) and this module's segment bookkeeping
+@pytest.mark.slow
+def test_multiple_shooting_objective(shooting):
+    loss, params = shooting
+    n = loss.ts.shape[0]
     # one segment over the whole record is the whole-record objective
     whole = loss.for_phase(8)
     assert whole.shooting is None and loss.for_phase(0) is loss
