@@ -96,6 +96,7 @@ def test_reference_of_a_member_is_its_own_solve():
     assert np.abs(swept.u[2] - swept.u[3]).max() > 1e-2
 
 
+@pytest.mark.slow  # make test keeps a sweep's member against its lone run (test_pinn_train.py, a sweep of a)
 def test_member_in_an_a_k_sweep_trains_as_it_would_alone():
     phases = [{"optimizer": "adam", "iterations": 20, "lr": 1e-2, "schedule": "cosine"}]
     cfg = tiny_config(pde={"a": 0.2}, sweep=A_K, phases=phases)

@@ -126,7 +126,9 @@ def test_programs_compiled_in_two_threads_keep_lapack_set_up():
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["MainThread", "MainThread"]
 
 
-@pytest.mark.parametrize("collocation", ["resample", pytest.param("fixed", marks=pytest.mark.slow)])
+@pytest.mark.slow  # two PINN trainings with an L-BFGS phase compiled cold; make test keeps train-ude's
+# equality (test_ude_train.py) and every pinn_smoke run of the CLI tests goes through the prefetch
+@pytest.mark.parametrize("collocation", ["resample", "fixed"])
 def test_a_pinn_lbfgs_phase_prefetched_trains_as_compiled_on_entry(collocation):
     """train-pinn's L-BFGS phase compiled in the background while Adam trains: its fixed points
     come from the state its first step starts from (the pool, for fixed collocation), so the run is
