@@ -378,7 +378,6 @@ class Engine:
         save(self.task, self.run_dir, dataclasses.replace(cur, elapsed_s=self._wall(cur)))
 
 
-
 def _compile_skeleton(task: Task, phase: int) -> tuple[tuple, Callable]:
     """(the signature of the phase's skeleton state, its step compiled for it)."""
     state = task.to_device(task.skeleton(phase)[0])
