@@ -313,9 +313,7 @@ def signature(tree) -> tuple:
     import jax
 
     leaves, treedef = jax.tree_util.tree_flatten(tree)
-    return treedef, tuple((tuple(x.shape), str(x.dtype), bool(getattr(getattr(x, "aval", None), "weak_type", False)),
-                           repr(getattr(x, "sharding", None))) if hasattr(x, "shape") else ("static", repr(type(x)))
-                          for x in leaves)
+    return treedef, tuple(_aval(x) if hasattr(x, "dtype") else f"static:{type(x).__qualname__}" for x in leaves)
 
 
 def program_key(fn: Callable, args: tuple, key_parts: Any = ()) -> str:
