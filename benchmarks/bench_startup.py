@@ -17,7 +17,8 @@ case alike), medians reported:
 BENCH_ONLY (a regular expression) keeps the cases whose names match it (the bare import always
 stays, as the ratios' base); BENCH_BASE (the directory of another neurocli checkout, e.g. a git
 worktree of the commit before a change) adds each kept case run with that checkout's code (its
-PYTHONPATH), named "... (BENCH_BASE_NAME, default base)", in the same alternation: before and
+PYTHONPATH, and run in its directory: `python -m` imports the working directory's neurocli
+before PYTHONPATH's), named "... (BENCH_BASE_NAME, default base)", in the same alternation: before and
 after side by side, on the same machine at the same moment; BENCH_COLD_REPS=0 skips the cold runs; BENCH_OUT names the result
 files (default startup: benchmarks/results/startup.{json,md}).
 The phase lines `simulate` prints on stderr split the warm hh run into start-up (imports, config,
@@ -77,9 +78,14 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+CWD = "BENCH_CWD"  # in a case's environment: the directory it runs in (default the repository)
+
+
 def timed(cmd: list[str], env: dict) -> tuple[float, str]:
+    """Run `cmd` in env[CWD] (default ROOT): `python -m neurocli` and the figure worker import
+    neurocli from their working directory first, whatever PYTHONPATH says."""
     cpu0, start = _children_cpu(), time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=env.get(CWD, ROOT))
     wall = time.perf_counter() - start
     CPU[:] = [_children_cpu() - cpu0]
     if proc.returncode != 0:
@@ -97,6 +103,16 @@ def phase_times(stderr: str, wall: float) -> dict[str, float]:
         prev_name, prev_t = name, t
     out[prev_name] = out.get(prev_name, 0.0) + max(0.0, wall - prev_t)
     return out
+
+
+def _compile_bytecode(*trees: str | None) -> None:
+    """Write neurocli's bytecode in each tree, as an installed package has it: the bare import's
+    packages (jax, ...) have theirs from pip, and where PYTHONDONTWRITEBYTECODE is set (as on some
+    CI images) a neurocli process would otherwise compile its ~110 modules on every start."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    for tree in trees:
+        if tree:
+            subprocess.run([PY, "-m", "compileall", "-q", str(Path(tree) / "neurocli")], env=env, check=True)
 
 
 def main() -> None:
@@ -124,6 +140,7 @@ def main() -> None:
         cases[f"{command} {Path(cfg).stem} warm, no program cache"] = (cmd, no_programs)
         cases[f"{command} {Path(cfg).stem} warm, figure worker on"] = (cmd, {**base_env, "NEUROCLI_FIGURE_WORKER": "1"})
         cases[f"{command} {Path(cfg).stem} warm, figure worker off"] = (cmd, {**base_env, "NEUROCLI_FIGURE_WORKER": "0"})
+    _compile_bytecode(ROOT, os.environ.get("BENCH_BASE"))
     only = os.environ.get("BENCH_ONLY")
     if only:
         cases = {k: v for k, v in cases.items() if k.startswith("bare") or re.search(only, k)}
@@ -132,7 +149,8 @@ def main() -> None:
         label = os.environ.get("BENCH_BASE_NAME", "base")
         for name, (cmd, env) in list(cases.items()):
             if cmd[:3] == [PY, "-m", "neurocli"]:
-                cases[f"{name} ({label})"] = (cmd, {**env, "PYTHONPATH": str(Path(base).resolve())})
+                where = str(Path(base).resolve())
+                cases[f"{name} ({label})"] = (cmd, {**env, "PYTHONPATH": where, CWD: where})
     if NEURON_PYTHON:
         cases["NEURON, same 50 ms HH pulse (CVODE)"] = ([NEURON_PYTHON, "-c", NEURON_HH], base_env)
 
