@@ -273,3 +273,77 @@ def test_a_warm_train_ude_run_traces_no_step(tmp_path, cache, cli):
         return [{k: v for k, v in r.items() if k != "wall_s"} for r in csv.DictReader((run / "loss.csv").open())]
 
     assert rows(first) == rows(second) and len(rows(first)) == 6
+
+
+def test_a_program_compiled_in_this_process_is_reused_while_its_file_holds_it(cache, monkeypatch):
+    """A second compile of a program in one process takes the executable the first made (nothing
+    read back, lowered or looked up in XLA's cache), as long as the stored file still holds the
+    bytes it was made from: a cleared cache traces again (a changed one: test_disk_trust.py)."""
+    args = _args()
+    first = program_cache.compile_cached(_scaled(4.0), *args)
+    deserialised = []
+    real = jax.export.deserialize
+    monkeypatch.setattr(jax.export, "deserialize", lambda *a, **k: deserialised.append(1) or real(*a, **k))
+    second = program_cache.compile_cached(_scaled(4.0), *args)
+    assert second.outcome.status == "hit" and not deserialised
+    np.testing.assert_array_equal(np.asarray(second(*args)), np.asarray(jax.jit(_scaled(4.0))(*args)))
+    np.testing.assert_array_equal(np.asarray(second(*args)), np.asarray(first(*args)))
+    (path,) = cache.glob("*.jaxexport")
+    path.unlink()
+    assert program_cache.compile_cached(_scaled(4.0), *args).outcome.status == "miss"
+
+
+def _outcomes(monkeypatch) -> list:
+    """The outcome of every `compile_cached` call from here on."""
+    seen, real = [], program_cache.compile_cached
+
+    def spy(*args, **kwargs):
+        compiled = real(*args, **kwargs)
+        seen.append(compiled.outcome.status)
+        return compiled
+
+    monkeypatch.setattr(program_cache, "compile_cached", spy)
+    return seen
+
+
+def test_cached_jit_gives_filter_jits_result_static_leaves_included(cache, monkeypatch):
+    """A network built by `cached_jit` is filter_jit's, bit for bit and with its static fields
+    (the activation); its program is stored, so another wrapper (a fresh process's) reads it,
+    and a wrapper reuses its program for arguments shaped alike without tracing again."""
+    import equinox as eqx
+
+    def build(key, width):
+        return eqx.nn.MLP(2, 1, width, 2, activation=jax.nn.softplus, key=key)
+
+    seen = _outcomes(monkeypatch)
+    key = jax.random.PRNGKey(3)
+    plain = eqx.filter_jit(build)(key, 5)
+    net = program_cache.cached_jit(build)(key, 5)
+    assert seen == ["miss"]
+    assert jax.tree_util.tree_structure(net) == jax.tree_util.tree_structure(plain)
+    assert net.activation is plain.activation is jax.nn.softplus
+    for a, b in zip(jax.tree_util.tree_leaves(eqx.filter(net, eqx.is_array)),
+                    jax.tree_util.tree_leaves(eqx.filter(plain, eqx.is_array))):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    wrapper = program_cache.cached_jit(build)
+    wrapper(key, 5)
+    assert seen == ["miss", "hit"]  # stored: a new wrapper reads the program
+    other = wrapper(jax.random.PRNGKey(4), 5)
+    assert seen == ["miss", "hit"]  # the same layout: this wrapper's program, no new compile
+    np.testing.assert_array_equal(np.asarray(other.layers[0].weight),
+                                  np.asarray(eqx.filter_jit(build)(jax.random.PRNGKey(4), 5).layers[0].weight))
+    wrapper(key, 6)  # another static argument: another program
+    assert seen == ["miss", "hit", "miss"]
+
+
+def test_cached_jit_inside_a_trace_is_traced_into_it(cache, monkeypatch):
+    """Under vmap (a sweep builds its members' states so) the function is part of the outer
+    program: nothing is compiled on its own."""
+    seen = _outcomes(monkeypatch)
+    double = program_cache.cached_jit(lambda x, scale: {"y": x * scale, "scale": scale})
+    out = jax.vmap(lambda x: double(x, 2.5)["y"])(jnp.arange(3.0))
+    np.testing.assert_array_equal(np.asarray(out), [0.0, 2.5, 5.0])
+    assert seen == []
+    alone = double(jnp.arange(3.0), 2.5)  # a float leaf: static, kept as it is
+    assert alone["scale"] == 2.5 and seen == ["miss"]

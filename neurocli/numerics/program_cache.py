@@ -99,6 +99,9 @@ def compile_cached(fn: Callable, *args, key_parts: Any = (), then: str | None = 
     status = "hit"
     stored, reason = _load(path, key)
     progress.phase("compiling", "cached program" if stored is not None else "tracing (first run of this program)")
+    compiled = _LOADED.get(key, stored)
+    if compiled is not None:  # compiled in this process from these very bytes
+        return _announced(_calling(compiled, Outcome("hit", key, None)), then)
     if stored is not None:
         try:
             exported, data = jax.export.deserialize(bytearray(stored)), stored
@@ -122,12 +125,56 @@ def compile_cached(fn: Callable, *args, key_parts: Any = (), then: str | None = 
     except Exception as exc:
         return _announced(_plain(fn, args, Outcome("fallback", None,
                                                    f"cached program did not compile: {type(exc).__name__}: {exc}")), then)
+    _LOADED.put(key, data, compiled)
+    return _announced(_calling(compiled, Outcome(status, key, reason)), then)
+
+
+def _calling(compiled, outcome: Outcome) -> Callable:
+    """call(*args) -> compiled(*leaves of args), carrying `outcome`."""
+    import jax
 
     def call(*call_args):
         return compiled(*jax.tree_util.tree_leaves(call_args))
 
-    call.outcome = Outcome(status, key, reason)
-    return _announced(call, then)
+    call.outcome = outcome
+    return call
+
+
+class _Loaded:
+    """The executables this process compiled from stored programs, by key, each with the digest of
+    the bytes it came from: a later `compile_cached` of the same program (a test process runs the
+    same config many times, a sweep's members share a step) reuses the executable instead of
+    lowering the program and reading XLA's cache again. It is used only while the stored file
+    still holds those verified bytes (`_load` checks them on every call), so a cache that was
+    cleared, replaced or tampered with is treated as it is on disk. The `SIZE` most recently used
+    are kept."""
+
+    SIZE = 48
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[bytes, Any]] = {}
+
+    def get(self, key: str, data: bytes | None):
+        if data is None:
+            return None
+        digest = hashlib.sha256(data).digest()
+        with self._lock:
+            entry = self._entries.pop(key, None)
+            if entry is None or entry[0] != digest:
+                return None
+            self._entries[key] = entry  # most recently used last
+            return entry[1]
+
+    def put(self, key: str, data: bytes, compiled) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+            self._entries[key] = (hashlib.sha256(data).digest(), compiled)
+            while len(self._entries) > self.SIZE:
+                del self._entries[next(iter(self._entries))]
+
+
+_LOADED = _Loaded()
 
 
 def compile_cached_step(step: Callable, state, *rest, stats: Callable[[list], Any]) -> Callable:
@@ -163,6 +210,82 @@ def compile_cached_step(step: Callable, state, *rest, stats: Callable[[list], An
 
     call.outcome = compiled.outcome
     return call
+
+
+def cached_jit(fn: Callable) -> Callable:
+    """`eqx.filter_jit(fn)` with its program through the program cache, for what a run computes
+    once or a few times (a network's or an optimiser's initial state, an evaluation): a warm
+    process reads the program instead of lowering it, and, where `fn` would otherwise run op by
+    op, instead of paying a compile-cache read per distinct operation.
+
+    As with filter_jit, the arguments' array leaves are the program's inputs and every other leaf
+    is static (part of its key). The result may hold non-array leaves (an equinox Module's
+    activation, static fields): its structure comes from `eqx.filter_eval_shape`, a trace without
+    lowering or compiling. Calls whose static leaves are hashable reuse the program in this
+    process, as filter_jit does: the `MEMO` most recent layouts are kept. Called inside another
+    trace (under `jax.vmap`, in a jitted function), `fn` is simply traced into that program."""
+    programs: dict = {}
+    lock = threading.Lock()
+
+    @functools.wraps(fn)
+    def call(*args):
+        import equinox as eqx
+        import jax
+
+        dynamic, static = eqx.partition(args, eqx.is_array)
+        if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(dynamic)):
+            return fn(*args)  # called inside a trace (a sweep's vmap): part of that program
+        memo = _memo_key(dynamic, static)
+        with lock:
+            entry = programs.pop(memo, None) if memo is not None else None
+        if entry is None:
+            entry = _tree_program(fn, dynamic, static)
+        if memo is not None:
+            with lock:
+                programs[memo] = entry  # most recently used last
+                while len(programs) > cached_jit.MEMO:
+                    del programs[next(iter(programs))]
+        compiled, out_def, kept = entry
+        computed = iter(compiled(dynamic))
+        return jax.tree_util.tree_unflatten(out_def, [next(computed) if leaf is _ARRAY else leaf for leaf in kept])
+
+    return call
+
+
+cached_jit.MEMO = 8
+_ARRAY = object()  # a result leaf the program computes
+
+
+def _memo_key(dynamic, static):
+    """A hashable key for the program `cached_jit` compiles for these arguments, or None."""
+    import jax
+
+    leaves, treedef = jax.tree_util.tree_flatten(static)
+    key = (signature(dynamic), treedef, tuple((type(leaf), leaf) for leaf in leaves))  # 5 and 5.0 apart
+    try:
+        hash(key)
+    except TypeError:  # an unhashable static leaf (a config): traced on every call
+        return None
+    return key
+
+
+def _tree_program(fn: Callable, dynamic, static):
+    """(compiled(dynamic) -> the result's array leaves, the result's treedef, its leaves with
+    _ARRAY where the program computes them)."""
+    import equinox as eqx
+    import jax
+
+    shape = eqx.filter_eval_shape(fn, *eqx.combine(dynamic, static))
+    shape_leaves, out_def = jax.tree_util.tree_flatten(shape)
+    arrays = tuple(isinstance(leaf, jax.ShapeDtypeStruct) for leaf in shape_leaves)
+
+    def flat(dynamic):
+        leaves = jax.tree_util.tree_leaves(fn(*eqx.combine(dynamic, static)))
+        return [leaf for leaf, is_array in zip(leaves, arrays) if is_array]
+
+    with progress.silenced():  # a step of the run's set-up, not a phase of its own
+        compiled = compile_cached(flat, dynamic)
+    return compiled, out_def, [_ARRAY if is_array else leaf for leaf, is_array in zip(shape_leaves, arrays)]
 
 
 _LAPACK = threading.local()  # .skip: this thread is compiling a cached program that calls no LAPACK
