@@ -88,3 +88,32 @@ def test_the_process_exits_at_once_with_the_command_s_code(tmp_path):
     out = subprocess.run([sys.executable, "-m", "neurocli", "--version"], capture_output=True, text=True, cwd=ROOT,
                          env=env, timeout=300)
     assert out.returncode == 0 and out.stdout.startswith(f"neurocli {__version__}")
+
+
+def test_one_program_initialisations_give_the_op_by_op_values():
+    """Start-up builds a UDE network and the PINN members' keys each in one cached program
+    (neurocli.numerics.program_cache.cached_jit): bit for bit what building them op by op gives,
+    over the whole seed range (seeds up to 2**32 - 1)."""
+    import equinox as eqx
+    import jax
+    import numpy as np
+
+    from neurocli.pinn.train import member_keys
+    from neurocli.ude.model import ScaledMLP
+    from neurocli.ude.setup import build_network
+
+    for seed in (0, 11, 2**31 + 5, 2**32 - 1):
+        base = jax.random.PRNGKey(seed)
+        loop = jax.numpy.stack([jax.random.fold_in(base, i) for i in range(3)])
+        np.testing.assert_array_equal(np.asarray(member_keys(seed, 3)), np.asarray(loop))
+        for width, depth, activation, final in ((6, 1, "tanh", 0.1), (16, 3, "softplus", 1.0)):
+            desc = {"centre": [-60.0, 0.3], "scale": [30.0, 0.5], "output_scale": 50.0, "width": width,
+                    "depth": depth, "activation": activation, "final_layer_scale": final}
+            net = build_network(desc, seed)
+            op_by_op = ScaledMLP((-60.0, 0.3), (30.0, 0.5), 50.0, width, depth, activation, jax.random.key(seed),
+                                 final_layer_scale=final)
+            assert jax.tree_util.tree_structure(net) == jax.tree_util.tree_structure(op_by_op)
+            for a, b in zip(jax.tree_util.tree_leaves(eqx.filter(net, eqx.is_array)),
+                            jax.tree_util.tree_leaves(eqx.filter(op_by_op, eqx.is_array))):
+                assert a.dtype == b.dtype
+                np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

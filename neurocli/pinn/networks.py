@@ -16,6 +16,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from neurocli.activations import ACTIVATIONS
 from neurocli.config.pinn import NetworkConfig
+from neurocli.numerics.program_cache import cached_jit
 
 
 class FourierFeatures(eqx.Module):
@@ -109,10 +110,15 @@ class PinnNetwork(eqx.Module):
         return self.body(z)
 
 
-def init_networks(cfg: NetworkConfig, T: float, length: float, keys: PRNGKeyArray, dtype) -> PinnNetwork:
-    """One network per key, stacked along a leading member axis (`eqx.filter_vmap`), built in one
-    compiled call rather than op by op."""
-    return eqx.filter_jit(eqx.filter_vmap(lambda k: PinnNetwork(cfg, T, length, dtype=dtype, key=k)))(keys)
+def init_networks(cfg: NetworkConfig, T: float, length: float, keys: PRNGKeyArray, dtype,
+                  fold: int | None = None) -> PinnNetwork:
+    """One network per key (with `fold`: per `fold_in(key, fold)`), stacked along a leading member
+    axis (`eqx.filter_vmap`), built in one program (through the program cache) rather than op by op."""
+
+    def make(key):
+        return PinnNetwork(cfg, T, length, dtype=dtype, key=key if fold is None else jax.random.fold_in(key, fold))
+
+    return cached_jit(eqx.filter_vmap(make))(keys)
 
 
 def count_parameters(net: PinnNetwork) -> int:

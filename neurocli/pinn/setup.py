@@ -116,9 +116,10 @@ class PinnSetup:
         by_name = {"residual": 1.0, "initial": c.initial_weight, "boundary": c.boundary_weight}
         return np.array([by_name[t] for t in self.terms])
 
-    def make_network(self, key: PRNGKeyArray) -> PinnNetwork:
+    def make_network(self, keys: PRNGKeyArray, fold: int | None = None) -> PinnNetwork:
+        """One network per key (stacked); with `fold`, from each key folded with it."""
         pde = self.cfg.pde
-        return init_networks(self.cfg.network, pde.T, pde.length, key, self.dtype)
+        return init_networks(self.cfg.network, pde.T, pde.length, keys, self.dtype, fold)
 
 
 def model_boundary(boundary: str) -> str:

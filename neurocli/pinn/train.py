@@ -29,7 +29,7 @@ from neurocli.members import MemberTable
 from neurocli.pinn.members import a_members, column, constants, members_of
 from neurocli.pinn.setup import PinnSetup
 from neurocli.pinn.steps import INIT, LBFGS, POOL, TrainState, make_first_order_step, make_lbfgs_step
-from neurocli.numerics.program_cache import compile_cached_step, signature
+from neurocli.numerics.program_cache import cached_jit, compile_cached_step, signature
 from neurocli.members.placement import Placement
 from neurocli.training.engine import Cursor, Record, Settings
 from neurocli.training.history import History
@@ -47,8 +47,12 @@ def identity(cfg) -> dict:
 
 def member_keys(seed: int, n: int) -> PRNGKeyArray:
     """Member i's key: fold_in(PRNGKey(seed), i), whatever the number of members."""
-    base = jax.random.PRNGKey(seed)
-    return jnp.stack([jax.random.fold_in(base, i) for i in range(n)])
+    return _fold_ins(jax.random.PRNGKey(seed), n)
+
+
+@cached_jit
+def _fold_ins(base: PRNGKeyArray, n: int) -> PRNGKeyArray:
+    return jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(n))
 
 
 class Trainer:
@@ -69,8 +73,7 @@ class Trainer:
         self.constants = constants(setup.cfg, members)  # (members, [a, k]) float64
         self.pde = self.place(jnp.asarray(self.constants, setup.dtype))
         self.keys = self.place(keys)
-        init_keys = jax.vmap(lambda k: jax.random.fold_in(k, INIT))(keys)
-        nets = setup.make_network(init_keys)
+        nets = setup.make_network(keys, fold=INIT)
         self.params0, self.static = eqx.partition(nets, eqx.is_inexact_array)
         self.phase_starts = setup.cfg.phase_starts
         self._compiled: dict[tuple, Callable] = {}  # by (phase, signature of the state)
@@ -105,30 +108,34 @@ class Trainer:
         opt = self.optimizer(phase)
         pool_size = col.points if (col.kind == "fixed" or col.adaptive is not None) else 0
 
+        initial_weights, n, dtype = s.initial_weights(), self.n, s.dtype
+
         def pool(key):
             k = jax.random.fold_in(key, POOL)
-            return collocation.uniform(k, pool_size, pde.T, pde.length, col.time_power, s.dtype)
+            return collocation.uniform(k, pool_size, pde.T, pde.length, col.time_power, dtype)
 
-        pool_t, pool_x = jax.jit(jax.vmap(pool))(self.unpadded(self.keys))
-        weights = jnp.broadcast_to(jnp.asarray(s.initial_weights(), s.dtype), (self.n, len(s.terms)))
-        return TrainState(params, jax.jit(jax.vmap(opt.init))(params), pool_t, pool_x, weights)
+        def start(keys, params):  # one program
+            weights = jnp.broadcast_to(jnp.asarray(initial_weights, dtype), (n, len(initial_weights)))
+            return TrainState(params, jax.vmap(opt.init)(params), *jax.vmap(pool)(keys), weights)
+
+        return cached_jit(start)(self.unpadded(self.keys), params)
 
     def with_phase(self, state: TrainState, phase: int) -> TrainState:
         """The same state with a fresh optimiser state for `phase`."""
         opt = self.optimizer(phase)
-        return eqx.tree_at(lambda s: s.opt_state, state, jax.jit(jax.vmap(opt.init))(state.params))
+        return eqx.tree_at(lambda s: s.opt_state, state, cached_jit(lambda p: jax.vmap(opt.init)(p))(state.params))
 
     def lbfgs_points(self, state: TrainState, phase: int):
         """The fixed set of an L-BFGS phase: the pool (fixed collocation) or fresh points."""
-        col, pde = self.setup.cfg.collocation, self.setup.cfg.pde
+        col, pde, dtype = self.setup.cfg.collocation, self.setup.cfg.pde, self.setup.dtype
         if col.kind == "fixed":
             return state.pool_t, state.pool_x
 
         def draw(key):
             k = jax.random.fold_in(jax.random.fold_in(key, LBFGS), phase)
-            return collocation.uniform(k, col.lbfgs_points, pde.T, pde.length, col.time_power, self.setup.dtype)
+            return collocation.uniform(k, col.lbfgs_points, pde.T, pde.length, col.time_power, dtype)
 
-        return self._shard(jax.vmap(draw)(self.keys))
+        return self._shard(cached_jit(lambda keys: jax.vmap(draw)(keys))(self.keys))
 
     # -- the engine's task ------------------------------------------------------------------------
     def compile(self, phase: int, state: TrainState) -> Callable:
@@ -180,9 +187,7 @@ class Trainer:
         return Record(rows, host[:, 0], np.isfinite(host).all(axis=1))
 
     def select(self, mask: np.ndarray, params, best):
-        full = jnp.asarray(self.placement.mask(mask))
-        return jax.tree_util.tree_map(lambda b, c: jnp.where(full.reshape((-1,) + (1,) * (c.ndim - 1)), c, b),
-                                      best, params)
+        return _select(jnp.asarray(self.placement.mask(mask)), params, best)
 
     def final_loss(self, cur: Cursor) -> np.ndarray:
         """Each member's last logged loss (every phase logs its last step)."""
@@ -221,13 +226,19 @@ class Trainer:
         ansatz, static, numerics = self.setup.ansatz, self.static, self.setup.numerics
         clock = numerics.clock
 
-        @jax.jit
-        def fn(params, pde):
+        def fn(params, pde, tq, xq):
             def member(p, row):
                 scale = None if clock is None else row[clock] / numerics.T
                 return jax.vmap(lambda a, b: ansatz(eqx.combine(p, static), a, b, scale))(tq, xq)
 
             return jax.vmap(member)(params, pde)
 
-        u = np.asarray(fn(params, self.unpadded(self.pde)), dtype=np.float64)
+        u = np.asarray(cached_jit(fn)(params, self.unpadded(self.pde), tq, xq), dtype=np.float64)
         return u.reshape(-1, t.size, x.size)
+
+
+@cached_jit
+def _select(mask, params, best):
+    """Each member's leaves from `params` where `mask`, else from `best`: one program."""
+    return jax.tree_util.tree_map(lambda b, c: jnp.where(mask.reshape((-1,) + (1,) * (c.ndim - 1)), c, b),
+                                  best, params)

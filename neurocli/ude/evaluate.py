@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,6 +22,7 @@ from neurocli.config.common import SolverConfig
 from neurocli.models.hh_membrane import AbstractHHMembrane
 from neurocli.models.stimulus import AbstractStimulus
 from neurocli.ude.model import AbstractUDE, TrueCurrent
+from neurocli.numerics.program_cache import cached_jit
 from neurocli.numerics.solve import Problem, SolveFailed, SolveSpec, result_message, run_solve, solve_one
 from neurocli.ude.data import Recording
 from neurocli.ude.sweep import member
@@ -78,7 +78,7 @@ def compare_current(ude: AbstractUDE, recording: Recording) -> CurrentComparison
     return CurrentComparison(inputs, v, np.asarray(learned), np.asarray(true), along)
 
 
-@eqx.filter_jit
+@cached_jit
 def _currents(ude: AbstractUDE, x):
     """The network's and the known model's current at the points x: one program."""
     return jax.vmap(ude.network)(x), jax.vmap(TrueCurrent(ude))(x)

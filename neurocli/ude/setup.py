@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,6 +19,7 @@ from neurocli.config.ude import CsvData, TrainUDEConfig
 from neurocli.models import build_model, build_stimulus
 from neurocli.models.hh_membrane import AbstractHHMembrane
 from neurocli.models.stimulus import AbstractStimulus, NoStimulus
+from neurocli.numerics.program_cache import cached_jit
 from neurocli.ude.model import AbstractUDE, ScaledMLP, make_ude
 from neurocli.run_dir import RunDirectory, read_file
 from neurocli.ude import data as ude_data
@@ -70,15 +70,17 @@ def build_network(desc: dict, seed: int) -> ScaledMLP:
         return ZeroCurrent()
     shape = (tuple(desc["centre"]), tuple(desc["scale"]), desc["output_scale"], desc["width"], desc["depth"],
              desc["activation"], desc["final_layer_scale"])
-    return _initial_network(shape, jax.random.key(seed))
+    return _initial_network(shape, jnp.asarray(np.uint32(seed)))
 
 
-@eqx.filter_jit
-def _initial_network(shape: tuple, key) -> ScaledMLP:
-    """The network's initial weights in one program (op by op, each distinct operation costs a
-    fresh process a compile-cache read); bit for bit the values of building it op by op."""
+@cached_jit
+def _initial_network(shape: tuple, seed) -> ScaledMLP:
+    """The network's initial weights in one program, read from the program cache in a warm process
+    (op by op, each distinct operation costs a fresh process a compile-cache read); bit for bit
+    the values of building it op by op from `jax.random.key(seed)`."""
     centre, scale, output_scale, width, depth, activation, final_layer_scale = shape
-    return ScaledMLP(centre, scale, output_scale, width, depth, activation, key, final_layer_scale=final_layer_scale)
+    return ScaledMLP(centre, scale, output_scale, width, depth, activation, jax.random.key(seed),
+                     final_layer_scale=final_layer_scale)
 
 
 def build_ude(cfg: TrainUDEConfig, known: AbstractHHMembrane, network) -> AbstractUDE:

@@ -28,7 +28,7 @@ import optax
 from jaxtyping import Array, Bool, Float, Int, PyTree
 
 from neurocli.config.optim import PhaseConfig
-from neurocli.numerics.program_cache import compile_cached_step, signature
+from neurocli.numerics.program_cache import cached_jit, compile_cached_step, signature
 from neurocli.training.optim import is_lbfgs, learning_rate, make_optimizer
 from neurocli.training.levenberg_marquardt import LevenbergMarquardt
 from neurocli.ude.objective import TrajectoryLoss
@@ -69,10 +69,10 @@ def _strong(tree: PyTree) -> PyTree:
     return jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype) if eqx.is_array(x) else x, tree)
 
 
-@eqx.filter_jit
+@cached_jit
 def init_state(params: PyTree, opt: optax.GradientTransformation) -> TrainState:
-    """A phase's fresh state at `params`: one program (op by op, each distinct operation would
-    cost a fresh process a compile-cache read)."""
+    """A phase's fresh state at `params`: one program, read from the program cache in a warm
+    process (op by op, each distinct operation would cost a fresh process a compile-cache read)."""
     opt_state = _strong(opt.init(params))
     zeros = jax.tree.map(jnp.zeros_like, params)
     count = jnp.zeros((), jnp.int32)
