@@ -193,8 +193,13 @@ def test_a_signal_while_waiting_stops_the_worker_and_removes_its_files(tmp_path)
         figure_worker.save(run, name, draw, *args, **kwargs)
     worker = figure_worker._state["worker"]
 
-    class Interrupting:
-        def read(self):
+    class Interrupting:  # the worker's answers, read when Ctrl-C arrives
+        def read(self, *args):
+            raise KeyboardInterrupt
+
+        readline = read
+
+        def __iter__(self):
             raise KeyboardInterrupt
 
         def close(self):
@@ -205,3 +210,25 @@ def test_a_signal_while_waiting_stops_the_worker_and_removes_its_files(tmp_path)
         figure_worker.wait()
     real_stdout.close()
     assert not figure_worker.active() and worker.proc.poll() is not None and not Path(worker.tmp).exists()
+
+
+def test_figures_handed_at_once_are_drawn_by_two_processes(tmp_path):
+    """On two or more cores the worker forks a second drawer: four figures handed over together
+    are shared between the two, and each file is the one this process draws."""
+    from neurocli import runtime
+
+    if runtime.cpu_cores() < 2:
+        pytest.skip("one core: the worker draws alone")
+    t = np.linspace(0.0, 50.0, 2001)
+    here, there = _run(tmp_path, "here"), _run(tmp_path, "there")
+    figures = _figures(t) + [(f"{name}_again", draw, args, kwargs) for name, draw, args, kwargs in _figures(t)]
+    assert figure_worker.start()
+    worker = figure_worker._state["worker"]
+    for name, draw, args, kwargs in figures:
+        figure_worker.save(there, name, draw, *args, **kwargs)
+    figure_worker.wait()
+    pids = set(worker.drawn_by.values())
+    assert len(worker.drawn_by) == 4 and len(pids) == 2 and worker.proc.pid in pids
+    for name, draw, args, kwargs in figures:
+        here.save_figure(name, draw(*args, **kwargs))
+        assert there.read_bytes(f"figures/{name}.pdf") == here.read_bytes(f"figures/{name}.pdf")

@@ -51,9 +51,20 @@ def write(run: RunDirectory, cfg: TrainUDEConfig, prep, recording, task: UdeTask
                        comparable_from=loss_fn.full_window_from, final_loss=float(cur.final_loss[0]))
     ude = loss_fn.model(cur.best)
     names = recording.names
+    # each figure goes to the worker as soon as its numbers exist: drawn while the next are computed
     fit = ude_evaluate.fit(ude, prep.stimulus, recording, cfg.solve.solver, cfg.solve.declare_stimulus_edges)
+    noisy = recording.clean is not None and not np.array_equal(recording.clean, recording.y)
+    figure_worker.save(run, "fit", plots.trajectories,
+                       fit.t, fit.reference, fit.ude, names, fit.i_ext, reference_label="data", ude_label="trained UDE",
+                       clean=recording.clean if noisy else None, reference_style="dots" if noisy else "line",
+                       title=f"fit to the training data (SSE {fit.sse:.3g})")
     current = ude_evaluate.compare_current(ude, recording)
+    figure_worker.save(run, "current", plots.current, current.voltage, current.learned, current.true,
+                       replaced=cfg.ude.replaced, along=current.along, rmse=current.rmse, max_err=current.max_err)
     val = ude_evaluate.validate(ude, prep.truth, prep.validation_stimulus, recording, cfg.validation.solver)
+    figure_worker.save(run, "validation", plots.trajectories,
+                       val.t, val.reference, val.ude, names, val.i_ext, reference_label="true model",
+                       ude_label="trained UDE", title=f"held-out stimulus (SSE {val.sse:.3g})")
 
     run.write_csv("fit.csv", ["t", *(f"data_{n}" for n in names), *(f"ude_{n}" for n in names)],
                   np.column_stack([fit.t, fit.reference, fit.ude]).tolist())
@@ -62,17 +73,6 @@ def write(run: RunDirectory, cfg: TrainUDEConfig, prep, recording, task: UdeTask
                   np.column_stack([current.voltage, current.inputs, current.learned, current.true]).tolist())
     run.write_csv("validation.csv", ["t", "i_ext", *(f"true_{n}" for n in names), *(f"ude_{n}" for n in names)],
                   np.column_stack([val.t, val.i_ext, val.reference, val.ude]).tolist())
-
-    noisy = recording.clean is not None and not np.array_equal(recording.clean, recording.y)
-    figure_worker.save(run, "fit", plots.trajectories,
-                       fit.t, fit.reference, fit.ude, names, fit.i_ext, reference_label="data", ude_label="trained UDE",
-                       clean=recording.clean if noisy else None, reference_style="dots" if noisy else "line",
-                       title=f"fit to the training data (SSE {fit.sse:.3g})")
-    figure_worker.save(run, "current", plots.current, current.voltage, current.learned, current.true,
-                       replaced=cfg.ude.replaced, along=current.along, rmse=current.rmse, max_err=current.max_err)
-    figure_worker.save(run, "validation", plots.trajectories,
-                       val.t, val.reference, val.ude, names, val.i_ext, reference_label="true model",
-                       ude_label="trained UDE", title=f"held-out stimulus (SSE {val.sse:.3g})")
 
     timings = cur.timings.totals
     metrics = {
