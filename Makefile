@@ -9,6 +9,7 @@ $(BIN)/neurocli: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/python -m compileall -q neurocli  # bytecode as an installed package has it (PYTHONDONTWRITEBYTECODE images)
 	@touch $@
 
 install: $(BIN)/neurocli  ## create .venv and install neurocli with its test dependencies (and the tracking extra)
