@@ -172,12 +172,16 @@ from neurocli.numerics import program_cache
 from pathlib import Path
 program_cache.program_dir = lambda: Path(sys.argv[1])
 a = jnp.asarray([[4.0, 1.0], [1.0, 3.0]]); b = jnp.asarray([1.0, 2.0])
+read = []  # programs deserialised (not loaded as their stored executable)
+real = jax.export.deserialize
+jax.export.deserialize = lambda *a, **k: read.append(1) or real(*a, **k)
 sine = program_cache.compile_cached(lambda x: jnp.sin(x) * 2.0, b)
 first = sine.outcome.status
 print(json.dumps({"sine": [float(v) for v in sine(b)], "sine_status": first,
                   "scipy_after_sine": "scipy.linalg" in sys.modules}), flush=True)
 solve = program_cache.compile_cached(lambda m, v: jnp.linalg.solve(m, v), a, b)
-print(json.dumps({"solve": [float(v) for v in solve(a, b)], "solve_status": solve.outcome.status}))
+print(json.dumps({"solve": [float(v) for v in solve(a, b)], "solve_status": solve.outcome.status,
+                  "deserialised": len(read)}))
 """
 
 
@@ -194,6 +198,9 @@ def test_cached_programs_initialise_lapack_only_when_they_call_it(tmp_path):
         results.append({**json.loads(lines[-2]), **json.loads(lines[-1])})
     assert [r["sine_status"] for r in results] == ["miss", "hit"]
     assert [r["solve_status"] for r in results] == ["miss", "hit"]
+    # compiled by XLA in the first process, their executables are stored: the second loads them,
+    # the LAPACK-calling one with JAX's LAPACK kernels set up first (without, it would crash)
+    assert len(list(tmp_path.glob("*.xlaexec"))) == 2 and results[1]["deserialised"] == 0
     for r in results:
         assert not r["scipy_after_sine"]
         np.testing.assert_allclose(r["sine"], 2.0 * np.sin([1.0, 2.0]))
@@ -347,3 +354,37 @@ def test_cached_jit_inside_a_trace_is_traced_into_it(cache, monkeypatch):
     assert seen == []
     alone = double(jnp.arange(3.0), 2.5)  # a float leaf: static, kept as it is
     assert alone["scale"] == 2.5 and seen == ["miss"]
+
+
+def test_an_executable_compiled_here_is_stored_and_loaded_in_place_of_its_program(cache, monkeypatch, capsys):
+    """A program XLA compiles in this process leaves its executable beside it: a fresh process
+    loads that (no program read back, nothing lowered), with the same numbers. A changed byte in
+    it is a warning that removes it, and the program serves. An executable JAX's own cache held
+    is not stored (serialised again it lacks kernels on CPU)."""
+    import time
+
+    scale = 1.0 + (time.time_ns() % 10**9) / 10**9  # a constant no earlier run compiled: XLA compiles afresh
+    x = jnp.linspace(0.0, 1.0, 16)
+    first = program_cache.compile_cached(_scaled(scale, n=16), x, {"w": jnp.asarray(1.5)})
+    (executable,) = cache.glob("*.xlaexec")
+    expected = np.asarray(jax.jit(_scaled(scale, n=16))(x, {"w": jnp.asarray(1.5)}))
+    deserialised = []
+    real = jax.export.deserialize
+    monkeypatch.setattr(jax.export, "deserialize", lambda *a, **k: deserialised.append(1) or real(*a, **k))
+    monkeypatch.setattr(program_cache, "_LOADED", program_cache._Loaded())  # a fresh process's
+    loaded = program_cache.compile_cached(_scaled(scale, n=16), x, {"w": jnp.asarray(1.5)})
+    assert loaded.outcome.status == "hit" and not deserialised
+    np.testing.assert_array_equal(np.asarray(loaded(x, {"w": jnp.asarray(1.5)})), expected)
+    np.testing.assert_array_equal(np.asarray(first(x, {"w": jnp.asarray(1.5)})), expected)
+
+    raw = bytearray(executable.read_bytes())
+    raw[-5] ^= 0x01
+    executable.write_bytes(bytes(raw))
+    monkeypatch.setattr(program_cache, "_LOADED", program_cache._Loaded())
+    capsys.readouterr()
+    served = program_cache.compile_cached(_scaled(scale, n=16), x, {"w": jnp.asarray(1.5)})
+    warning = capsys.readouterr().err
+    assert "does not match its digest" in warning and "compiled its program again" in warning
+    assert served.outcome.status == "hit" and deserialised == [1]  # the program, read and compiled
+    np.testing.assert_array_equal(np.asarray(served(x, {"w": jnp.asarray(1.5)})), expected)
+    assert not executable.exists()  # compiled from JAX's cache this time: not stored again
