@@ -570,16 +570,22 @@ def _aval(leaf) -> str:
 def _environment() -> tuple:
     import jax
 
+    flags = tuple((f, str(getattr(jax.config, f, None))) for f in JAX_FLAGS)
+    devices = tuple(str(d.device_kind) for d in jax.devices())
+    return (sys.version, _versions(), source_hash(), flags, os.environ.get("EQX_ON_ERROR"),
+            jax.default_backend(), devices)
+
+
+@functools.cache
+def _versions() -> tuple:
+    """The installed versions of VERSIONED (read once: a metadata lookup costs milliseconds)."""
     versions = []
     for name in VERSIONED:
         try:
             versions.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
             versions.append((name, None))
-    flags = tuple((f, str(getattr(jax.config, f, None))) for f in JAX_FLAGS)
-    devices = tuple(str(d.device_kind) for d in jax.devices())
-    return (sys.version, tuple(versions), source_hash(), flags, os.environ.get("EQX_ON_ERROR"),
-            jax.default_backend(), devices)
+    return tuple(versions)
 
 
 @functools.cache
