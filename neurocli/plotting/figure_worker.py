@@ -121,8 +121,7 @@ def start() -> bool:
         return False
     root = str(Path(__file__).resolve().parents[2])  # the directory holding the neurocli package
     path = os.environ.get("PYTHONPATH")
-    env = {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else ""),
-           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # small arrays: no BLAS threads spinning beside the drawers
+    env = {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
     try:
         proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 env=env, close_fds=True)
