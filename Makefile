@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= outputs
 
-.PHONY: install test test-slow test-all fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup bench-runs bench-discover bench-recordings bench-pinn-cable clean
+.PHONY: install test test-slow test-all fuzz smoke demo bench bench-simulate bench-ude bench-pinn bench-cable bench-sweeps bench-startup bench-runs bench-discover bench-recordings bench-pinn-cable bench-suite clean
 
 $(BIN)/neurocli: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -81,3 +81,6 @@ bench-recordings: install  ## train-ude on recordings: conductances and I_Na fro
 
 bench-pinn-cable: install  ## PINNs of the FitzHugh–Nagumo and HH cables against simulate (issue 22), tens of minutes
 	$(BIN)/python benchmarks/bench_pinn_cable.py
+
+bench-suite: install  ## where `make test`'s time goes: compile, trace and lowering time per test module, empty cache
+	$(BIN)/python benchmarks/suite_profile.py

@@ -1,0 +1,139 @@
+"""Where `make test`'s time goes (issue 23). Not a test: writes benchmarks/results/suite_profile.{json,md}.
+
+Run as a script, it runs `make test`'s pytest command (`-n auto --dist worksteal -m "not slow"`)
+with an empty compilation cache, as `.ci/run` does, and with this file loaded as a pytest plugin
+in every worker. The plugin adds up, per test, JAX's own compile-time events
+(`jax.monitoring`): tracing to a jaxpr, lowering to StableHLO, and the backend (XLA) compile,
+whose event includes reads of the persistent compilation cache (their time is listed apart),
+and the test's wall time in its worker (setup, call and teardown). Compiles in the background
+threads of a run count in full although they overlap the test's other work; processes a test
+starts (spawn) are not seen. The report lists the totals and the modules with the most wall time.
+
+SUITE_ARGS (default `-m "not slow"`) replaces the marker selection, e.g. `-m slow`.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+EVENTS = {  # jax/_src/dispatch.py and compilation_cache.py
+    "trace": "/jax/core/compile/jaxpr_trace_duration",
+    "lower": "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "xla": "/jax/core/compile/backend_compile_duration",
+    "cache_read": "/jax/compilation_cache/cache_retrieval_time_sec",
+}
+OUT_ENV = "SUITE_PROFILE_DIR"
+
+# ---- the plugin (loaded in each pytest-xdist worker with `-p suite_profile`) ----
+
+_current = ["<outside tests>"]
+_totals: dict = collections.defaultdict(lambda: collections.defaultdict(float))
+
+
+def _listen(event, duration, **_):
+    _totals[_current[0]][event] += duration
+    _totals[_current[0]]["count " + event] += 1
+
+
+def pytest_configure(config):
+    import jax.monitoring
+
+    jax.monitoring.register_event_duration_secs_listener(_listen)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _current[0] = item.nodeid
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        _totals[item.nodeid]["wall"] += time.perf_counter() - start
+        _current[0] = "<between tests>"
+
+
+
+def pytest_sessionfinish(session):
+    folder = os.environ.get(OUT_ENV)
+    if folder:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        Path(folder, f"{worker}.json").write_text(json.dumps(_totals))
+
+
+# ---- the script ----
+
+
+def _aggregate(folder: Path) -> tuple[dict, dict]:
+    total: dict = collections.Counter()
+    modules: dict = collections.defaultdict(collections.Counter)
+    for f in sorted(folder.glob("*.json")):
+        for nodeid, events in json.loads(f.read_text()).items():
+            module = nodeid.split("::")[0]
+            for key, value in events.items():
+                total[key] += value
+                modules[module][key] += value
+    return dict(total), {m: dict(c) for m, c in modules.items()}
+
+
+def _row(name: str, c: dict) -> str:
+    return (f"| {name} | {c.get('wall', 0):.1f} | {c.get(EVENTS['xla'], 0):.1f} | {c.get(EVENTS['trace'], 0):.1f} "
+            f"| {c.get(EVENTS['lower'], 0):.1f} | {c.get(EVENTS['cache_read'], 0):.1f} |")
+
+
+def main() -> None:
+    root = Path(__file__).resolve().parent.parent
+    results = root / "benchmarks" / "results"
+    selection = shlex.split(os.environ.get("SUITE_ARGS", '-m "not slow"'))
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "NEUROCLI_CACHE_DIR": cache, OUT_ENV: folder,
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(root / "benchmarks"), os.environ.get("PYTHONPATH")]))}
+        command = [sys.executable, "-m", "pytest", "-q", "-n", "auto", "--dist", "worksteal", *selection,
+                   "-p", "suite_profile"]
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:]
+        total, modules = _aggregate(Path(folder))
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    report = {"command": shlex.join(command), "exit": done.returncode, "summary": summary, "wall_s": wall,
+              "cores": os.cpu_count(), "loadavg_after": load, "total": total, "modules": modules}
+    (results / "suite_profile.json").write_text(json.dumps(report, indent=1))
+    worker_s = total.get("wall", 0.0)
+    lines = [
+        "# Where the suite's time goes",
+        "",
+        f"`python benchmarks/suite_profile.py` ({os.cpu_count()} cores, empty compilation cache): "
+        f"`{shlex.join(command[2:])}` exit {done.returncode}, {summary}; {wall:.0f} s wall, "
+        f"load average after {' '.join(load)}.",
+        "",
+        f"Test time in the workers, added up: {worker_s:.0f} s. Of it (JAX's compile events, in the "
+        "workers' processes; background compiles overlap other work): XLA compile "
+        f"{total.get(EVENTS['xla'], 0):.0f} s ({int(total.get('count ' + EVENTS['xla'], 0))} programs, of which "
+        f"{int(total.get('count ' + EVENTS['cache_read'], 0))} were read from the persistent cache in "
+        f"{total.get(EVENTS['cache_read'], 0):.1f} s), tracing {total.get(EVENTS['trace'], 0):.0f} s, lowering "
+        f"{total.get(EVENTS['lower'], 0):.0f} s.",
+        "",
+        "| module | wall s | XLA compile s | trace s | lower s | cache reads s |",
+        "|---|---|---|---|---|---|",
+        _row("all", total),
+    ]
+    for name, c in sorted(modules.items(), key=lambda kv: -kv[1].get("wall", 0))[:25]:
+        lines.append(_row(name.removeprefix("tests/"), c))
+    (results / "suite_profile.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    sys.exit(done.returncode)
+
+
+if __name__ == "__main__":
+    main()
