@@ -62,7 +62,6 @@ def pytest_runtest_protocol(item, nextitem):
         _current[0] = "<between tests>"
 
 
-
 def pytest_sessionfinish(session):
     folder = os.environ.get(OUT_ENV)
     if folder:
