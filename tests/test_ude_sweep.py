@@ -17,7 +17,7 @@ from neurocli.training import CheckpointMismatch, Engine, TrainingFailed, engine
 from neurocli.training.engine import Record, Settings
 from neurocli.ude import setup as ude_setup
 from neurocli.ude.sweep import member, member_config
-from neurocli.training.optim import make_optimizer
+from neurocli.training.optim import hyper, make_optimizer
 from neurocli.ude.task import init_state, raw_step
 from ude_helpers import smoke_config
 
@@ -186,8 +186,9 @@ def test_one_members_rejection_leaves_the_others_alone():
     params = {"w": jnp.array([[1.9], [0.0]])}
     state = jax.vmap(lambda p: init_state(p, opt))(params)
     alone = init_state({"w": jnp.array([0.0])}, opt)
-    vstep = jax.jit(jax.vmap(lambda s: step(s, Toy(), jnp.asarray(0))))
-    one = jax.jit(lambda s: step(s, Toy(), jnp.asarray(0)))
+    h = hyper(phase)
+    vstep = jax.jit(jax.vmap(lambda s: step(s, Toy(), jnp.asarray(0), h)))
+    one = jax.jit(lambda s: step(s, Toy(), jnp.asarray(0), h))
     accepted0 = []
     for _ in range(4):
         state, stats = vstep(state)

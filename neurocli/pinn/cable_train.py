@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PyTree
 
+from neurocli.config.optim import PhaseConfig
 from neurocli.config.pinn import TrainPinnConfig
 from neurocli.numerics.program_cache import compile_cached_step
 from neurocli.pinn import collocation
@@ -33,7 +34,7 @@ from neurocli.pinn.steps import DATA, INIT, LBFGS
 from neurocli.pinn.weighting import causal_residual
 from neurocli.training.engine import Cursor, Record, Settings
 from neurocli.training.history import History
-from neurocli.training.optim import is_lbfgs, make_optimizer
+from neurocli.training.optim import Hyper, hyper, is_lbfgs, make_optimizer, structure
 
 SAMPLES = 1025
 """Nodes on which a window's end state is sampled for the next window's cosine series."""
@@ -100,10 +101,13 @@ def _write(state: CableState, window, params, opt_state) -> CableState:
     return CableState(stacked, opt_state, state.bases)
 
 
-def first_order_step(m: Marching, static, opt):
-    """step(state, fields, key, window, step) -> (state, losses (1 + fields,)): adam / adamw / sgd on a
-    fresh batch of the window every step."""
-    def step(state: CableState, fields, key, window, step_index):
+def first_order_step(m: Marching, static, phase: PhaseConfig):
+    """step(state, fields, key, window, step, hyper(phase)) -> (state, losses (1 + fields,)): adam /
+    adamw / sgd on a fresh batch of the window every step; traced from the phase's structure."""
+    phase = structure(phase)
+
+    def step(state: CableState, fields, key, window, step_index, h: Hyper):
+        opt = make_optimizer(phase, h)
         k = jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, DATA), window), step_index)
         t, x = _points(m, k, m.batch, window)
         params = window_params(state.params, window)
@@ -158,7 +162,7 @@ class CableTrainer:
         self.settings = Settings(tuple(p.iterations for p in cfg.phases) * self.windows, out.checkpoint_every,
                                  out.log_every, 1)
         self.identity = identity(cfg)
-        self._compiled: dict[int, Callable] = {}
+        self._compiled: dict[int, tuple] = {}  # config phase -> (compiled step, its hyper argument or ())
         self._evaluate = jax.jit(self._points_in_windows)
 
     # -- windows and phases ---------------------------------------------------------------------
@@ -167,7 +171,8 @@ class CableTrainer:
         return divmod(phase, self.phases)
 
     def optimizer(self, phase: int):
-        return make_optimizer(self.cfg.phases[self.split(phase)[1]])
+        """The phase's optimiser for its state (`init`); a step takes its learning rate as `hyper`."""
+        return make_optimizer(structure(self.cfg.phases[self.split(phase)[1]]))
 
     def initial_state(self, phase: int = 0) -> CableState:
         window = self.split(phase)[0]
@@ -184,13 +189,14 @@ class CableTrainer:
             if is_lbfgs(self.cfg.phases[p]):
                 fn, extra = lbfgs_step(self.marching, self.static, opt, p), ()
             else:
-                fn, extra = first_order_step(self.marching, self.static, opt), (jnp.asarray(0, jnp.int32),)
+                fn, extra = first_order_step(self.marching, self.static, self.cfg.phases[p]), \
+                    (jnp.asarray(0, jnp.int32), hyper(self.cfg.phases[p]))
             self._compiled[p] = compile_cached_step(fn, state, self.fields, self.key, w, *extra,
-                                                    stats=lambda leaves: leaves[0])
-        compiled = self._compiled[p]
+                                                    stats=lambda leaves: leaves[0]), extra[1:]
+        compiled, h = self._compiled[p]
         if is_lbfgs(self.cfg.phases[p]):
             return lambda st, step: compiled(st, self.fields, self.key, w)
-        return lambda st, step: compiled(st, self.fields, self.key, w, jnp.asarray(step, jnp.int32))
+        return lambda st, step: compiled(st, self.fields, self.key, w, jnp.asarray(step, jnp.int32), *h)
 
     def params(self, state: CableState) -> PyTree:
         return state.params

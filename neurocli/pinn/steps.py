@@ -11,10 +11,12 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
+from neurocli.config.optim import PhaseConfig
 from neurocli.pinn import collocation
 from neurocli.pinn.loss import member_residual, member_terms, weighted
 from neurocli.pinn.setup import Numerics
 from neurocli.pinn.weighting import balanced_weights
+from neurocli.training.optim import Hyper, make_optimizer, structure
 
 INIT, DATA, POOL, LBFGS = 0, 1, 2, 3  # sub-keys of a member key
 
@@ -60,13 +62,15 @@ def _refresh_pool(setup: Numerics, static, params, pde, key, pool, step):
     return jax.lax.cond(due, redraw, lambda _: pool, None)
 
 
-def make_first_order_step(setup: Numerics, static, opt) -> Callable:
-    """step(state, pde, keys, step) -> (state, losses (members, 1 + terms)) for adam / adamw / sgd;
-    `pde`: every member's (a, k) (members.PdeParams, stacked)."""
+def make_first_order_step(setup: Numerics, static, phase: PhaseConfig) -> Callable:
+    """step(state, pde, keys, step, hyper(phase)) -> (state, losses (members, 1 + terms)) for adam /
+    adamw / sgd; `pde`: every member's (a, k) (members.PdeParams, stacked). Traced from the phase's
+    structure: its learning-rate numbers are the `Hyper` argument (neurocli.training.optim)."""
+    phase = structure(phase)
     gradnorm = setup.weighting.kind == "gradnorm"
     alpha = setup.weighting.alpha
 
-    def member(params, opt_state, pool_t, pool_x, weights, pde, key, step):
+    def one(opt, params, opt_state, pool_t, pool_x, weights, pde, key, step):
         k_step = jax.random.fold_in(jax.random.fold_in(key, DATA), step)
         k_refresh, k_batch = jax.random.split(k_step)
         pool = _refresh_pool(setup, static, params, pde, k_refresh, (pool_t, pool_x), step)
@@ -86,7 +90,12 @@ def make_first_order_step(setup: Numerics, static, opt) -> Callable:
         params = eqx.apply_updates(params, updates)
         return params, opt_state, pool[0], pool[1], weights, jnp.concatenate([total[None], terms])
 
-    def step_fn(state: TrainState, pde, keys, step):
+    def step_fn(state: TrainState, pde, keys, step, h: Hyper):
+        opt = make_optimizer(phase, h)
+
+        def member(*args):
+            return one(opt, *args)
+
         out = jax.vmap(member, in_axes=(0, 0, 0, 0, 0, 0, 0, None))(
             state.params, state.opt_state, state.pool_t, state.pool_x, state.weights, pde, keys, step
         )

@@ -23,7 +23,7 @@ import numpy as np
 from jaxtyping import PRNGKeyArray, PyTree
 
 from neurocli.config.optim import PhaseConfig
-from neurocli.training.optim import is_lbfgs, make_optimizer
+from neurocli.training.optim import hyper, is_lbfgs, make_optimizer, structure
 from neurocli.pinn import collocation
 from neurocli.members import MemberTable
 from neurocli.pinn.members import a_members, column, constants, members_of
@@ -99,7 +99,8 @@ class Trainer:
 
     # -- state --------------------------------------------------------------------------------
     def optimizer(self, phase: int):
-        return make_optimizer(self.setup.cfg.phases[phase])
+        """The phase's optimiser for its state (`init`); a step takes its learning rate as `hyper`."""
+        return make_optimizer(structure(self.setup.cfg.phases[phase]))
 
     def initial_state(self, phase: int = 0) -> TrainState:
         """The state at step 0, unplaced (its optimiser state for `phase`: a checkpoint's skeleton)."""
@@ -165,9 +166,9 @@ class Trainer:
                     points.extend(self.lbfgs_points(st, phase))
                 return compiled(st, self.pde, *points)
         else:
-            fn = make_first_order_step(self.setup.numerics, self.static, opt)
-            compiled = compile_step(fn, state, self.pde, self.keys, jnp.asarray(0, jnp.int32))
-            call = lambda st, step: compiled(st, self.pde, self.keys, jnp.asarray(step, jnp.int32))  # noqa: E731
+            fn, h = make_first_order_step(self.setup.numerics, self.static, phase_cfg), hyper(phase_cfg)
+            compiled = compile_step(fn, state, self.pde, self.keys, jnp.asarray(0, jnp.int32), h)
+            call = lambda st, step: compiled(st, self.pde, self.keys, jnp.asarray(step, jnp.int32), h)  # noqa: E731
         self._compiled[key] = call
         return call
 

@@ -36,6 +36,7 @@ from neurocli.members import MemberTable
 from neurocli.members.placement import Placement
 from neurocli.ude.sweep import data_swept
 from neurocli.numerics.program_cache import compile_cached_step, signature
+from neurocli.training.optim import hyper
 from neurocli.ude.task import LOSS_COLUMNS, StepStats, TrainState, UdeTask, _iteration, init_state, optimizer, raw_step
 
 SWEEP_LOSS_COLUMNS = ("step", "member", *LOSS_COLUMNS[1:])
@@ -93,24 +94,24 @@ class UdeSweepTask(UdeTask):
     def compile(self, phase: int, state: TrainState) -> Callable:
         key = (phase, signature(state))
         if key not in self._compiled:
-            objective, data = self.objectives[phase], self.data
+            objective, data, h = self.objectives[phase], self.data, hyper(self.phases[phase])
             one = raw_step(self.phases[phase])
             axis = None if data is None else 0
             with_data = self.with_member_data
 
-            def batched(state, objective, data, iteration):
+            def batched(state, objective, data, iteration, h):
                 def step(st, d):
                     obj = objective if d is None else with_data(objective, d)
-                    return one(st, obj, iteration)
+                    return one(st, obj, iteration, h)
 
                 return jax.vmap(step, in_axes=(0, axis))(state, data)
 
             if self.placement.sharded:  # the program follows the sharded member axis (traced here, once)
                 compiled = eqx.filter_jit(batched)
             else:  # one device: through the program cache (a warm run does not trace)
-                compiled = compile_cached_step(batched, state, objective, data, _iteration(0),
+                compiled = compile_cached_step(batched, state, objective, data, _iteration(0), h,
                                                stats=lambda leaves: StepStats(*leaves))
-            self._compiled[key] = lambda st, i: compiled(st, objective, data, _iteration(i))
+            self._compiled[key] = lambda st, i: compiled(st, objective, data, _iteration(i), h)
         return self._compiled[key]
 
     def record(self, step: int, phase: int, stats, wall_s: float) -> Record:

@@ -29,7 +29,7 @@ from jaxtyping import Array, Bool, Float, Int, PyTree
 
 from neurocli.config.optim import PhaseConfig
 from neurocli.numerics.program_cache import cached_jit, compile_cached_step, signature
-from neurocli.training.optim import is_lbfgs, learning_rate, make_optimizer
+from neurocli.training.optim import Hyper, hyper, is_lbfgs, learning_rate, make_optimizer, structure
 from neurocli.training.levenberg_marquardt import LevenbergMarquardt
 from neurocli.ude.objective import TrajectoryLoss
 from neurocli.training.engine import Cursor, Record, Settings
@@ -81,14 +81,17 @@ def init_state(params: PyTree, opt: optax.GradientTransformation) -> TrainState:
 
 
 def optimizer(phase: PhaseConfig):
-    """The phase's optimiser: optax's, or Levenberg–Marquardt (same `init`)."""
+    """The phase's optimiser: optax's, or Levenberg–Marquardt (same `init`). Built from the phase's
+    structure: its `init` (the state's layout) does not depend on the learning-rate numbers, which
+    a step takes as `hyper(phase)`, so phases that differ only in them share the cached programs."""
     if phase.optimizer == "levenberg_marquardt":
         return LevenbergMarquardt(phase.lm_damping)
-    return make_optimizer(phase)
+    return make_optimizer(structure(phase))
 
 
 def _lm_step(lm: LevenbergMarquardt):
-    def step(state: TrainState, loss_fn: TrajectoryLoss, iteration: Int[Array, ""]):
+    def step(state: TrainState, loss_fn: TrajectoryLoss, iteration: Int[Array, ""], h: Hyper):
+        del h  # the damping λ is the state's
         def residuals(p):
             return loss_fn.residuals(p, iteration)[0]
 
@@ -104,7 +107,9 @@ def _lm_step(lm: LevenbergMarquardt):
 
 
 def raw_step(phase: PhaseConfig) -> Callable:
-    """step(state, loss_fn, iteration) -> (state, stats), not jitted (a sweep vmaps it)."""
+    """step(state, loss_fn, iteration, hyper(phase)) -> (state, stats), not jitted (a sweep vmaps
+    it); traced from the phase's structure, its learning-rate numbers the `Hyper` argument."""
+    phase = structure(phase)
     if phase.optimizer == "levenberg_marquardt":
         return _lm_step(optimizer(phase))
     return _gradient_step(phase)
@@ -112,7 +117,11 @@ def raw_step(phase: PhaseConfig) -> Callable:
 
 def make_step(phase: PhaseConfig, max_traces: int | None = 1) -> Callable:
     """step(state, loss_fn, iteration) -> (state, stats): one jitted call, traced once per phase."""
-    step = raw_step(phase)
+    raw, h = raw_step(phase), hyper(phase)
+
+    def step(state, loss_fn, iteration):
+        return raw(state, loss_fn, iteration, h)
+
     if max_traces is not None:
         step = eqx.debug.assert_max_traces(step, max_traces=max_traces)
     return eqx.filter_jit(step)
@@ -120,11 +129,12 @@ def make_step(phase: PhaseConfig, max_traces: int | None = 1) -> Callable:
 
 def _gradient_step(phase: PhaseConfig):
     """A step of an optax optimiser, rejected (back to the last good state) if not finite."""
-    opt = make_optimizer(phase)
     lbfgs = is_lbfgs(phase)
-    schedule = None if lbfgs else learning_rate(phase)
 
-    def step(state: TrainState, loss_fn: TrajectoryLoss, iteration: Int[Array, ""]):
+    def step(state: TrainState, loss_fn: TrajectoryLoss, iteration: Int[Array, ""], h: Hyper):
+        opt = make_optimizer(phase, h)
+        schedule = None if lbfgs else learning_rate(h)
+
         def value(p):
             return loss_fn(p, iteration)[0]
 
@@ -212,10 +222,10 @@ class UdeTask:
     def compile(self, phase: int, state: TrainState) -> Callable:
         key = (phase, signature(state))  # a state of another layout (never, but checked) gets its own
         if key not in self._compiled:
-            objective = self.objectives[phase]
-            compiled = compile_cached_step(raw_step(self.phases[phase]), state, objective, _iteration(0),
+            objective, h = self.objectives[phase], hyper(self.phases[phase])
+            compiled = compile_cached_step(raw_step(self.phases[phase]), state, objective, _iteration(0), h,
                                            stats=lambda leaves: StepStats(*leaves))
-            self._compiled[key] = lambda st, i: compiled(st, objective, _iteration(i))
+            self._compiled[key] = lambda st, i: compiled(st, objective, _iteration(i), h)
         return self._compiled[key]
 
     def record(self, step: int, phase: int, stats: StepStats, wall_s: float) -> Record:
