@@ -388,3 +388,33 @@ def test_an_executable_compiled_here_is_stored_and_loaded_in_place_of_its_progra
     assert served.outcome.status == "hit" and deserialised == [1]  # the program, read and compiled
     np.testing.assert_array_equal(np.asarray(served(x, {"w": jnp.asarray(1.5)})), expected)
     assert not executable.exists()  # compiled from JAX's cache this time: not stored again
+
+
+def test_phases_differing_only_in_learning_rate_numbers_share_the_cached_step(cache):
+    """A train-ude step traced for one Adam phase is the cached step of another phase that differs
+    only in lr, final_lr, schedule, warm-up and iterations (its numbers are the program's inputs,
+    training/optim.Hyper), and it trains as that phase's own step with its numbers as constants."""
+    import equinox as eqx
+
+    from neurocli.config.optim import PhaseConfig
+    from neurocli.training.optim import hyper, make_optimizer
+    from neurocli.ude.task import StepStats, init_state, make_step, raw_step
+
+    class Quadratic(eqx.Module):
+        def __call__(self, params, iteration):
+            return jnp.sum((params["w"] - jnp.arange(3.0)) ** 2), jnp.zeros((), jnp.int32)
+
+    a = PhaseConfig(optimizer="adam", iterations=8, lr=0.01, schedule="cosine", final_lr=1e-3)
+    b = PhaseConfig(optimizer="adam", iterations=30, lr=0.2, schedule="exponential", warmup=3)
+    state = init_state({"w": jnp.zeros(3)}, make_optimizer(a))
+    it, stats = jnp.asarray(0, jnp.int64), (lambda leaves: StepStats(*leaves))
+    assert program_cache.compile_cached_step(raw_step(a), state, Quadratic(), it, hyper(a), stats=stats).outcome.status == "miss"
+    cached = program_cache.compile_cached_step(raw_step(b), state, Quadratic(), it, hyper(b), stats=stats)
+    assert cached.outcome.status == "hit"
+    own = make_step(b, max_traces=None)  # b's numbers traced in as constants
+    x = y = init_state({"w": jnp.zeros(3)}, make_optimizer(b))
+    for i in range(12):
+        (x, sx), (y, sy) = cached(x, Quadratic(), jnp.asarray(i, jnp.int64), hyper(b)), own(y, Quadratic(), jnp.asarray(i, jnp.int64))
+        np.testing.assert_allclose(float(sx.lr), float(sy.lr), rtol=1e-15)
+        np.testing.assert_allclose(np.asarray(x.params["w"]), np.asarray(y.params["w"]), rtol=1e-14, atol=1e-15)
+    assert float(sx.lr) != float(hyper(a).lr)  # b's schedule, not a's
