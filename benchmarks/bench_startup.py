@@ -14,6 +14,8 @@ case alike), medians reported:
 - train-ude / train-pinn warm: the smoke configs with warm caches, and the same with
   NEUROCLI_NO_PROGRAM_CACHE=1 (every phase's training step traced again, as before issue 23),
   and with the figure worker forced on / off (NEUROCLI_FIGURE_WORKER=1 / 0)
+- train-ude / train-pinn warm, another lr: the same with the first phase's learning rate set to
+  a value no earlier run used (`--set ...lr=`), as a user or `neurocli tune` changes it between runs
 BENCH_ONLY (a regular expression) keeps the cases whose names match it (the bare import always
 stays, as the ratios' base); BENCH_BASE (the directory of another neurocli checkout, e.g. a git
 worktree of the commit before a change) adds each kept case run with that checkout's code (its
@@ -81,9 +83,15 @@ def _children_cpu() -> float:
 CWD = "BENCH_CWD"  # in a case's environment: the directory it runs in (default the repository)
 
 
+NEW_LR = "{new lr}"  # in a case's arguments: a learning rate no earlier run used
+_runs = [0]
+
+
 def timed(cmd: list[str], env: dict) -> tuple[float, str]:
     """Run `cmd` in env[CWD] (default ROOT): `python -m neurocli` and the figure worker import
     neurocli from their working directory first, whatever PYTHONPATH says."""
+    _runs[0] += 1
+    cmd = [a.replace(NEW_LR, f"{0.01 * (1 + _runs[0] / 1000):.6g}") for a in cmd]
     cpu0, start = _children_cpu(), time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=env.get(CWD, ROOT))
     wall = time.perf_counter() - start
@@ -134,9 +142,11 @@ def main() -> None:
         "hh_cable warm": (sim("configs/hh_cable.yaml"), base_env),
     }
     no_programs = {**base_env, "NEUROCLI_NO_PROGRAM_CACHE": "1"}
-    for command, cfg in (("train-ude", "configs/ude_smoke.yaml"), ("train-pinn", "configs/pinn_smoke.yaml")):
+    for command, cfg, lr in (("train-ude", "configs/ude_smoke.yaml", "train.phases[0].lr"),
+                             ("train-pinn", "configs/pinn_smoke.yaml", "phases[0].lr")):
         cmd = [PY, "-m", "neurocli", command, "--config", str(ROOT / cfg), "--output-root", out]
         cases[f"{command} {Path(cfg).stem} warm"] = (cmd, base_env)
+        cases[f"{command} {Path(cfg).stem} warm, another lr"] = ([*cmd, "--set", f"{lr}={NEW_LR}"], base_env)
         cases[f"{command} {Path(cfg).stem} warm, no program cache"] = (cmd, no_programs)
         cases[f"{command} {Path(cfg).stem} warm, figure worker on"] = (cmd, {**base_env, "NEUROCLI_FIGURE_WORKER": "1"})
         cases[f"{command} {Path(cfg).stem} warm, figure worker off"] = (cmd, {**base_env, "NEUROCLI_FIGURE_WORKER": "0"})
