@@ -226,6 +226,9 @@ def _exit(code: int) -> None:
     stderr are flushed. Not with --coordinator: jax.distributed shuts down at exit."""
     import atexit
 
+    background = sys.modules.get("neurocli.background")
+    if background is not None:  # os._exit stops its threads: no waiting for a compile nobody needs
+        background.no_wait_at_exit()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
