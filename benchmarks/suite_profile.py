@@ -7,7 +7,7 @@ in every worker. The plugin adds up, per test, JAX's own compile-time events
 whose event includes reads of the persistent compilation cache (their time is listed apart),
 and the test's wall time in its worker (setup, call and teardown). Compiles in the background
 threads of a run count in full although they overlap the test's other work; processes a test
-starts (spawn) are not seen. The report lists the totals and the modules with the most wall time.
+starts (spawn) are not seen. The report lists the totals and the modules and tests with the most wall time.
 
 SUITE_ARGS (default `-m "not slow"`) replaces the marker selection, e.g. `-m slow`.
 """
@@ -40,9 +40,16 @@ _current = ["<outside tests>"]
 _totals: dict = collections.defaultdict(lambda: collections.defaultdict(float))
 
 
-def _listen(event, duration, **_):
+_by_name: dict = collections.defaultdict(lambda: [0, 0.0])  # XLA compiles by JAX's function name: count, s
+
+
+def _listen(event, duration, fun_name=None, **_):
     _totals[_current[0]][event] += duration
     _totals[_current[0]]["count " + event] += 1
+    if event == EVENTS["xla"]:
+        entry = _by_name[fun_name or "?"]
+        entry[0] += 1
+        entry[1] += duration
 
 
 def pytest_configure(config):
@@ -55,6 +62,8 @@ def pytest_configure(config):
 def pytest_runtest_protocol(item, nextitem):
     _current[0] = item.nodeid
     start = time.perf_counter()
+    _totals[item.nodeid]["started"] = time.time()  # when, in which worker: which test compiled a program first
+    _totals[item.nodeid]["worker"] = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
     try:
         yield
     finally:
@@ -67,21 +76,26 @@ def pytest_sessionfinish(session):
     if folder:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         Path(folder, f"{worker}.json").write_text(json.dumps(_totals))
+        Path(folder, f"{worker}.names").write_text(json.dumps(_by_name))
 
 
 # ---- the script ----
 
 
-def _aggregate(folder: Path) -> tuple[dict, dict]:
+def _aggregate(folder: Path) -> tuple[dict, dict, dict]:
     total: dict = collections.Counter()
     modules: dict = collections.defaultdict(collections.Counter)
+    tests: dict = collections.defaultdict(collections.Counter)
     for f in sorted(folder.glob("*.json")):
         for nodeid, events in json.loads(f.read_text()).items():
             module = nodeid.split("::")[0]
             for key, value in events.items():
+                tests[nodeid][key] += value
+                if key in ("started", "worker"):
+                    continue
                 total[key] += value
                 modules[module][key] += value
-    return dict(total), {m: dict(c) for m, c in modules.items()}
+    return dict(total), {m: dict(c) for m, c in modules.items()}, {t: dict(c) for t, c in tests.items()}
 
 
 def _row(name: str, c: dict) -> str:
@@ -102,11 +116,20 @@ def main() -> None:
         done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - start
         summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:]
-        total, modules = _aggregate(Path(folder))
+        total, modules, tests = _aggregate(Path(folder))
+        names: dict = collections.defaultdict(lambda: [0, 0.0])
+        for f in Path(folder).glob("*.names"):
+            for name, (count, seconds) in json.loads(f.read_text()).items():
+                names[name][0] += count
+                names[name][1] += seconds
+        # distinct XLA executables stored (each compile that was not a cache read stores one): fewer
+        # than the compiles means workers compiled the same program at the same time
+        stored = sum(1 for p in Path(cache).iterdir() if p.is_file() and p.name.endswith("-cache"))
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
     report = {"command": shlex.join(command), "exit": done.returncode, "summary": summary, "wall_s": wall,
-              "cores": os.cpu_count(), "loadavg_after": load, "total": total, "modules": modules}
+              "cores": os.cpu_count(), "loadavg_after": load, "total": total, "xla_cache_entries": stored, "xla_by_function": names, "modules": modules,
+              "tests": tests}
     (results / "suite_profile.json").write_text(json.dumps(report, indent=1))
     worker_s = total.get("wall", 0.0)
     lines = [
@@ -120,7 +143,7 @@ def main() -> None:
         "workers' processes; background compiles overlap other work): XLA compile "
         f"{total.get(EVENTS['xla'], 0):.0f} s ({int(total.get('count ' + EVENTS['xla'], 0))} programs, of which "
         f"{int(total.get('count ' + EVENTS['cache_read'], 0))} were read from the persistent cache in "
-        f"{total.get(EVENTS['cache_read'], 0):.1f} s), tracing {total.get(EVENTS['trace'], 0):.0f} s, lowering "
+        f"{total.get(EVENTS['cache_read'], 0):.1f} s; {stored} distinct executables stored), tracing {total.get(EVENTS['trace'], 0):.0f} s, lowering "
         f"{total.get(EVENTS['lower'], 0):.0f} s.",
         "",
         "| module | wall s | XLA compile s | trace s | lower s | cache reads s |",
@@ -128,6 +151,16 @@ def main() -> None:
         _row("all", total),
     ]
     for name, c in sorted(modules.items(), key=lambda kv: -kv[1].get("wall", 0))[:25]:
+        lines.append(_row(name.removeprefix("tests/"), c))
+    small = [(n, c, sec) for n, (c, sec) in names.items() if c and sec / c < 0.05]
+    lines += ["", f"XLA compiles by JAX's function name: {len(names)} names; the programs that took under 0.05 s each "
+              f"on average: {sum(c for _, c, _ in small)} compiles, {sum(sec for _, _, sec in small):.0f} s. The most "
+              "time:", "", "| function | compiles | XLA s |", "|---|---:|---:|"]
+    for name, (count, seconds) in sorted(names.items(), key=lambda kv: -kv[1][1])[:15]:
+        lines.append(f"| {name} | {count} | {seconds:.1f} |")
+    lines += ["", "The tests with the most wall time:", "",
+              "| test | wall s | XLA compile s | trace s | lower s | cache reads s |", "|---|---|---|---|---|---|"]
+    for name, c in sorted(tests.items(), key=lambda kv: -kv[1].get("wall", 0))[:40]:
         lines.append(_row(name.removeprefix("tests/"), c))
     (results / "suite_profile.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
