@@ -4,6 +4,7 @@ partly from an adaptive pool); an L-BFGS phase works on one fixed set of points 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import equinox as eqx
@@ -70,7 +71,7 @@ def make_first_order_step(setup: Numerics, static, phase: PhaseConfig) -> Callab
     gradnorm = setup.weighting.kind == "gradnorm"
     alpha = setup.weighting.alpha
 
-    def one(opt, params, opt_state, pool_t, pool_x, weights, pde, key, step):
+    def member(opt, params, opt_state, pool_t, pool_x, weights, pde, key, step):
         k_step = jax.random.fold_in(jax.random.fold_in(key, DATA), step)
         k_refresh, k_batch = jax.random.split(k_step)
         pool = _refresh_pool(setup, static, params, pde, k_refresh, (pool_t, pool_x), step)
@@ -91,12 +92,7 @@ def make_first_order_step(setup: Numerics, static, phase: PhaseConfig) -> Callab
         return params, opt_state, pool[0], pool[1], weights, jnp.concatenate([total[None], terms])
 
     def step_fn(state: TrainState, pde, keys, step, h: Hyper):
-        opt = make_optimizer(phase, h)
-
-        def member(*args):
-            return one(opt, *args)
-
-        out = jax.vmap(member, in_axes=(0, 0, 0, 0, 0, 0, 0, None))(
+        out = jax.vmap(functools.partial(member, make_optimizer(phase, h)), in_axes=(0, 0, 0, 0, 0, 0, 0, None))(
             state.params, state.opt_state, state.pool_t, state.pool_x, state.weights, pde, keys, step
         )
         return TrainState(*out[:5]), out[5]
