@@ -162,7 +162,7 @@ class CableTrainer:
         self.settings = Settings(tuple(p.iterations for p in cfg.phases) * self.windows, out.checkpoint_every,
                                  out.log_every, 1)
         self.identity = identity(cfg)
-        self._compiled: dict[int, tuple] = {}  # config phase -> (compiled step, its hyper argument or ())
+        self._compiled: dict[int, Callable] = {}
         self._evaluate = jax.jit(self._points_in_windows)
 
     # -- windows and phases ---------------------------------------------------------------------
@@ -185,18 +185,18 @@ class CableTrainer:
         window, p = self.split(phase)
         w = jnp.asarray(window, jnp.int32)
         if p not in self._compiled:
-            opt = self.optimizer(phase)
             if is_lbfgs(self.cfg.phases[p]):
-                fn, extra = lbfgs_step(self.marching, self.static, opt, p), ()
+                fn, extra = lbfgs_step(self.marching, self.static, self.optimizer(phase), p), ()
             else:
                 fn, extra = first_order_step(self.marching, self.static, self.cfg.phases[p]), \
                     (jnp.asarray(0, jnp.int32), hyper(self.cfg.phases[p]))
             self._compiled[p] = compile_cached_step(fn, state, self.fields, self.key, w, *extra,
-                                                    stats=lambda leaves: leaves[0]), extra[1:]
-        compiled, h = self._compiled[p]
+                                                    stats=lambda leaves: leaves[0])
+        compiled = self._compiled[p]
         if is_lbfgs(self.cfg.phases[p]):
             return lambda st, step: compiled(st, self.fields, self.key, w)
-        return lambda st, step: compiled(st, self.fields, self.key, w, jnp.asarray(step, jnp.int32), *h)
+        h = hyper(self.cfg.phases[p])
+        return lambda st, step: compiled(st, self.fields, self.key, w, jnp.asarray(step, jnp.int32), h)
 
     def params(self, state: CableState) -> PyTree:
         return state.params

@@ -148,7 +148,6 @@ class Trainer:
         if key in self._compiled:
             return self._compiled[key]
         phase_cfg: PhaseConfig = self.setup.cfg.phases[phase]
-        opt = self.optimizer(phase)
         shard = self.sharding
         out_shardings = None if shard is None else (jax.tree_util.tree_map(lambda _: shard, state), shard)
         def compile_step(fn, *args):
@@ -157,7 +156,7 @@ class Trainer:
             return jax.jit(fn, out_shardings=out_shardings).lower(*args).compile()
 
         if is_lbfgs(phase_cfg):
-            fn = make_lbfgs_step(self.setup.numerics, self.static, opt)
+            fn = make_lbfgs_step(self.setup.numerics, self.static, self.optimizer(phase))
             compiled = compile_step(fn, state, self.pde, *self.lbfgs_points(state, phase))
             points: list = []  # the phase's fixed points, from the state its first step starts from
 
