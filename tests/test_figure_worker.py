@@ -117,10 +117,11 @@ def test_by_default_only_when_a_core_idles(monkeypatch, setting):
     monkeypatch.setattr(figure_worker, "_runnable_others", lambda: 0)
     monkeypatch.setattr("os.getloadavg", lambda: (4.5, 4.0, 3.0))  # other work keeps both cores busy
     assert not figure_worker.enabled()
-    monkeypatch.setattr("os.getloadavg", lambda: (1.8, 0.5, 0.5))
+    monkeypatch.setattr("os.getloadavg", lambda: (2.0, 0.5, 0.5))  # both cores busy all minute
     assert not figure_worker.enabled()
-    monkeypatch.setattr("os.getloadavg", lambda: (1.1, 0.5, 0.5))  # this run's predecessors
-    assert figure_worker.enabled()
+    for load in (1.1, 1.8):  # this run's predecessors, one after another
+        monkeypatch.setattr("os.getloadavg", lambda load=load: (load, 0.5, 0.5))
+        assert figure_worker.enabled()
     monkeypatch.setattr(figure_worker, "_runnable_others", lambda: 1)  # another task running now
     assert not figure_worker.enabled()
     monkeypatch.setattr(figure_worker, "_runnable_others", lambda: 0)
