@@ -143,9 +143,14 @@ def test_checkpoint_round_trip_and_shape_check(smoke, tmp_path):
 
 def test_failing_solves_stop_the_run_with_a_clear_error(tmp_path):
     # a network whose output is ~1e7 µA/cm²: the solver gives up (max_steps), every step is rejected
+    # Adam alone, as test_ude_cli's failing run: a run that fails in its first phase left its later
+    # phases' steps (this broken network's own programs) compiling in the background, 23 s of CPU
+    # in `make test` that no test used
     cfg = smoke_config(**{"ude.network.output_scale": 1.0e7, "ude.network.final_layer_scale": 1.0,
                           "solve.solver": {"name": "tsit5", "rtol": 1e-6, "atol": 1e-6, "max_steps": 200},
-                          "train.max_consecutive_failures": 3})
+                          "train.max_consecutive_failures": 3,
+                          "train.phases": [{"optimizer": "adam", "iterations": 8, "lr": 0.01, "schedule": "cosine",
+                                            "final_lr": 1.0e-3}]})
     loss, params, header = build(cfg)
     run = new_run(tmp_path, "nan")
     with pytest.raises(TrainingFailed, match="3 steps in a row rejected"):
