@@ -9,6 +9,12 @@ and the test's wall time in its worker (setup, call and teardown). Compiles in t
 threads of a run count in full although they overlap the test's other work; processes a test
 starts (spawn) are not seen. The report lists the totals and the modules and tests with the most wall time.
 
+It also records every call of neurocli's program cache (`compile_cached`: the solves, training
+steps and evaluations, the suite's largest programs) with its key, its outcome and its wall time
+(tracing, export and XLA compile of a miss; a hit only reads). A program one test compiled and
+no other test used is that test's own cost: moving the test to `make test-slow` saves it. A
+program other tests read back from the cache moves to the next test that needs it instead.
+
 SUITE_ARGS (default `-m "not slow"`) replaces the marker selection, e.g. `-m slow`.
 """
 
@@ -52,10 +58,40 @@ def _listen(event, duration, fun_name=None, **_):
         entry[1] += duration
 
 
+_programs: list = []  # one row per compile_cached call: test, function, key, status, seconds, thread
+
+
+def _watch_program_cache() -> None:
+    """Wrap neurocli's `compile_cached`, in its module and wherever a module imported it by name."""
+    import threading
+
+    from neurocli.numerics import program_cache
+
+    original = program_cache.compile_cached
+    if getattr(original, "_profiled", False):
+        return
+
+    def compile_cached(fn, *args, **kwargs):
+        start = time.perf_counter()
+        out = original(fn, *args, **kwargs)
+        outcome = out.outcome
+        _programs.append({"test": _current[0], "function": getattr(fn, "__qualname__", repr(fn)),
+                          "key": (outcome.key or "")[:12], "status": outcome.status,
+                          "s": time.perf_counter() - start, "thread": threading.current_thread().name})
+        return out
+
+    compile_cached._profiled = True
+    for module in list(sys.modules.values()):
+        if (getattr(module, "__name__", "") or "").startswith("neurocli") and \
+                getattr(module, "compile_cached", None) is original:
+            module.compile_cached = compile_cached
+
+
 def pytest_configure(config):
     import jax.monitoring
 
     jax.monitoring.register_event_duration_secs_listener(_listen)
+    _watch_program_cache()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -77,6 +113,7 @@ def pytest_sessionfinish(session):
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         Path(folder, f"{worker}.json").write_text(json.dumps(_totals))
         Path(folder, f"{worker}.names").write_text(json.dumps(_by_name))
+        Path(folder, f"{worker}.programs").write_text(json.dumps(_programs))
 
 
 # ---- the script ----
@@ -96,6 +133,49 @@ def _aggregate(folder: Path) -> tuple[dict, dict, dict]:
                 total[key] += value
                 modules[module][key] += value
     return dict(total), {m: dict(c) for m, c in modules.items()}, {t: dict(c) for t, c in tests.items()}
+
+
+def _programs_report(rows: list) -> tuple[dict, list[str]]:
+    """The program cache's calls: per program (key) who compiled it and who read it back; per test
+    the seconds of programs no other test used (its own) and of those others reused (shared)."""
+    by_key: dict = collections.defaultdict(list)
+    for row in rows:
+        if row["key"]:
+            by_key[row["key"]].append(row)
+    own: dict = collections.Counter()
+    shared: dict = collections.Counter()
+    programs = []
+    for key, calls in by_key.items():
+        misses = [c for c in calls if c["status"] == "miss"]
+        if not misses:
+            continue
+        seconds = sum(c["s"] for c in misses)
+        payer = misses[0]["test"]
+        users = sorted({c["test"] for c in calls} - {payer})
+        (shared if users else own)[payer] += seconds
+        programs.append({"key": key, "function": misses[0]["function"], "s": seconds, "misses": len(misses),
+                         "compiled_by": payer, "reused_by": users})
+    programs.sort(key=lambda p: -p["s"])
+    miss_s = sum(p["s"] for p in programs)
+    own_s = sum(own.values())
+    lines = ["", f"neurocli's program cache (`compile_cached`): {len(rows)} calls, {len(by_key)} distinct programs, "
+             f"{len(programs)} compiled in the suite ({sum(p['misses'] for p in programs)} misses; compiled twice "
+             f"where two workers missed at once), {miss_s:.0f} s of wall in the calls that compiled them (tracing, "
+             "export and XLA; background threads overlap other work). Programs no other test used: "
+             f"{own_s:.0f} s; programs other tests read back: {miss_s - own_s:.0f} s.", "",
+             "The tests that compiled the most (own: programs only this test used, which moving it to "
+             "`make test-slow` saves; shared: programs later tests read back, which moving it hands to the "
+             "next of them):", "", "| test | own s | shared s |", "|---|---:|---:|"]
+    for test in sorted(set(own) | set(shared), key=lambda t: -(own[t] + shared[t]))[:30]:
+        lines.append(f"| {test.removeprefix('tests/')} | {own[test]:.1f} | {shared[test]:.1f} |")
+    lines += ["", "The costliest programs:", "", "| program | function | s | compiled by | reused by |",
+              "|---|---|---:|---|---|"]
+    for p in programs[:25]:
+        reused = f"{len(p['reused_by'])} tests" if len(p["reused_by"]) > 2 else \
+            ", ".join(t.split("::")[-1] for t in p["reused_by"]) or "none"
+        lines.append(f"| {p['key']} | {p['function']} | {p['s']:.1f} | {p['compiled_by'].removeprefix('tests/')} "
+                     f"| {reused} |")
+    return {"own": dict(own), "shared": dict(shared), "programs": programs}, lines
 
 
 def _row(name: str, c: dict) -> str:
@@ -125,11 +205,13 @@ def main() -> None:
         # distinct XLA executables stored (each compile that was not a cache read stores one): fewer
         # than the compiles means workers compiled the same program at the same time
         stored = sum(1 for p in Path(cache).iterdir() if p.is_file() and p.name.endswith("-cache"))
+        program_rows = [row for f in Path(folder).glob("*.programs") for row in json.loads(f.read_text())]
+    programs, program_lines = _programs_report(program_rows)
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
     report = {"command": shlex.join(command), "exit": done.returncode, "summary": summary, "wall_s": wall,
               "cores": os.cpu_count(), "loadavg_after": load, "total": total, "xla_cache_entries": stored, "xla_by_function": names, "modules": modules,
-              "tests": tests}
+              "tests": tests, "program_cache": programs}
     (results / "suite_profile.json").write_text(json.dumps(report, indent=1))
     worker_s = total.get("wall", 0.0)
     lines = [
@@ -158,6 +240,7 @@ def main() -> None:
               "time:", "", "| function | compiles | XLA s |", "|---|---:|---:|"]
     for name, (count, seconds) in sorted(names.items(), key=lambda kv: -kv[1][1])[:15]:
         lines.append(f"| {name} | {count} | {seconds:.1f} |")
+    lines += program_lines
     lines += ["", "The tests with the most wall time:", "",
               "| test | wall s | XLA compile s | trace s | lower s | cache reads s |", "|---|---|---|---|---|---|"]
     for name, c in sorted(tests.items(), key=lambda kv: -kv[1].get("wall", 0))[:40]:
