@@ -125,9 +125,10 @@ def test_in_solve_spike_analysis_equals_numpy_on_the_same_trajectory():
 
 def test_chunks_equal_one_solve_and_compile_once():
     cfg = _cfg({"parameter": "stimulus.amplitude", "values": [0.0, 3.0, 7.0, 10.0, 25.0]})
+    from neurocli.simulation.problem import build_problem
     from neurocli.simulation.sweep import chunk_analysis
 
-    problem = _problem()
+    problem = build_problem(cfg)  # as `simulate` builds it (the next test's chunks of 2 are these)
     save, analyse, _ = chunk_analysis(cfg, problem)
     spec = solve.SolveSpec(cfg.solver, 0.0, 40.0, cfg.time.grid, (0.0,), save=save)
     table = cfg.sweep.table()
@@ -152,6 +153,62 @@ def test_chunks_equal_one_solve_and_compile_once():
     for key in whole:
         np.testing.assert_array_equal(chunked[key], whole[key], err_msg=key)
     assert whole["spike_count"].tolist()[0] == 0 and whole["spike_count"][-1] > 3
+
+
+def test_which_parameter_a_sweep_moves_is_an_input_of_its_program():
+    """solve.swept_slots: a sweep of the stimulus amplitude and one of g_Na (the same model, members
+    and grid) run one compiled solve, traced once; each member's numbers are those of the program
+    that builds it with set_fields (the paths inside the program), to the bit."""
+    from neurocli.simulation.problem import build_problem
+    from neurocli.simulation.sweep import chunk_analysis
+
+    cfg = _cfg({"parameter": "stimulus.amplitude", "values": [0.0, 1.0]})
+    problem = build_problem(cfg)
+    save, analyse, _ = chunk_analysis(cfg, problem)
+    spec = solve.SolveSpec(cfg.solver, 0.0, 40.0, cfg.time.grid, (0.0,), save=save)
+    traces = []
+
+    def counted(ts, saved, member):
+        traces.append(len(ts))
+        return analyse(ts, saved, member)
+
+    def sweep(path, values):
+        got = {}
+        times = solve.run_chunks(problem, spec, [path], np.asarray(values)[:, None], counted, solve.ChunkPlan(2, 2),
+                                 lambda i, a, b, out: got.update(out))
+        return got, times
+
+    amplitude, _ = sweep("stimulus.amplitude", [0.0, 25.0])
+    before = len(traces)
+    g_na, second = sweep("model.g_Na", [100.0, 140.0])
+    assert len(traces) == before and second.cache_status == "hit"  # no trace: the first sweep's program
+    assert amplitude["spike_count"].tolist()[0] == 0 and amplitude["spike_count"][1] > 3
+    assert not np.array_equal(g_na["peak_V_mV"], amplitude["peak_V_mV"])
+    with pytest.MonkeyPatch.context() as patch:  # the path inside the program, as before swept_slots
+        patch.setattr(solve, "swept_slots", lambda *args: None)
+        inside, _ = sweep("model.g_Na", [100.0, 140.0])
+    for key in g_na:
+        np.testing.assert_array_equal(g_na[key], inside[key], err_msg=key)
+
+
+def test_swept_slots_name_the_scalar_leaf_of_each_path_or_give_up():
+    from neurocli.simulation.problem import build_problem
+
+    import equinox as eqx
+
+    problem = build_problem(_cfg({"parameter": "stimulus.amplitude", "values": [0.0, 1.0]}))
+    dynamic, _ = eqx.partition(problem, eqx.is_array)
+    leaves = jax.tree_util.tree_leaves(dynamic)
+    scalars, where = solve.swept_slots(dynamic, ["model.g_Na", ("stimulus", "amplitude"), None], jnp.float64)
+    assert float(leaves[scalars[where[0]]]) == float(problem.model.g_Na)
+    assert float(leaves[scalars[where[1]]]) == float(problem.stimulus.amplitude)
+    assert where[2] == len(scalars) and where[0] != where[1]  # no field: written nowhere (a final time)
+    for paths in (["model"], ["model.nope"], ["model.g_Na", "model.g_Na"]):  # no scalar leaf, twice
+        assert solve.swept_slots(dynamic, paths, jnp.float64) is None, paths
+    assert solve.swept_slots(dynamic, ["model.g_Na"], jnp.float32) is None  # rows of another dtype
+    weak = eqx.tree_at(lambda p: p.model.g_K, dynamic, jnp.asarray(36.0))  # from a Python float: weakly typed
+    assert jnp.asarray(36.0).weak_type
+    assert solve.swept_slots(weak, ["model.g_Na"], jnp.float64) is None  # its rewritten copy would be strong
 
 
 @pytest.mark.slow

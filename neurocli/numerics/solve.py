@@ -194,6 +194,45 @@ def set_fields(problem: Problem, paths: Sequence[str | tuple[str, ...]], row) ->
     return set_values(problem, paths, row)
 
 
+class _Slot:
+    def __init__(self, index: int):
+        self.index = index
+
+
+def swept_slots(dynamic, paths: Sequence[str | tuple[str, ...] | None], dtype) -> tuple[tuple[int, ...], np.ndarray] | None:
+    """The swept parameters as data rather than program: (the positions of the problem's scalar
+    leaves of the rows' dtype, and for each path the index among them of the leaf it names;
+    len(scalars) for a path that names no field: a member's final time). A member's problem is
+    then those scalars with row[j] written at where[j], the same values `set_fields` puts there,
+    and sweeps of other parameters of one model share one compiled solve. None (the paths stay in
+    the program) when a path names anything but such a leaf, or a scalar is weakly typed (its
+    replacement would not be)."""
+    leaves, treedef = jax.tree_util.tree_flatten(dynamic)
+    scalars = tuple(i for i, leaf in enumerate(leaves)
+                    if getattr(leaf, "shape", None) == () and getattr(leaf, "dtype", None) == dtype)
+    if any(getattr(leaves[i], "weak_type", True) for i in scalars):
+        return None
+    slot = {i: k for k, i in enumerate(scalars)}
+    numbered = jax.tree_util.tree_unflatten(treedef, [_Slot(i) for i in range(len(leaves))])
+    where = []
+    for target in paths:
+        if target is None:
+            where.append(len(scalars))
+            continue
+        node = numbered
+        try:
+            for attr in (tuple(target.split(".")) if isinstance(target, str) else tuple(target)):
+                node = getattr(node, attr)
+        except AttributeError:
+            return None
+        if not isinstance(node, _Slot) or node.index not in slot:
+            return None
+        where.append(slot[node.index])
+    if len(set(where) - {len(scalars)}) != len([w for w in where if w != len(scalars)]):
+        return None  # one field swept twice: set_fields's order decides, keep it
+    return scalars, np.asarray(where, dtype=np.int32)
+
+
 def solve_program(problem: Problem, spec: SolveSpec, sweep_path: str | Sequence[str] | None = None, values=None):
     """(fn, dynamic, values, members) of `run_solve`: the function compiled (and cached) for this
     solve, the arguments it takes, and the member count (None: one solve)."""
@@ -300,16 +339,38 @@ def run_chunks(
     n_keep = max(1, min(len(keep), plan.chunk))  # static: kept members gathered per chunk
     dynamic, static = eqx.partition(problem, eqx.is_array)
     ts = jnp.asarray(spec.ts)
+    # Implicit solvers stay a vmap over the sharded axis (a collective per step) until equinox
+    # checks closure-converted inputs under shard_map (diffrax#765, equinox PR #1261).
+    per_device = spec.solver.name not in IMPLICIT_SOLVERS + IMEX_SOLVERS
+    # Explicit solvers only: with the swept positions an input, every scalar parameter is a
+    # per-member value in the program. An explicit step computes each member alone, to the same
+    # bits either way (tested); the implicit solvers' linear algebra, batched over members of
+    # another count, rounded otherwise and moved a PDE front's speed by 1e-4 (a lone run against
+    # its member in a sweep), so their swept paths stay inside the program.
+    slots = swept_slots(dynamic, paths, jnp.asarray(table[:0]).dtype) if per_device else None
+    if slots is None:
+        def member_problem(dynamic, row):
+            return set_fields(eqx.combine(dynamic, static), paths, row)
+    else:  # which parameters are swept is an input, not in the program: one program for any of them
+        scalars, where = slots
+        dynamic = (dynamic, jnp.asarray(where, dtype=jnp.int32))
+
+        def member_problem(dynamic, row):
+            dynamic, where = dynamic
+            leaves, treedef = jax.tree_util.tree_flatten(dynamic)
+            values = jnp.stack([leaves[i] for i in scalars]).at[where].set(row, mode="drop")
+            for k, i in enumerate(scalars):
+                leaves[i] = values[k]
+            return eqx.combine(jax.tree_util.tree_unflatten(treedef, leaves), static)
 
     def local(dynamic, rows):
         """One device's members. Under shard_map every device runs its own solver loop; a vmapped
         loop over a sharded axis agrees on `any member not done` across all devices, a collective
         every step (across processes a network round trip per step: two local processes solved
         200 members in chunks of 50 20x slower that way: 24.7 s against 1.2 s)."""
-        base = eqx.combine(dynamic, static)
 
         def member(row):
-            problem = set_fields(base, paths, row)
+            problem = member_problem(dynamic, row)
             saved, steps, rejected, result = solve_one(problem, spec)
             out = dict(analyse(ts, saved, problem))
             finite = jnp.all(jnp.isfinite(saved))
@@ -317,10 +378,6 @@ def run_chunks(
             return out, saved
 
         return jax.vmap(member)(rows)
-
-    # Implicit solvers stay a vmap over the sharded axis (a collective per step) until equinox
-    # checks closure-converted inputs under shard_map (diffrax#765, equinox PR #1261).
-    per_device = spec.solver.name not in IMPLICIT_SOLVERS + IMEX_SOLVERS
 
     def fn(dynamic, rows, kept_rows):  # traced once: every chunk is padded to one width
         # the mesh is rebuilt here (the same devices), so that the closure holds only what the
