@@ -159,8 +159,8 @@ def _programs_report(rows: list) -> tuple[dict, list[str]]:
     miss_s = sum(p["s"] for p in programs)
     own_s = sum(own.values())
     lines = ["", f"neurocli's program cache (`compile_cached`): {len(rows)} calls, {len(by_key)} distinct programs, "
-             f"{len(programs)} compiled in the suite ({sum(p['misses'] for p in programs)} misses; compiled twice "
-             f"where two workers missed at once), {miss_s:.0f} s of wall in the calls that compiled them (tracing, "
+             f"{len(programs)} compiled in the suite ({sum(p['misses'] for p in programs)} misses: more than one "
+             f"where a test removed or swapped a stored program, or two workers missed at once), {miss_s:.0f} s of wall in the calls that compiled them (tracing, "
              "export and XLA; background threads overlap other work). Programs no other test used: "
              f"{own_s:.0f} s; programs other tests read back: {miss_s - own_s:.0f} s.", "",
              "The tests that compiled the most (own: programs only this test used, which moving it to "

@@ -125,10 +125,9 @@ def test_in_solve_spike_analysis_equals_numpy_on_the_same_trajectory():
 
 def test_chunks_equal_one_solve_and_compile_once():
     cfg = _cfg({"parameter": "stimulus.amplitude", "values": [0.0, 3.0, 7.0, 10.0, 25.0]})
-    from neurocli.simulation.problem import build_problem
     from neurocli.simulation.sweep import chunk_analysis
 
-    problem = build_problem(cfg)  # as `simulate` builds it
+    problem = _problem()
     save, analyse, _ = chunk_analysis(cfg, problem)
     spec = solve.SolveSpec(cfg.solver, 0.0, 40.0, cfg.time.grid, (0.0,), save=save)
     table = cfg.sweep.table()

@@ -114,18 +114,15 @@ def set_values(tree, targets: Sequence[tuple[str, ...] | str | None], row):
     for j, target in enumerate(targets):
         if target is None:  # a value no model field holds (a final time: the member's clock)
             continue
-        target = tuple(target.split(".")) if isinstance(target, str) else tuple(target)
-        tree = eqx.tree_at(_getter(target), tree, row[j])
+        tree = eqx.tree_at(lambda t, target=target: value_at(t, target), tree, row[j])
     return tree
 
 
-def _getter(target: tuple[str, ...]):
-    def get(tree):
-        for attr in target:
-            tree = getattr(tree, attr)
-        return tree
-
-    return get
+def value_at(tree, target: tuple[str, ...] | str):
+    """What `tree` holds at a target (a chain of attributes, or a dotted path)."""
+    for attr in tuple(target.split(".")) if isinstance(target, str) else tuple(target):
+        tree = getattr(tree, attr)
+    return tree
 
 
 def _check_axis(param: Parameter, axis, where: str) -> None:

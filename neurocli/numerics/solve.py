@@ -25,7 +25,7 @@ from jaxtyping import Array, Float
 from neurocli.numerics.block_tridiagonal import BlockTridiagonalJacobian
 from neurocli.config.common import IMEX_SOLVERS, IMPLICIT_SOLVERS
 from neurocli.numerics.implicit_stages import OneChordStep
-from neurocli.members.binding import set_values
+from neurocli.members.binding import set_values, value_at
 from neurocli.members.placement import Placement, global_mesh
 from neurocli.models.base import AbstractModel, AbstractPDEModel
 from neurocli.models.stimulus import AbstractStimulus, NoStimulus
@@ -219,16 +219,15 @@ def swept_slots(dynamic, paths: Sequence[str | tuple[str, ...] | None], dtype) -
         if target is None:
             where.append(len(scalars))
             continue
-        node = numbered
         try:
-            for attr in (tuple(target.split(".")) if isinstance(target, str) else tuple(target)):
-                node = getattr(node, attr)
+            node = value_at(numbered, target)
         except AttributeError:
             return None
         if not isinstance(node, _Slot) or node.index not in slot:
             return None
         where.append(slot[node.index])
-    if len(set(where) - {len(scalars)}) != len([w for w in where if w != len(scalars)]):
+    named = [w for w in where if w < len(scalars)]
+    if len(set(named)) != len(named):
         return None  # one field swept twice: set_fields's order decides, keep it
     return scalars, np.asarray(where, dtype=np.int32)
 
@@ -347,7 +346,8 @@ def run_chunks(
     # bits either way (tested); the implicit solvers' linear algebra, batched over members of
     # another count, rounded otherwise and moved a PDE front's speed by 1e-4 (a lone run against
     # its member in a sweep), so their swept paths stay inside the program.
-    slots = swept_slots(dynamic, paths, jnp.asarray(table[:0]).dtype) if per_device else None
+    rows_dtype = jnp.asarray(table[:0]).dtype  # the members' values as the program receives them
+    slots = swept_slots(dynamic, paths, rows_dtype) if per_device else None
     if slots is None:
         def member_problem(dynamic, row):
             return set_fields(eqx.combine(dynamic, static), paths, row)
@@ -355,8 +355,8 @@ def run_chunks(
         scalars, where = slots
         dynamic = (dynamic, jnp.asarray(where, dtype=jnp.int32))
 
-        def member_problem(dynamic, row):
-            dynamic, where = dynamic
+        def member_problem(inputs, row):
+            dynamic, where = inputs
             leaves, treedef = jax.tree_util.tree_flatten(dynamic)
             values = jnp.stack([leaves[i] for i in scalars]).at[where].set(row, mode="drop")
             for k, i in enumerate(scalars):
