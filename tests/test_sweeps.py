@@ -148,7 +148,10 @@ def test_chunks_equal_one_solve_and_compile_once():
     whole, _ = collect(5)
     before = len(traces)
     chunked, times = collect(2)  # chunks of 2, 2, 1 (the last padded)
-    assert times.chunks_run == 3 and len(traces) - before == 1  # one trace served all three chunks
+    # one trace served all three chunks (none where the program cache already held the program:
+    # the counter is in the program's key, so a warm cache has the same program from an earlier run)
+    assert times.chunks_run == 3 and times.cache_status in ("miss", "hit")
+    assert len(traces) - before == (1 if times.cache_status == "miss" else 0)
     for key in whole:
         np.testing.assert_array_equal(chunked[key], whole[key], err_msg=key)
     assert whole["spike_count"].tolist()[0] == 0 and whole["spike_count"][-1] > 3
