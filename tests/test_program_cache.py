@@ -207,6 +207,46 @@ def test_cached_programs_initialise_lapack_only_when_they_call_it(tmp_path):
         np.testing.assert_allclose(r["solve"], np.linalg.solve([[4.0, 1.0], [1.0, 3.0]], [1.0, 2.0]))
 
 
+DEVICES_SCRIPT = """
+import json, sys
+import jax
+jax.config.update("jax_num_cpu_devices", 2)
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from neurocli.numerics import program_cache
+from pathlib import Path
+program_cache.program_dir = lambda: Path(sys.argv[1])
+x = jnp.arange(4.0)  # on the first device alone
+spread = jax.device_put(x, NamedSharding(Mesh(np.array(jax.devices()), ("m",)), PartitionSpec("m")))
+read = []  # programs deserialised (not loaded as their stored executable)
+real = jax.export.deserialize
+jax.export.deserialize = lambda *a, **k: read.append(1) or real(*a, **k)
+one = program_cache.compile_cached(lambda v: v * 3.0, x)
+two = program_cache.compile_cached(lambda v: v * 5.0, spread)
+print(json.dumps({"one": [float(v) for v in one(x)], "two": [float(v) for v in two(spread)],
+                  "status": [one.outcome.status, two.outcome.status], "deserialised": len(read)}))
+"""
+
+
+def test_a_stored_executable_runs_on_the_devices_it_was_compiled_for(tmp_path):
+    """In a process of two CPU devices, a program of one device and one sharded over both are
+    compiled, stored with their executables, and loaded by a second such process: each runs on its
+    own devices (loaded onto every device, the one-device program wanted two shards of its argument:
+    a warm two-device train-ude sweep failed so)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    results = []
+    for _ in range(2):  # a miss, then a hit in a fresh process
+        out = subprocess.run([sys.executable, "-c", DEVICES_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+                             env=env, cwd=ROOT, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert [r["status"] for r in results] == [["miss", "miss"], ["hit", "hit"]]
+    assert len(list(tmp_path.glob("*.xlaexec"))) == 2 and results[1]["deserialised"] == 0  # executables loaded
+    for r in results:
+        assert r["one"] == [0.0, 3.0, 6.0, 9.0] and r["two"] == [0.0, 5.0, 10.0, 15.0]
+
+
 def _mlp_step_setup():
     import equinox as eqx
     import optax

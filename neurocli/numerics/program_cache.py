@@ -182,7 +182,8 @@ def _store_executable(path: Path, key: str, program: bytes, compiled) -> None:
     executable XLA compiled in this process is stored: one read from JAX's persistent cache and
     serialised again lacks some of its kernels on CPU ("Function ... not found" when run), so a
     program whose executable JAX's cache already held keeps going through the program. An
-    executable that cannot be serialised is not stored either."""
+    executable that cannot be serialised is not stored either. The ids of the devices it was
+    compiled for are stored with it (`_load_executable` loads it onto them)."""
     try:
         import pickle
         import zlib
@@ -190,7 +191,8 @@ def _store_executable(path: Path, key: str, program: bytes, compiled) -> None:
         from jax.experimental import serialize_executable
 
         blob, in_tree, out_tree = serialize_executable.serialize(compiled)
-        data = zlib.compress(pickle.dumps((blob, in_tree, out_tree, b"lapack" in program), protocol=5), 1)
+        devices = [d.id for d in compiled._executable._unloaded_executable.device_list]  # as serialize reads it
+        data = zlib.compress(pickle.dumps((blob, in_tree, out_tree, b"lapack" in program, devices), protocol=5), 1)
     except Exception:
         return
     _store(path, key, data)
@@ -210,10 +212,16 @@ def _load_executable(path: Path, key: str, program: bytes):
 
         from jax.experimental import serialize_executable
 
-        blob, in_tree, out_tree, lapack = pickle.loads(zlib.decompress(data))
+        import jax
+
+        blob, in_tree, out_tree, lapack, devices = pickle.loads(zlib.decompress(data))
+        by_id = {d.id: d for d in jax.devices()}
         if lapack:
             _initialise_lapack()
-        return serialize_executable.deserialize_and_load(blob, in_tree, out_tree)
+        # on the devices it was compiled for: by default it would load onto every device, and a
+        # one-device program in a process of two then wants two shards of each argument
+        return serialize_executable.deserialize_and_load(blob, in_tree, out_tree,
+                                                         execution_devices=[by_id[i] for i in devices])
     except Exception as exc:
         _discard(path, f"could not be loaded ({type(exc).__name__})")
         return None
