@@ -210,9 +210,8 @@ def _load_executable(path: Path, key: str, program: bytes):
         import pickle
         import zlib
 
-        from jax.experimental import serialize_executable
-
         import jax
+        from jax.experimental import serialize_executable
 
         blob, in_tree, out_tree, lapack, devices = pickle.loads(zlib.decompress(data))
         by_id = {d.id: d for d in jax.devices()}
